@@ -1,0 +1,99 @@
+"""Ranking players and shaping the ranking into the protocol's leaderboard, podium and results.
+
+Competition ranking ("1, 2, 2, 4"): players with equal scores share a rank, and the next rank
+skips as many places as were shared. Within equal scores the listing order is deterministic, so
+that every process (and every test) shows the same leaderboard for the same totals:
+
+1. smaller total time on correct answers first (the rules' tie-break: faster is listed first);
+2. then the display name, case-insensitively (stable and readable for people);
+3. then the player id (names may collide across case or after a rejoin; ids never do).
+
+Only score decides the rank number; the tie-break only orders the lines that share it.
+The dict shapers return exactly the fields PROTOCOL.md names, so nothing private (tokens,
+ids, contact data) can leak into a broadcast by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from scoring.models import Standing, Totals
+
+__all__ = ["LEADERBOARD_SIZE", "PODIUM_SIZE", "leaderboard", "podium", "rank", "results", "you_final"]
+
+#: The protocol's `leaderboard.top` holds at most this many lines.
+LEADERBOARD_SIZE = 10
+#: The `finished.podium` holds the first three lines.
+PODIUM_SIZE = 3
+
+
+def _order_key(entry: tuple[str, str, Totals]) -> tuple[int, int, str, str]:
+    """Sort key: highest score first, then the tie-break described in the module docstring."""
+    player_id, name, totals = entry
+    return (-totals.score, totals.correct_time_ms, name.casefold(), player_id)
+
+
+def rank(players: Iterable[tuple[str, str, Totals]]) -> list[Standing]:
+    """Everyone's standing, best first, from `(player_id, name, totals)` triples.
+
+    The rank of a line is one more than the number of players with a strictly higher score,
+    which is the position of the first line with that score in the sorted list.
+    """
+    ordered = sorted(players, key=_order_key)
+    standings: list[Standing] = []
+    current_rank = 0
+    previous_score: int | None = None
+    for position, (player_id, name, totals) in enumerate(ordered, start=1):
+        if totals.score != previous_score:
+            current_rank = position
+            previous_score = totals.score
+        standings.append(Standing(rank=current_rank, player_id=player_id, name=name, totals=totals))
+    return standings
+
+
+def leaderboard(standings: Sequence[Standing], size: int = LEADERBOARD_SIZE) -> list[dict[str, object]]:
+    """The first `size` lines as `{"rank", "name", "score"}`: the `leaderboard.top` field.
+
+    Built once per question and broadcast to everyone, so it carries no per-player data.
+    """
+    return [{"rank": s.rank, "name": s.name, "score": s.totals.score} for s in standings[: max(size, 0)]]
+
+
+def podium(standings: Sequence[Standing]) -> list[dict[str, object]]:
+    """The first three lines as `{"rank", "name", "score", "answers"}`: `finished.podium`.
+
+    "First three lines", not "ranks 1 to 3": with a four-way tie for first the podium still
+    shows three people, in the deterministic tie-break order.
+    """
+    return [
+        {"rank": s.rank, "name": s.name, "score": s.totals.score, "answers": s.totals.answers}
+        for s in standings[:PODIUM_SIZE]
+    ]
+
+
+def results(standings: Sequence[Standing]) -> list[dict[str, object]]:
+    """Everyone as `{"rank", "name", "score", "answers", "correct"}`: the final results table.
+
+    This is what the host sees and what the HTTP results endpoint returns; the rules say
+    results show display name, score and answer count and never contact data, so the fields
+    are listed explicitly rather than dumped from the dataclass.
+    """
+    return [
+        {
+            "rank": s.rank,
+            "name": s.name,
+            "score": s.totals.score,
+            "answers": s.totals.answers,
+            "correct": s.totals.correct,
+        }
+        for s in standings
+    ]
+
+
+def you_final(standing: Standing) -> dict[str, object]:
+    """One player's own line in `finished.you`: `{"rank", "score", "answers"}`.
+
+    Picked out per socket from the one broadcast event, so the name is left out (the player
+    knows it) and nothing of other players is included.
+    """
+    return {"rank": standing.rank, "score": standing.totals.score, "answers": standing.totals.answers}

@@ -1,0 +1,97 @@
+"""The game's state as the rules see it: one small frozen value per game.
+
+Only what the transition rules need lives here (phase, which question, its clock, how far
+scoring got, the join lock, a version). Players, answers and scores live beside it in storage;
+keeping this value small means every change can be a compare-and-set on `version` and the
+whole state fits in a few hash fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from statemachine.phases import Phase
+
+__all__ = ["GameState"]
+
+
+@dataclass(frozen=True)
+class GameState:
+    """A game between two transitions.
+
+    `question` is the current question in ACTIVE and the last closed one in BETWEEN and
+    FINISHED (-1 before the start). `scored` is the highest question whose scores were
+    applied; the host may only move on once `scored == question`, so a reveal never shows
+    stale totals. `version` grows by one on every successful transition, which the store uses
+    for compare-and-set: two processes deciding on the same version can never both win.
+    """
+
+    question_count: int
+    time_limits_ms: tuple[int, ...]
+    phase: Phase = Phase.WAITING
+    question: int = -1
+    opened_ms: int = 0
+    deadline_ms: int = 0
+    scored: int = -1
+    locked: bool = False
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        """Coerce stored forms and refuse impossible states.
+
+        State is rebuilt from storage (JSON lists, plain strings), so a list of limits becomes
+        a tuple (keeping the value hashable) and a phase string becomes a `Phase`. Anything
+        impossible raises `ValueError`: a corrupt state is a server bug, and acting on it could
+        open a question that does not exist.
+        """
+        object.__setattr__(self, "time_limits_ms", tuple(self.time_limits_ms))
+        object.__setattr__(self, "phase", Phase(self.phase))
+        if self.question_count < 1:
+            raise ValueError(f"a game needs at least one question, got {self.question_count}")
+        if len(self.time_limits_ms) != self.question_count:
+            raise ValueError(f"{len(self.time_limits_ms)} time limits for {self.question_count} questions")
+        if any(limit <= 0 for limit in self.time_limits_ms):
+            raise ValueError(f"time limits must be positive: {self.time_limits_ms}")
+        if not -1 <= self.question < self.question_count:
+            raise ValueError(f"question {self.question} out of range for {self.question_count}")
+        if not -1 <= self.scored <= self.question:
+            raise ValueError(f"scored={self.scored} must lie within [-1, question={self.question}]")
+        if self.phase is not Phase.WAITING and self.phase is not Phase.FINISHED and self.question < 0:
+            raise ValueError(f"phase {self.phase} needs a question")
+        if self.version < 0:
+            raise ValueError(f"version must not be negative, got {self.version}")
+
+    @classmethod
+    def new(cls, time_limits_ms: Iterable[int]) -> GameState:
+        """The state of a freshly created game, in WAITING, from its questions' time limits."""
+        limits = tuple(time_limits_ms)
+        return cls(question_count=len(limits), time_limits_ms=limits)
+
+    @property
+    def started(self) -> bool:
+        """Whether any question was ever opened (an ended lobby has none to score or show)."""
+        return self.question >= 0
+
+    @property
+    def is_last_question(self) -> bool:
+        """Whether `question` is the last one, so that `Next` from BETWEEN finishes the game."""
+        return self.question + 1 >= self.question_count
+
+    @property
+    def time_limit_ms(self) -> int:
+        """The time limit of the current (or last closed) question.
+
+        Raises `ValueError` before the start, when there is no such question.
+        """
+        if self.question < 0:
+            raise ValueError("no question has been opened yet")
+        return self.time_limits_ms[self.question]
+
+    def accepts_answers_at(self, received_ms: int) -> bool:
+        """True when an answer for the current question received at `received_ms` would count.
+
+        A boolean twin of `machine.check_answer` for callers (a Lua guard mirror, a UI hint)
+        that only need yes or no.
+        """
+        return self.phase is Phase.ACTIVE and received_ms <= self.deadline_ms
