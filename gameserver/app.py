@@ -1,0 +1,101 @@
+"""The Starlette application: HTTP API, WebSocket endpoints, web pages, background work.
+
+`create_app()` is the factory uvicorn calls in every worker process. Each process connects to
+the shared Redis (or, with no URL configured and a single process, starts a private one),
+subscribes to the games it holds sockets for, and sweeps due deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, WebSocketRoute
+
+from gameserver.context import LiveContext
+from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.http_api import api_routes
+from gameserver.hub import Hub
+from gameserver.service import GameService
+from gameserver.settings import Settings
+from gameserver.store import GameStore
+from gameserver.ws import host_endpoint, play_endpoint
+
+log = logging.getLogger("livequiz")
+
+
+async def _sweep_forever(service: GameService, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await service.sweep()
+        except Exception:
+            log.exception("deadline sweep failed")
+
+
+def _web_routes() -> list[BaseRoute]:
+    try:
+        from gameserver.web import web_routes
+    except ImportError:
+        return []
+    return list(web_routes())
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        embedded: EmbeddedRedis | None = None
+        url = settings.redis_url
+        if not url:
+            embedded = EmbeddedRedis(settings.data_dir / "redis")
+            url = await asyncio.to_thread(embedded.start)
+            log.info("started a private Redis at %s", url)
+        pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=10)
+        redis = Redis(connection_pool=pool)
+        store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s)
+        service = GameService(store, settings)
+        hub = Hub(redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=service.now_ms)
+        await hub.start()
+        live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub)
+        app.state.live = live
+        background: list[asyncio.Task[Any]] = [
+            asyncio.create_task(_sweep_forever(service, settings.sweep_interval_ms / 1000), name="sweeper")
+        ]
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await service.shutdown()
+            await hub.stop()
+            await redis.aclose()
+            await pool.disconnect()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+
+    routes: list[BaseRoute] = [
+        *api_routes(),
+        WebSocketRoute("/ws/play/{pin}", play_endpoint),
+        WebSocketRoute("/ws/host/{pin}", host_endpoint),
+        *_web_routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    try:
+        from gameserver.web import SecurityHeadersMiddleware
+    except ImportError:
+        pass
+    else:
+        app.add_middleware(SecurityHeadersMiddleware)
+    return app

@@ -1,0 +1,125 @@
+"""`livequiz` console script: serve, demo, redis."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import uvicorn
+
+from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.settings import Settings
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "host": args.host,
+        "port": args.port,
+        "ws_max_size": settings.max_message_bytes,
+        "log_level": args.log_level,
+        "backlog": 4096,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = Settings()
+    embedded: EmbeddedRedis | None = None
+    if not settings.redis_url and args.workers > 1:
+        # Several workers must share one Redis: start it here, hand its URL to every worker.
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        os.environ["LIVEQUIZ_REDIS_URL"] = embedded.start()
+    try:
+        if args.workers > 1:
+            uvicorn.run("gameserver.app:create_app", factory=True, workers=args.workers, **_uvicorn_kwargs(settings, args))
+        else:
+            from gameserver.app import create_app
+
+            uvicorn.run(create_app(settings), **_uvicorn_kwargs(settings, args))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _create_sample_game(base_url: str, sample: str) -> dict[str, object]:
+    quiz = orjson.loads((SAMPLES / f"{sample}.json").read_bytes())
+    response = httpx.post(f"{base_url}/api/games", json=quiz, timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def demo(args: argparse.Namespace) -> int:
+    base_url = args.url.rstrip("/")
+    try:
+        httpx.get(f"{base_url}/healthz", timeout=2).raise_for_status()
+    except httpx.HTTPError:
+        print(f"No server answers at {base_url}; start one with: livequiz serve", file=sys.stderr)
+        return 1
+    game = _create_sample_game(base_url, args.sample)
+    pin, token = game["pin"], game["host_token"]
+    print(f"PIN:        {pin}")
+    print(f"Host token: {token}")
+    print(f"Host page:  {base_url}/host?pin={pin}#token={token}")
+    print(f"Join page:  {base_url}/play?pin={pin}")
+    print(f"Host socket: {base_url.replace('http', 'ws', 1)}/ws/host/{pin}")
+    print(f"Player socket: {base_url.replace('http', 'ws', 1)}/ws/play/{pin}")
+    return 0
+
+
+def redis_command(args: argparse.Namespace) -> int:
+    server = EmbeddedRedis(Path(args.data_dir), port=args.port, appendonly=not args.no_aof)
+    print(server.start(), flush=True)
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stop:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="livequiz", description="Real-time group quiz game server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p_serve = commands.add_parser("serve", help="run the server")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--workers", type=int, default=1)
+    p_serve.add_argument("--log-level", default="info")
+    p_serve.set_defaults(func=serve)
+
+    p_demo = commands.add_parser("demo", help="create a sample game on a running server and print how to join")
+    p_demo.add_argument("--url", default="http://127.0.0.1:8000")
+    p_demo.add_argument("--sample", default="demo")
+    p_demo.set_defaults(func=demo)
+
+    p_redis = commands.add_parser("redis", help="run a private Redis in the foreground (prints its URL)")
+    p_redis.add_argument("--port", type=int, default=0, help="0: a unix socket under --data-dir")
+    p_redis.add_argument("--data-dir", default="data/redis")
+    p_redis.add_argument("--no-aof", action="store_true")
+    p_redis.set_defaults(func=redis_command)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

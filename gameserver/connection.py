@@ -1,0 +1,96 @@
+"""One client socket with a bounded send queue (DESIGN.md principle 8).
+
+Broadcasts never await a socket: they append an already-encoded frame to each connection's
+queue and a per-connection writer task drains it. A client whose queue is full is too slow to
+follow the game; it is closed with 1013 ("try again later") and may `resume`, rather than
+letting it hold memory or delay anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from transports.codecs import Codec, Frame
+
+log = logging.getLogger(__name__)
+
+CLOSE_TOO_SLOW = 1013
+
+
+class Connection:
+    __slots__ = ("_closing", "_queue", "_wake", "_writer", "codec", "max_queue", "pin", "player_id", "role", "websocket")
+
+    def __init__(self, websocket: WebSocket, codec: Codec, pin: str, role: str, max_queue: int) -> None:
+        self.websocket = websocket
+        self.codec = codec
+        self.pin = pin
+        self.role = role  # "player" or "host"
+        self.player_id: str | None = None
+        self.max_queue = max_queue
+        self._queue: deque[Frame] = deque()
+        self._wake = asyncio.Event()
+        self._closing: tuple[int, str] | None = None
+        self._writer = asyncio.create_task(self._drain(), name=f"send:{pin}:{role}")
+
+    @property
+    def open(self) -> bool:
+        return self._closing is None
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        self.send_frame(self.codec.encode(message))
+
+    def send_frame(self, frame: Frame) -> None:
+        if self._closing is not None:
+            return
+        if len(self._queue) >= self.max_queue:
+            log.warning("closing a socket of game %s: %d frames behind", self.pin, len(self._queue))
+            self._queue.clear()
+            self.close(CLOSE_TOO_SLOW, "too slow")
+            return
+        self._queue.append(frame)
+        self._wake.set()
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close after the frames already queued (so `kicked` reaches the client first)."""
+        if self._closing is None:
+            self._closing = (code, reason)
+            self._wake.set()
+
+    async def _drain(self) -> None:
+        send = self.websocket.send
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    frame = self._queue.popleft()
+                    if isinstance(frame, str):
+                        await send({"type": "websocket.send", "text": frame})
+                    else:
+                        await send({"type": "websocket.send", "bytes": frame})
+                if self._closing is not None:
+                    code, reason = self._closing
+                    await send({"type": "websocket.close", "code": code, "reason": reason})
+                    return
+        except Exception:  # the peer went away mid-send: nothing left to deliver
+            self._closing = self._closing or (1006, "")
+            self._queue.clear()
+
+    async def finish(self) -> None:
+        """Stop the writer (the socket is gone)."""
+        self._closing = self._closing or (1000, "")
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._writer
+
+    async def flushed(self, timeout: float = 5.0) -> None:
+        """Wait until the writer has sent everything and the close (used when closing)."""
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._writer), timeout)

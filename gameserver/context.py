@@ -1,0 +1,23 @@
+"""What one server process holds while it runs: settings, Redis, store, service, hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gameserver.hub import Hub
+from gameserver.service import GameService
+from gameserver.settings import Settings
+from gameserver.store import GameStore
+
+
+@dataclass
+class LiveContext:
+    settings: Settings
+    redis: Redis
+    store: GameStore
+    service: GameService
+    hub: Hub
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,134 @@
+"""The HTTP API of PROTOCOL.md. Errors answer `{"error": {"code", "message", "details"?}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gameserver.context import LiveContext
+from gameserver.quizzes import parse_quiz
+from gameserver.store import tokens_match
+from gameserver.ws import PIN_PATTERN
+from statemachine import Phase
+from statemachine.errors import BadMessage, ClientError, InvalidQuiz, UnknownGame
+
+MAX_BODY_BYTES = 512 * 1024
+
+
+class ORJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return ORJSONResponse({"error": error}, status_code=status)
+
+
+def client_error_response(error: ClientError) -> Response:
+    return error_response(error.http_status, error.code, error.message, error.details.get("details"))
+
+
+def _live(request: Request) -> LiveContext:
+    return request.app.state.live  # type: ignore[no-any-return]
+
+
+async def _json_body(request: Request, error: type[ClientError]) -> Any:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise error("request body too large", details=[{"loc": ["body"], "msg": "too large", "type": "too_large"}])
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise error("body is not valid JSON", details=[{"loc": ["body"], "msg": "not valid JSON", "type": "json_invalid"}]) from exc
+
+
+def _pin(request: Request) -> str:
+    pin = str(request.path_params["pin"])
+    if not PIN_PATTERN.match(pin):
+        raise UnknownGame(f"no game with PIN {pin}")
+    return pin
+
+
+async def create_game(request: Request) -> Response:
+    live = _live(request)
+    try:
+        data = await _json_body(request, InvalidQuiz)
+        quiz, skipped = parse_quiz(data, max_questions=live.settings.max_questions)
+    except ClientError as error:
+        return client_error_response(error)
+    pin, host_token = await live.service.create_game(quiz)
+    body = {"pin": pin, "host_token": host_token, "question_count": len(quiz.questions), "skipped": skipped}
+    return ORJSONResponse(body, status_code=201)
+
+
+async def get_game(request: Request) -> Response:
+    live = _live(request)
+    try:
+        pin = _pin(request)
+        record = await live.service.record(pin)
+    except ClientError as error:
+        return client_error_response(error)
+    return ORJSONResponse({
+        "pin": pin, "title": record.title, "phase": record.state.phase.value,
+        "players": record.players, "question_count": record.state.question_count,
+    })
+
+
+async def join_game(request: Request) -> Response:
+    live = _live(request)
+    try:
+        pin = _pin(request)
+        await live.service.record(pin)
+        data = await _json_body(request, BadMessage)
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            raise BadMessage("body must be an object with a string field 'name'")
+        seat = await live.service.join(pin, data["name"])
+    except ClientError as error:
+        return client_error_response(error)
+    return ORJSONResponse({"player_id": seat.player_id, "token": seat.token, "name": seat.name}, status_code=201)
+
+
+async def game_results(request: Request) -> Response:
+    live = _live(request)
+    try:
+        pin = _pin(request)
+        record = await live.service.record(pin)
+    except ClientError as error:
+        return client_error_response(error)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
+    if not tokens_match(token.strip(), record.host_digest):
+        return error_response(403, "not_host", "wrong host token")
+    stored = await live.store.final_results(pin) if record.state.phase is Phase.FINISHED else None
+    if stored is None:
+        return error_response(409, "not_finished", "results are available once the game has finished")
+    return ORJSONResponse({"results": stored["msgs"][0]["host"]["results"]})
+
+
+async def healthz(request: Request) -> Response:
+    live = _live(request)
+    try:
+        await live.redis.ping()
+    except Exception as exc:
+        return ORJSONResponse({"status": "unavailable", "redis": str(exc)}, status_code=503)
+    return ORJSONResponse({"status": "ok"})
+
+
+def api_routes() -> list[Route]:
+    return [
+        Route("/api/games", create_game, methods=["POST"]),
+        Route("/api/games/{pin}", get_game, methods=["GET"]),
+        Route("/api/games/{pin}/players", join_game, methods=["POST"]),
+        Route("/api/games/{pin}/results", game_results, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]

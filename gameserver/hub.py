@@ -1,0 +1,272 @@
+"""Fan-out: deliver each game event to the sockets this process holds for that game.
+
+Every change publishes one event on the game's Redis channel (from inside its Lua script);
+every process holding sockets of that game is subscribed. A message is encoded once per codec
+(`Codec.prepare`) and the same frame is queued on every socket; personal fields (`you`) are
+spliced onto the shared bytes per player (`Codec.extend`), never re-encoding the whole message.
+
+Lobby updates and the host's answer counter are coalesced here, per process, to at most one
+per `lobby_interval_ms`: thousands of joins must not become thousands of frames per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from gameserver.connection import Connection
+from gameserver.keys import GameKeys
+from gameserver.store import GameStore
+from transports.codecs import Codec, Prepared
+from transports.port import GameListener
+
+log = logging.getLogger(__name__)
+
+
+class Room:
+    """What this process holds of one game: its sockets, listeners and coalescing state."""
+
+    def __init__(self, pin: str) -> None:
+        self.pin = pin
+        self.players: dict[str, set[Connection]] = {}
+        self.hosts: set[Connection] = set()
+        self.listeners: set[GameListener] = set()
+        self.count: int | None = None
+        self.locked = False
+        self.joined: list[dict[str, str]] = []
+        self.left: list[str] = []
+        self.lobby_timer: asyncio.TimerHandle | None = None
+        self.answer_poll: asyncio.Task[None] | None = None
+
+    def empty(self) -> bool:
+        return not self.players and not self.hosts and not self.listeners
+
+    def connections(self) -> list[Connection]:
+        result = list(self.hosts)
+        for conns in self.players.values():
+            result.extend(conns)
+        return result
+
+
+class Broadcast:
+    """One message for many sockets: encoded at most once per codec."""
+
+    __slots__ = ("_prepared", "message")
+
+    def __init__(self, message: Mapping[str, Any]) -> None:
+        self.message = message
+        self._prepared: dict[str, Prepared] = {}
+
+    def frame(self, codec: Codec, extra: Mapping[str, Any] | None = None) -> Any:
+        prepared = self._prepared.get(codec.subprotocol)
+        if prepared is None:
+            prepared = self._prepared[codec.subprotocol] = codec.prepare(self.message)
+        return codec.extend(prepared, extra) if extra else prepared.frame
+
+
+class Hub:
+    def __init__(self, redis: Redis, store: GameStore, *, lobby_interval_ms: int, now_ms: Callable[[], int]) -> None:
+        self.redis = redis
+        self.store = store
+        self.lobby_interval_s = lobby_interval_ms / 1000
+        self.now_ms = now_ms
+        self.rooms: dict[str, Room] = {}
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._sub_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        # A process-wide channel keeps the pub/sub connection open even with no games.
+        await self._pubsub.subscribe("livequiz:process")
+        self._reader = asyncio.create_task(self._read(), name="hub-reader")
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        for room in self.rooms.values():
+            self._stop_timers(room)
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+
+    # -- membership ----------------------------------------------------------------------
+
+    async def _room(self, pin: str) -> Room:
+        room = self.rooms.get(pin)
+        if room is None:
+            room = self.rooms[pin] = Room(pin)
+            async with self._sub_lock:
+                assert self._pubsub is not None
+                await self._pubsub.subscribe(GameKeys(pin).channel)
+        return room
+
+    async def attach(self, conn: Connection) -> None:
+        room = await self._room(conn.pin)
+        if conn.role == "host":
+            room.hosts.add(conn)
+        else:
+            assert conn.player_id is not None
+            room.players.setdefault(conn.player_id, set()).add(conn)
+
+    async def attach_listener(self, pin: str, listener: GameListener) -> None:
+        (await self._room(pin)).listeners.add(listener)
+
+    async def detach(self, conn: Connection) -> None:
+        room = self.rooms.get(conn.pin)
+        if room is None:
+            return
+        if conn.role == "host":
+            room.hosts.discard(conn)
+        elif conn.player_id is not None:
+            conns = room.players.get(conn.player_id)
+            if conns is not None:
+                conns.discard(conn)
+                if not conns:
+                    del room.players[conn.player_id]
+        await self._drop_if_empty(room)
+
+    async def detach_listener(self, pin: str, listener: GameListener) -> None:
+        room = self.rooms.get(pin)
+        if room is not None:
+            room.listeners.discard(listener)
+            await self._drop_if_empty(room)
+
+    async def _drop_if_empty(self, room: Room) -> None:
+        if room.empty() and self.rooms.get(room.pin) is room:
+            del self.rooms[room.pin]
+            self._stop_timers(room)
+            async with self._sub_lock:
+                assert self._pubsub is not None
+                await self._pubsub.unsubscribe(GameKeys(room.pin).channel)
+
+    def player_connections(self, pin: str, player_id: str) -> set[Connection]:
+        room = self.rooms.get(pin)
+        return set(room.players.get(player_id, ())) if room else set()
+
+    # -- events --------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        assert self._pubsub is not None
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pub/sub read failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"].decode()
+            pin = channel.split("{", 1)[1].split("}", 1)[0]
+            room = self.rooms.get(pin)
+            if room is None:
+                continue
+            try:
+                self.dispatch(room, orjson.loads(message["data"]))
+            except Exception:
+                log.exception("bad event on %s", channel)
+
+    def dispatch(self, room: Room, event: Mapping[str, Any]) -> None:
+        kind = event.get("e")
+        if kind == "msgs":
+            for item in event["msgs"]:
+                self._deliver(room, item["msg"], item.get("you") or {}, item.get("host") or {})
+        elif kind == "join":
+            room.count = event["count"]
+            room.joined.append({"player_id": event["id"], "name": event["name"]})
+            self._schedule_lobby(room)
+        elif kind == "kick":
+            room.count = event["count"]
+            room.left.append(event["id"])
+            for conn in room.players.get(event["id"], ()):
+                conn.send({"type": "kicked"})
+                conn.close(4403, "kicked")
+            self._schedule_lobby(room)
+        elif kind == "lock":
+            room.locked = bool(event["locked"])
+            self._schedule_lobby(room)
+
+    def _deliver(
+        self, room: Room, message: Mapping[str, Any], you: Mapping[str, Any], host_extra: Mapping[str, Any]
+    ) -> None:
+        broadcast = Broadcast(message)
+        for player_id, conns in room.players.items():
+            personal = you.get(player_id)
+            extra = {"you": personal} if personal is not None else None
+            for conn in conns:
+                conn.send_frame(broadcast.frame(conn.codec, extra))
+        for conn in room.hosts:
+            conn.send_frame(broadcast.frame(conn.codec, host_extra or None))
+        for listener in list(room.listeners):
+            try:
+                listener.deliver(message, you)
+            except Exception:
+                log.exception("listener failed on game %s", room.pin)
+        kind = message.get("type")
+        if kind == "question" and room.hosts:
+            self._start_answer_poll(room, int(message["question"]))
+        elif kind in ("reveal", "finished") and room.answer_poll is not None:
+            room.answer_poll.cancel()
+            room.answer_poll = None
+
+    # -- coalesced lobby and answer count ------------------------------------------------
+
+    def _schedule_lobby(self, room: Room) -> None:
+        if room.lobby_timer is None:
+            room.lobby_timer = asyncio.get_running_loop().call_later(self.lobby_interval_s, self._flush_lobby, room)
+
+    def _flush_lobby(self, room: Room) -> None:
+        room.lobby_timer = None
+        count = room.count or 0
+        broadcast = Broadcast({"type": "lobby", "count": count})
+        for conns in room.players.values():
+            for conn in conns:
+                conn.send_frame(broadcast.frame(conn.codec))
+        host_message = {"type": "lobby", "count": count, "joined": room.joined, "left": room.left, "locked": room.locked}
+        for conn in room.hosts:
+            conn.send(host_message)
+        for listener in list(room.listeners):
+            with contextlib.suppress(Exception):
+                listener.deliver({"type": "lobby", "count": count}, {})
+        room.joined, room.left = [], []
+
+    def _start_answer_poll(self, room: Room, question: int) -> None:
+        if room.answer_poll is not None:
+            room.answer_poll.cancel()
+        room.answer_poll = asyncio.create_task(self._poll_answers(room, question), name=f"answers:{room.pin}")
+
+    async def _poll_answers(self, room: Room, question: int) -> None:
+        last: tuple[int, int] | None = None
+        while room.hosts:
+            try:
+                answered = await self.store.answer_count(room.pin, question)
+                players = await self.store.connected_count(room.pin)
+            except Exception:
+                log.exception("answer count poll failed")
+                answered, players = last or (0, 0)
+            if (answered, players) != last:
+                last = (answered, players)
+                message = {"type": "answer_count", "question": question, "answered": answered, "players": players}
+                for conn in room.hosts:
+                    conn.send(message)
+            await asyncio.sleep(self.lobby_interval_s)
+
+    def _stop_timers(self, room: Room) -> None:
+        if room.lobby_timer is not None:
+            room.lobby_timer.cancel()
+            room.lobby_timer = None
+        if room.answer_poll is not None:
+            room.answer_poll.cancel()
+            room.answer_poll = None

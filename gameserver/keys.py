@@ -1,0 +1,82 @@
+"""Every Redis key and channel name, built in one place (DESIGN.md principle 4).
+
+A game's keys carry its PIN as a cluster hash tag, `game:{123456}:...`, so that one game lives
+in one Redis Cluster slot and its Lua scripts may touch all of them at once.
+"""
+
+from __future__ import annotations
+
+#: Sorted set of PINs by due time (ms): questions to close or score. Global on purpose: every
+#: process sweeps it, so the games of a dead process still advance.
+DUE = "livequiz:due"
+
+
+class GameKeys:
+    __slots__ = ("pin", "prefix")
+
+    def __init__(self, pin: str) -> None:
+        self.pin = pin
+        self.prefix = f"game:{{{pin}}}:"
+
+    @property
+    def meta(self) -> str:
+        """Hash: phase, question, deadline, version, ... and the host token digest."""
+        return self.prefix + "meta"
+
+    @property
+    def quiz(self) -> str:
+        """String: the quiz (JSON), immutable once the game exists."""
+        return self.prefix + "quiz"
+
+    @property
+    def names(self) -> str:
+        """Hash: casefolded name -> player_id (names are unique case-insensitively)."""
+        return self.prefix + "names"
+
+    @property
+    def players(self) -> str:
+        """Hash: player_id -> display name, in join order."""
+        return self.prefix + "players"
+
+    @property
+    def tokens(self) -> str:
+        """Hash: sha256(player token) -> player_id. A kicked player's entry is removed."""
+        return self.prefix + "tokens"
+
+    @property
+    def totals(self) -> str:
+        """Hash: player_id -> "score,answers,correct,correct_time_ms"."""
+        return self.prefix + "totals"
+
+    @property
+    def connected(self) -> str:
+        """Hash: player_id -> number of open sockets; absent when none."""
+        return self.prefix + "conn"
+
+    @property
+    def kicked(self) -> str:
+        return self.prefix + "kicked"
+
+    @property
+    def reveal(self) -> str:
+        """String: the last reveal + leaderboard event, for players who come back in BETWEEN."""
+        return self.prefix + "reveal"
+
+    @property
+    def results(self) -> str:
+        """String: the final results event, kept with the PIN for results_ttl_s."""
+        return self.prefix + "results"
+
+    def answers(self, question: int) -> str:
+        """Hash: player_id -> "option,received_ms" for one question (first answer wins)."""
+        return f"{self.prefix}answers:{question}"
+
+    @property
+    def channel(self) -> str:
+        """Pub/sub channel of the game's events."""
+        return self.prefix + "events"
+
+    def all_keys(self, question_count: int) -> list[str]:
+        fixed = [self.meta, self.quiz, self.names, self.players, self.tokens, self.totals,
+                 self.connected, self.kicked, self.reveal, self.results]
+        return fixed + [self.answers(i) for i in range(question_count)]

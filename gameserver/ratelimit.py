@@ -1,0 +1,35 @@
+"""Per-socket message rate bound: a token bucket with a strike count.
+
+Rule when hit: the message is refused with `rate_limited` and not processed; after
+`strikes` refused messages the socket is closed with 1008 (protocol abuse).
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class RateLimiter:
+    __slots__ = ("burst", "per_s", "strikes", "strikes_left", "tokens", "updated")
+
+    def __init__(self, per_s: float, burst: int, strikes: int) -> None:
+        self.per_s = per_s
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+        self.strikes = strikes
+        self.strikes_left = strikes
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_s)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        self.strikes_left -= 1
+        return False
+
+    @property
+    def abusive(self) -> bool:
+        return self.strikes_left <= 0

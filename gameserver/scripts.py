@@ -1,0 +1,139 @@
+"""The Lua scripts that make every change of a game atomic (DESIGN.md principle 4).
+
+Each is a module constant with a KEYS/ARGV/returns header, registered once per client. Every
+key a script touches is passed in KEYS; all keys of one game share the `{pin}` hash tag.
+Guards (phase, question, deadline, version) are checked inside the same atomic step as the
+write, so two processes can never both win. Events are PUBLISHed from inside the script, so a
+change and its announcement cannot be separated by a crash.
+"""
+
+from __future__ import annotations
+
+# KEYS: meta, quiz.  ARGV: ttl_s, quiz_json, field1, value1, ...
+# Returns 1 if created, 0 if the PIN is taken (live, or finished with results still kept).
+CREATE_GAME = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+return 1
+"""
+
+# KEYS: meta, names, players, tokens.
+# ARGV: name_key, player_id, name, token_digest, max_players, ttl_s, channel.
+# Returns {'ok', players} or {error_code}.
+JOIN = """
+local m = redis.call('HMGET', KEYS[1], 'phase', 'locked', 'players')
+if not m[1] then return {'unknown_game'} end
+if m[1] == 'FINISHED' then return {'finished'} end
+if m[2] == '1' then return {'locked'} end
+if tonumber(m[3] or '0') >= tonumber(ARGV[5]) then return {'game_full'} end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return {'name_taken'} end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[2])
+local count = redis.call('HINCRBY', KEYS[1], 'players', 1)
+if redis.call('TTL', KEYS[2]) < 0 then
+  for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+end
+redis.call('PUBLISH', ARGV[7], cjson.encode({e = 'join', id = ARGV[2], name = ARGV[3], count = count}))
+return {'ok', count}
+"""
+
+# KEYS: meta, answers:{q}, conn, kicked.  ARGV: player_id, question, option, received_ms, ttl_s.
+# First answer wins (HSETNX). Returns {'ok', answered, connected} or {error_code}.
+ANSWER = """
+local m = redis.call('HMGET', KEYS[1], 'phase', 'question', 'deadline')
+if not m[1] then return {'unknown_game'} end
+if m[1] ~= 'ACTIVE' then return {'not_active'} end
+if m[2] ~= ARGV[2] then return {'wrong_question'} end
+if tonumber(ARGV[4]) > tonumber(m[3]) then return {'too_late'} end
+if redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then return {'kicked'} end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3] .. ',' .. ARGV[4]) == 0 then return {'already_answered'} end
+local answered = redis.call('HLEN', KEYS[2])
+if answered == 1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
+return {'ok', answered, redis.call('HLEN', KEYS[3])}
+"""
+
+# KEYS: meta, answers:{q}, conn.  ARGV: question.
+# Returns 1 when question q is running and every connected player has answered it.
+ALL_CONNECTED_ANSWERED = """
+local m = redis.call('HMGET', KEYS[1], 'phase', 'question')
+if m[1] ~= 'ACTIVE' or m[2] ~= ARGV[1] then return 0 end
+local connected = redis.call('HKEYS', KEYS[3])
+if #connected == 0 then return 0 end
+for _, id in ipairs(connected) do
+  if redis.call('HEXISTS', KEYS[2], id) == 0 then return 0 end
+end
+return 1
+"""
+
+# KEYS: meta.  ARGV: expected_version, n, field1, value1, ... (n pairs), channel, payload.
+# Compare-and-set of the game's control state. Returns 1 applied, 0 version moved, -1 no game.
+COMMIT = """
+local v = redis.call('HGET', KEYS[1], 'version')
+if not v then return -1 end
+if v ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n))
+local payload = ARGV[4 + 2 * n]
+if payload ~= '' then redis.call('PUBLISH', ARGV[3 + 2 * n], payload) end
+return 1
+"""
+
+# KEYS: meta, totals, reveal.  ARGV: question, channel, payload, ttl_s, id1, totals1, ...
+# Applies one question's scores exactly once: only while scored < question (the marker is
+# written in the same step). Returns 1 applied, 0 already scored (or not that question).
+APPLY_SCORES = """
+local m = redis.call('HMGET', KEYS[1], 'scored', 'question', 'version')
+if not m[2] or tonumber(m[1]) >= tonumber(ARGV[1]) or m[2] ~= ARGV[1] then return 0 end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+redis.call('HSET', KEYS[1], 'scored', ARGV[1], 'version', tonumber(m[3]) + 1)
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+"""
+
+# KEYS: meta, results, then every other key of the game.  ARGV: ttl_s, channel, payload.
+# Stores the final results once (phase must be FINISHED), keeps every key of the game (and so
+# its PIN) for ttl_s, announces. Returns 1 stored, 0 already stored or not finished.
+FINISH = """
+if redis.call('HGET', KEYS[1], 'phase') ~= 'FINISHED' then return 0 end
+if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[1]) == false then return 0 end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+"""
+
+# KEYS: meta, players, names, totals, kicked, conn.
+# ARGV: player_id, name_key, channel.
+# Removes a player for good: the token no longer resumes, the name is free again.
+# Returns the new player count, or -1 when there is no such player.
+KICK = """
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[2]) end
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('EXPIRE', KEYS[5], math.max(redis.call('TTL', KEYS[1]), 60))
+local count = redis.call('HINCRBY', KEYS[1], 'players', -1)
+redis.call('PUBLISH', ARGV[3], cjson.encode({e = 'kick', id = ARGV[1], count = count}))
+return count
+"""
+
+# KEYS: conn.  ARGV: player_id, delta, ttl_s.  Counts a player's open sockets (all processes).
+CONNECT = """
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return n
+"""
+
+# KEYS: due.  ARGV: now_ms, lease_until_ms, limit.
+# Claims up to `limit` due PINs by pushing their due time to the lease end, so that several
+# sweeping processes do not all work on the same game. Returns the claimed PINs.
+CLAIM_DUE = """
+local pins = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, pin in ipairs(pins) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], pin) end
+return pins
+"""

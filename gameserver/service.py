@@ -1,0 +1,405 @@
+"""Game service: applies the pure rules to the live state in Redis and performs the effects.
+
+Theory of operation. A command (start, next, end, lock, a deadline, "everyone answered") is
+an event for `statemachine.transition`. The service loads the game's state, runs the pure
+transition, and stores the result with compare-and-set (Lua `COMMIT`), publishing the event
+message in the same atomic step; on a version clash it reloads and retries. Effects are then
+performed: a question that opens gets a local timer (precision) and an entry in the global due
+set (so any process's sweep can close it if this one dies); a question that closes is scored
+from its recorded answers with the pure `scoring` module and applied exactly once (Lua
+`APPLY_SCORES`, guarded by the `scored` marker); a finished game stores its results once.
+`advance()` is the idempotent reconciler that timers and sweeps call: it does whatever a game
+still owes (close, score, finish) and nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from gameserver.quizzes import Quiz
+from gameserver.settings import Settings
+from gameserver.store import GameRecord, GameStore, tokens_match, token_digest
+from scoring import (
+    Totals,
+    apply_outcomes,
+    distribution,
+    leaderboard,
+    podium,
+    rank,
+    results,
+    score_question,
+    you_final,
+)
+from statemachine import (
+    AllAnswered,
+    CloseQuestion,
+    DeadlinePassed,
+    Effect,
+    Event,
+    FinishGame,
+    GameState,
+    LockChanged,
+    Next,
+    OpenQuestion,
+    Phase,
+    QuestionScored,
+    name_key,
+    normalize_name,
+    transition,
+)
+from statemachine.errors import (
+    BadMessage,
+    BadToken,
+    ClientError,
+    IllegalTransition,
+    InvalidOption,
+    ServerError,
+    UnknownGame,
+    WrongQuestion,
+)
+from transports.port import PlayerSeat
+
+log = logging.getLogger(__name__)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class GameService:
+    def __init__(self, store: GameStore, settings: Settings, clock: Callable[[], int] = wall_clock_ms) -> None:
+        self.store = store
+        self.settings = settings
+        self.now_ms = clock
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._checks: dict[tuple[str, int], bool] = {}  # all-answered checks in flight -> recheck wanted
+
+    # -- games ---------------------------------------------------------------------------
+
+    async def create_game(self, quiz: Quiz) -> tuple[str, str]:
+        host_token = secrets.token_urlsafe(32)
+        for _ in range(100):
+            pin = str(100_000 + secrets.randbelow(900_000))
+            if await self.store.create_game(pin, quiz, token_digest(host_token), self.now_ms()):
+                return pin, host_token
+        raise ServerError("no free PIN found")
+
+    async def record(self, pin: str) -> GameRecord:
+        record = await self.store.load(pin)
+        if record is None:
+            raise UnknownGame(f"no game with PIN {pin}")
+        return record
+
+    async def is_host(self, pin: str, host_token: str) -> bool:
+        record = await self.store.load(pin)
+        return record is not None and tokens_match(host_token, record.host_digest)
+
+    # -- players -------------------------------------------------------------------------
+
+    async def join(self, pin: str, raw_name: object) -> PlayerSeat:
+        name = normalize_name(raw_name)
+        player_id = secrets.token_urlsafe(9)
+        token = secrets.token_urlsafe(24)
+        await self.store.join(
+            pin, name=name, name_key=name_key(name), player_id=player_id, token=token,
+            max_players=self.settings.max_players,
+        )
+        return PlayerSeat(player_id=player_id, token=token, name=name)
+
+    async def resume(self, pin: str, token: object) -> tuple[str, str]:
+        if not isinstance(token, str) or not token or len(token) > 200:
+            raise BadToken("unknown or revoked token")
+        player_id = await self.store.player_for_token(pin, token)
+        name = await self.store.player_name(pin, player_id) if player_id else None
+        if player_id is None or name is None:
+            raise BadToken("unknown or revoked token")
+        return player_id, name
+
+    async def set_connected(self, pin: str, player_id: str, connected: bool) -> None:
+        remaining = await self.store.connect(pin, player_id, 1 if connected else -1)
+        if not connected and remaining <= 0:
+            record = await self.store.load(pin)
+            if record is not None and record.state.phase is Phase.ACTIVE:
+                self._check_all_answered(pin, record.state.question)
+
+    async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> None:
+        quiz = await self.store.quiz(pin)
+        if not 0 <= question < len(quiz.questions):
+            raise WrongQuestion(f"there is no question {question}", question=question)
+        if not 0 <= option < len(quiz.questions[question].options):
+            raise InvalidOption(f"question {question} has no option {option}", question=question)
+        try:
+            answered, connected = await self.store.answer(pin, player_id, question, option, received_ms)
+        except ClientError as error:
+            error.question = question
+            raise
+        if answered >= connected:
+            self._check_all_answered(pin, question)
+
+    async def kick(self, pin: str, player_id: object) -> None:
+        if not isinstance(player_id, str):
+            raise BadMessage("kick needs a string player_id")
+        name = await self.store.player_name(pin, player_id)
+        if name is None or await self.store.kick(pin, player_id, name_key(name)) < 0:
+            raise BadMessage(f"no player {player_id!r} in this game")
+
+    # -- transitions ---------------------------------------------------------------------
+
+    async def command(self, pin: str, event: Event) -> GameState:
+        """A host command. `next` in BETWEEN first finishes scoring the closed question."""
+        if isinstance(event, Next):
+            state = (await self.record(pin)).state
+            if state.phase is Phase.BETWEEN and state.scored < state.question:
+                await self.score(pin, state.question)
+        return await self.apply(pin, event)
+
+    async def apply(self, pin: str, event: Event) -> GameState:
+        for _ in range(10):
+            record = await self.record(pin)
+            now = self.now_ms()
+            new, effects = transition(record.state, event, now)
+            message = await self._announcement(pin, new, effects, now)
+            for effect in effects:  # due before commit: a crash between leaves a harmless entry
+                if isinstance(effect, OpenQuestion):
+                    await self.store.due_add(pin, effect.deadline_ms + self.settings.close_grace_ms)
+                elif isinstance(effect, CloseQuestion | FinishGame):
+                    await self.store.due_add(pin, now)
+            if await self.store.commit(pin, record.state, new, message):
+                await self._perform(pin, effects)
+                return new
+        raise ServerError("the game changed too often to apply the command")
+
+    async def _announcement(self, pin: str, new: GameState, effects: tuple[Effect, ...], now: int) -> dict[str, Any] | None:
+        for effect in effects:
+            if isinstance(effect, OpenQuestion):
+                quiz = await self.store.quiz(pin)
+                return {"e": "msgs", "msgs": [{"msg": question_message(quiz, new, now)}]}
+            if isinstance(effect, LockChanged):
+                return {"e": "lock", "locked": effect.locked}
+        return None
+
+    async def _perform(self, pin: str, effects: tuple[Effect, ...]) -> None:
+        for effect in effects:
+            if isinstance(effect, OpenQuestion):
+                self._arm(pin, effect.deadline_ms + self.settings.close_grace_ms)
+            elif isinstance(effect, CloseQuestion):
+                self._disarm(pin)
+                await self.score(pin, effect.question)
+            elif isinstance(effect, FinishGame):
+                await self.finish(pin)
+
+    # -- closing, scoring, finishing -----------------------------------------------------
+
+    async def score(self, pin: str, question_index: int) -> None:
+        """Score a closed question from its recorded answers; applied at most once."""
+        record = await self.record(pin)
+        state = record.state
+        if state.scored >= question_index or state.question != question_index or state.phase is Phase.ACTIVE:
+            return
+        transition(state, QuestionScored(question_index), self.now_ms())  # the rules allow it
+        quiz = await self.store.quiz(pin)
+        question = quiz.questions[question_index]
+        names = await self.store.players(pin)
+        answers = {p: a for p, a in (await self.store.answers(pin, question_index)).items() if p in names}
+        totals = await self.store.totals(pin)
+        outcomes = score_question(
+            answers, correct_option=question.correct, deadline_ms=state.deadline_ms,
+            time_limit_ms=question.time_limit_ms,
+        )
+        updated = apply_outcomes(totals, outcomes)
+        standings = rank((p, name, updated.get(p) or totals.get(p) or Totals()) for p, name in names.items())
+        you: dict[str, dict[str, Any]] = {}
+        for standing in standings:
+            outcome = outcomes.get(standing.player_id)
+            you[standing.player_id] = {
+                "answered": outcome is not None,
+                "correct": bool(outcome and outcome.correct),
+                "points": outcome.points if outcome else 0,
+                "score": standing.totals.score,
+                "rank": standing.rank,
+            }
+        reveal = {
+            "type": "reveal",
+            "question": question_index,
+            "correct": question.correct,
+            "distribution": distribution(answers, len(question.options)),
+        }
+        board = {"type": "leaderboard", "question": question_index, "top": leaderboard(standings)}
+        event = {"e": "msgs", "msgs": [{"msg": reveal, "you": you}, {"msg": board}]}
+        await self.store.apply_scores(pin, question_index, updated, event)
+
+    async def finish(self, pin: str) -> None:
+        record = await self.record(pin)
+        state = record.state
+        if state.phase is not Phase.FINISHED:
+            return
+        if state.question >= 0 and state.scored < state.question:
+            await self.score(pin, state.question)
+        if await self.store.final_results(pin) is None:
+            names = await self.store.players(pin)
+            totals = await self.store.totals(pin)
+            standings = rank((p, name, totals.get(p) or Totals()) for p, name in names.items())
+            finished = {"type": "finished", "podium": podium(standings)}
+            event = {
+                "e": "msgs",
+                "msgs": [
+                    {
+                        "msg": finished,
+                        "you": {s.player_id: you_final(s) for s in standings},
+                        "host": {"results": results(standings)},
+                    }
+                ],
+            }
+            await self.store.finish(pin, state.question_count, event)
+        self._disarm(pin)
+        await self.store.due_remove(pin)
+
+    async def advance(self, pin: str) -> None:
+        """Do whatever the game still owes (close at deadline, score, finish); idempotent."""
+        record = await self.store.load(pin)
+        if record is None:
+            await self.store.due_remove(pin)
+            return
+        state = record.state
+        if state.phase is Phase.ACTIVE:
+            due = state.deadline_ms + self.settings.close_grace_ms
+            if self.now_ms() < due:
+                await self.store.due_add(pin, due)
+                return
+            with contextlib.suppress(IllegalTransition):
+                await self.apply(pin, DeadlinePassed())
+            record = await self.record(pin)
+            state = record.state
+        if state.question >= 0 and state.scored < state.question and state.phase is not Phase.ACTIVE:
+            await self.score(pin, state.question)
+        if state.phase is Phase.FINISHED:
+            await self.finish(pin)
+            return
+        latest = await self.store.load(pin)
+        if latest is not None and latest.state.phase is Phase.ACTIVE:
+            await self.store.due_add(pin, latest.state.deadline_ms + self.settings.close_grace_ms)
+        else:
+            await self.store.due_remove(pin)
+
+    async def sweep(self, lease_ms: int = 5000) -> int:
+        """Advance every game whose due time has passed, whichever process started it."""
+        pins = await self.store.due_claim(self.now_ms(), lease_ms)
+        for pin in pins:
+            try:
+                await self.advance(pin)
+            except Exception:
+                log.exception("sweep could not advance game %s", pin)
+        return len(pins)
+
+    # -- timers and background checks ----------------------------------------------------
+
+    def _arm(self, pin: str, at_ms: int) -> None:
+        self._disarm(pin)
+        delay = max(0.0, (at_ms - self.now_ms()) / 1000)
+        loop = asyncio.get_running_loop()
+        self._timers[pin] = loop.call_later(delay, self._spawn, self._advance_from_timer(pin))
+
+    async def _advance_from_timer(self, pin: str) -> None:
+        self._timers.pop(pin, None)
+        await self.advance(pin)
+
+    def _disarm(self, pin: str) -> None:
+        timer = self._timers.pop(pin, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    def _check_all_answered(self, pin: str, question: int) -> None:
+        key = (pin, question)
+        if key in self._checks:
+            self._checks[key] = True  # a check is running: run it once more afterwards
+            return
+        self._checks[key] = False
+        self._spawn(self._close_if_all_answered(pin, question))
+
+    async def _close_if_all_answered(self, pin: str, question: int) -> None:
+        key = (pin, question)
+        try:
+            while True:
+                self._checks[key] = False
+                if await self.store.all_connected_answered(pin, question):
+                    with contextlib.suppress(ClientError):
+                        await self.apply(pin, AllAnswered(question))
+                    return
+                if not self._checks[key]:
+                    return
+        finally:
+            self._checks.pop(key, None)
+
+    async def shutdown(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- what a (re)connecting client is sent --------------------------------------------
+
+    async def current_messages(self, pin: str, *, player_id: str | None = None, host: bool = False) -> list[dict[str, Any]]:
+        record = await self.record(pin)
+        state = record.state
+        if state.phase is Phase.WAITING:
+            lobby: dict[str, Any] = {"type": "lobby", "count": record.players}
+            if host:
+                lobby |= {"joined": [], "left": [], "locked": state.locked}
+            return [lobby]
+        if state.phase is Phase.ACTIVE:
+            quiz = await self.store.quiz(pin)
+            message = question_message(quiz, state, self.now_ms())
+            if player_id is not None:
+                message["answered"] = await self.store.has_answered(pin, state.question, player_id)
+            return [message]
+        stored = await (self.store.final_results(pin) if state.phase is Phase.FINISHED else self.store.last_reveal(pin))
+        if stored is None:
+            return []  # scoring or results still being written: the event follows shortly
+        if state.phase is Phase.BETWEEN and stored["msgs"][0]["msg"]["question"] != state.question:
+            return []
+        messages = []
+        for item in stored["msgs"]:
+            message = dict(item["msg"])
+            if host and item.get("host"):
+                message |= item["host"]
+            elif player_id is not None and player_id in (item.get("you") or {}):
+                message["you"] = item["you"][player_id]
+            messages.append(message)
+        return messages
+
+    async def player_score(self, pin: str, player_id: str) -> int:
+        return (await self.store.player_totals(pin, player_id)).score
+
+
+def question_message(quiz: Quiz, state: GameState, now_ms: int) -> dict[str, Any]:
+    """The running question as players see it: never the correct option."""
+    question = quiz.questions[state.question]
+    return {
+        "type": "question",
+        "question": state.question,
+        "total": state.question_count,
+        "text": question.text,
+        "options": list(question.options),
+        "time_limit_ms": question.time_limit_ms,
+        "deadline": state.deadline_ms,
+        "server_time": now_ms,
+    }

@@ -1,0 +1,46 @@
+"""Server settings, from environment variables prefixed `LIVEQUIZ_` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVEQUIZ_", extra="ignore")
+
+    #: Redis or Valkey server to share with other processes. Empty: start a private one.
+    redis_url: str = ""
+    #: Where the private Redis keeps its append-only file (and other local data).
+    data_dir: Path = Path("data")
+    #: SQL database of the persistence modules (SQLite file by default).
+    database_url: str = ""
+
+    # Bounds (DESIGN.md principle 8); each has a stated rule when hit.
+    max_players: int = Field(10_000, ge=1)  # join beyond it -> game_full
+    max_message_bytes: int = Field(4096, ge=256)  # larger frame -> close 1009
+    max_questions: int = Field(200, ge=1)  # larger quiz -> invalid_quiz
+    rate_per_s: float = Field(10.0, gt=0)  # sustained messages per socket
+    rate_burst: int = Field(20, ge=1)  # bucket size; over it -> rate_limited
+    rate_strikes: int = Field(20, ge=1)  # refused messages before close 1008
+    send_queue_frames: int = Field(256, ge=8)  # a socket this far behind is closed 1013
+    first_message_timeout_s: float = Field(10.0, gt=0)  # no join/host/resume -> close 1008
+
+    # Timing.
+    lobby_interval_ms: int = Field(300, ge=50)  # lobby/answer_count updates at most this often
+    sweep_interval_ms: int = Field(1000, ge=50)  # how often every process looks for due deadlines
+    close_grace_ms: int = Field(150, ge=0)  # a deadline close waits this long for answers in flight
+    results_ttl_s: int = Field(24 * 3600, ge=60)  # finished games (and their PINs) are kept this long
+    game_ttl_s: int = Field(24 * 3600, ge=60)  # an unfinished game is dropped after this long
+
+    # Telegram bridge: off without a token.
+    telegram_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_budget_ops: int = Field(20, ge=1)
+    telegram_budget_window_s: float = Field(60.0, gt=0)
+
+    public_url: str = ""  # how players reach this server (join links, QR codes); empty: from the request

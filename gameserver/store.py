@@ -1,0 +1,310 @@
+"""The Redis game store: every read and atomic write of a game's live state.
+
+State lives in Redis under the game's PIN; a process keeps only sockets and caches (the quiz,
+which never changes once created). Writes go through the Lua scripts of `scripts.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from gameserver import scripts
+from gameserver.keys import DUE, GameKeys
+from gameserver.quizzes import Quiz
+from scoring import Answer, Totals
+from statemachine import GameState, Phase
+from statemachine.errors import (
+    AlreadyAnswered,
+    ClientError,
+    Finished,
+    GameFull,
+    Kicked,
+    Locked,
+    NameTaken,
+    NotActive,
+    ServerError,
+    TooLate,
+    UnknownGame,
+    WrongQuestion,
+)
+
+_ERRORS: dict[str, type[ClientError]] = {
+    "unknown_game": UnknownGame,
+    "finished": Finished,
+    "locked": Locked,
+    "game_full": GameFull,
+    "name_taken": NameTaken,
+    "not_active": NotActive,
+    "wrong_question": WrongQuestion,
+    "too_late": TooLate,
+    "already_answered": AlreadyAnswered,
+    "kicked": Kicked,
+}
+
+
+def token_digest(token: str) -> str:
+    """Tokens are stored only as SHA-256 digests: a leaked Redis dump resumes no one."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_match(token: str, digest: str) -> bool:
+    return secrets.compare_digest(token_digest(token), digest)
+
+
+@dataclass(frozen=True)
+class GameRecord:
+    pin: str
+    title: str
+    host_digest: str
+    players: int
+    state: GameState
+
+
+def _state_fields(state: GameState) -> dict[str, str]:
+    return {
+        "phase": state.phase.value,
+        "question": str(state.question),
+        "opened": str(state.opened_ms),
+        "deadline": str(state.deadline_ms),
+        "scored": str(state.scored),
+        "locked": "1" if state.locked else "0",
+        "version": str(state.version),
+    }
+
+
+def _totals_from(raw: str) -> Totals:
+    score, answers, correct, time_ms = (int(part) for part in raw.split(","))
+    return Totals(score=score, answers=answers, correct=correct, correct_time_ms=time_ms)
+
+
+def _totals_to(totals: Totals) -> str:
+    return f"{totals.score},{totals.answers},{totals.correct},{totals.correct_time_ms}"
+
+
+class GameStore:
+    def __init__(self, redis: Redis, *, game_ttl_s: int, results_ttl_s: int) -> None:
+        self.redis = redis
+        self.game_ttl_s = game_ttl_s
+        self.results_ttl_s = results_ttl_s
+        self._quizzes: dict[str, Quiz] = {}
+        r = redis
+        self._create = r.register_script(scripts.CREATE_GAME)
+        self._join = r.register_script(scripts.JOIN)
+        self._answer = r.register_script(scripts.ANSWER)
+        self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
+        self._commit = r.register_script(scripts.COMMIT)
+        self._apply_scores = r.register_script(scripts.APPLY_SCORES)
+        self._finish = r.register_script(scripts.FINISH)
+        self._kick = r.register_script(scripts.KICK)
+        self._connect = r.register_script(scripts.CONNECT)
+        self._claim_due = r.register_script(scripts.CLAIM_DUE)
+
+    # -- games ---------------------------------------------------------------------------
+
+    async def create_game(self, pin: str, quiz: Quiz, host_digest: str, now_ms: int) -> bool:
+        keys = GameKeys(pin)
+        state = GameState(
+            question_count=len(quiz.questions),
+            time_limits_ms=tuple(q.time_limit_ms for q in quiz.questions),
+        )
+        fields = _state_fields(state) | {
+            "title": quiz.title,
+            "host": host_digest,
+            "players": "0",
+            "count": str(len(quiz.questions)),
+            "limits": ",".join(str(q.time_limit_ms) for q in quiz.questions),
+            "created": str(now_ms),
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        created = await self._create(keys=[keys.meta, keys.quiz], args=[self.game_ttl_s, quiz.to_json(), *flat])
+        if created:
+            self._quizzes[pin] = quiz
+        return bool(created)
+
+    async def load(self, pin: str) -> GameRecord | None:
+        raw = await self.redis.hgetall(GameKeys(pin).meta)
+        if not raw:
+            return None
+        meta = {k.decode(): v.decode() for k, v in raw.items()}
+        limits = tuple(int(x) for x in meta["limits"].split(","))
+        state = GameState(
+            question_count=int(meta["count"]),
+            time_limits_ms=limits,
+            phase=Phase(meta["phase"]),
+            question=int(meta["question"]),
+            opened_ms=int(meta["opened"]),
+            deadline_ms=int(meta["deadline"]),
+            scored=int(meta["scored"]),
+            locked=meta["locked"] == "1",
+            version=int(meta["version"]),
+        )
+        return GameRecord(pin, meta["title"], meta["host"], int(meta["players"]), state)
+
+    async def quiz(self, pin: str) -> Quiz:
+        quiz = self._quizzes.get(pin)
+        if quiz is None:
+            raw = await self.redis.get(GameKeys(pin).quiz)
+            if raw is None:
+                raise UnknownGame()
+            quiz = self._quizzes[pin] = Quiz.from_json(raw)
+        return quiz
+
+    def forget(self, pin: str) -> None:
+        self._quizzes.pop(pin, None)
+
+    async def commit(self, pin: str, old: GameState, new: GameState, event: Mapping[str, Any] | None) -> bool:
+        """Compare-and-set from `old` to `new`; publishes `event` in the same atomic step."""
+        keys = GameKeys(pin)
+        fields = _state_fields(new)
+        flat = [item for pair in fields.items() for item in pair]
+        payload = orjson.dumps(event) if event is not None else b""
+        result = await self._commit(
+            keys=[keys.meta], args=[str(old.version), len(fields), *flat, keys.channel, payload]
+        )
+        if result == -1:
+            raise UnknownGame()
+        return bool(result == 1)
+
+    # -- players -------------------------------------------------------------------------
+
+    async def join(self, pin: str, *, name: str, name_key: str, player_id: str, token: str, max_players: int) -> int:
+        keys = GameKeys(pin)
+        result = await self._join(
+            keys=[keys.meta, keys.names, keys.players, keys.tokens],
+            args=[name_key, player_id, name, token_digest(token), max_players, self.game_ttl_s, keys.channel],
+        )
+        return int(self._check(result)[1])
+
+    async def player_for_token(self, pin: str, token: str) -> str | None:
+        keys = GameKeys(pin)
+        player_id = await self.redis.hget(keys.tokens, token_digest(token))
+        if player_id is None or await self.redis.sismember(keys.kicked, player_id):
+            return None
+        return str(player_id.decode())
+
+    async def player_name(self, pin: str, player_id: str) -> str | None:
+        name = await self.redis.hget(GameKeys(pin).players, player_id)
+        return name.decode() if name is not None else None
+
+    async def players(self, pin: str) -> dict[str, str]:
+        """player_id -> name, in join order (Redis small hashes keep insertion order; large
+        ones do not, so callers must not rely on order)."""
+        raw = await self.redis.hgetall(GameKeys(pin).players)
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def kick(self, pin: str, player_id: str, name_key: str) -> int:
+        keys = GameKeys(pin)
+        return int(
+            await self._kick(
+                keys=[keys.meta, keys.players, keys.names, keys.totals, keys.kicked, keys.connected],
+                args=[player_id, name_key, keys.channel],
+            )
+        )
+
+    async def connect(self, pin: str, player_id: str, delta: int) -> int:
+        keys = GameKeys(pin)
+        return int(await self._connect(keys=[keys.connected], args=[player_id, delta, self.game_ttl_s]))
+
+    async def connected_count(self, pin: str) -> int:
+        return int(await self.redis.hlen(GameKeys(pin).connected))
+
+    # -- answers and scores --------------------------------------------------------------
+
+    async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> tuple[int, int]:
+        """Records the first answer; returns (answered, connected) for question `question`."""
+        keys = GameKeys(pin)
+        result = await self._answer(
+            keys=[keys.meta, keys.answers(question), keys.connected, keys.kicked],
+            args=[player_id, question, option, received_ms, self.game_ttl_s],
+        )
+        _, answered, connected = self._check(result)
+        return int(answered), int(connected)
+
+    async def all_connected_answered(self, pin: str, question: int) -> bool:
+        keys = GameKeys(pin)
+        result = await self._all_answered(keys=[keys.meta, keys.answers(question), keys.connected], args=[question])
+        return bool(result == 1)
+
+    async def answer_count(self, pin: str, question: int) -> int:
+        return int(await self.redis.hlen(GameKeys(pin).answers(question)))
+
+    async def has_answered(self, pin: str, question: int, player_id: str) -> bool:
+        return bool(await self.redis.hexists(GameKeys(pin).answers(question), player_id))
+
+    async def answers(self, pin: str, question: int) -> dict[str, Answer]:
+        raw = await self.redis.hgetall(GameKeys(pin).answers(question))
+        result: dict[str, Answer] = {}
+        for player_id, value in raw.items():
+            option, received = value.decode().split(",")
+            result[player_id.decode()] = Answer(option=int(option), received_ms=int(received))
+        return result
+
+    async def totals(self, pin: str) -> dict[str, Totals]:
+        raw = await self.redis.hgetall(GameKeys(pin).totals)
+        return {k.decode(): _totals_from(v.decode()) for k, v in raw.items()}
+
+    async def player_totals(self, pin: str, player_id: str) -> Totals:
+        raw = await self.redis.hget(GameKeys(pin).totals, player_id)
+        return _totals_from(raw.decode()) if raw is not None else Totals()
+
+    async def apply_scores(
+        self, pin: str, question: int, updated: Mapping[str, Totals], event: Mapping[str, Any]
+    ) -> bool:
+        keys = GameKeys(pin)
+        flat: list[str] = []
+        for player_id, totals in updated.items():
+            flat += [player_id, _totals_to(totals)]
+        result = await self._apply_scores(
+            keys=[keys.meta, keys.totals, keys.reveal],
+            args=[question, keys.channel, orjson.dumps(event), self.results_ttl_s, *flat],
+        )
+        return bool(result == 1)
+
+    async def finish(self, pin: str, question_count: int, event: Mapping[str, Any]) -> bool:
+        keys = GameKeys(pin)
+        others = [k for k in keys.all_keys(question_count) if k not in (keys.meta, keys.results)]
+        result = await self._finish(
+            keys=[keys.meta, keys.results, *others],
+            args=[self.results_ttl_s, keys.channel, orjson.dumps(event)],
+        )
+        return bool(result == 1)
+
+    async def last_reveal(self, pin: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(GameKeys(pin).reveal)
+        return orjson.loads(raw) if raw is not None else None
+
+    async def final_results(self, pin: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(GameKeys(pin).results)
+        return orjson.loads(raw) if raw is not None else None
+
+    async def publish(self, pin: str, event: Mapping[str, Any]) -> None:
+        await self.redis.publish(GameKeys(pin).channel, orjson.dumps(event))
+
+    # -- due work (deadlines, unfinished scoring) ----------------------------------------
+
+    async def due_add(self, pin: str, at_ms: int) -> None:
+        await self.redis.zadd(DUE, {pin: at_ms})
+
+    async def due_remove(self, pin: str) -> None:
+        await self.redis.zrem(DUE, pin)
+
+    async def due_claim(self, now_ms: int, lease_ms: int, limit: int = 100) -> list[str]:
+        pins = await self._claim_due(keys=[DUE], args=[now_ms, now_ms + lease_ms, limit])
+        return [p.decode() if isinstance(p, bytes) else str(p) for p in pins]
+
+    @staticmethod
+    def _check(result: list[Any]) -> list[Any]:
+        status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
+        if status == "ok":
+            return result
+        error = _ERRORS.get(status)
+        if error is None:
+            raise ServerError(f"unexpected store answer {status!r}")
+        raise error()

@@ -1,0 +1,236 @@
+"""The two WebSocket endpoints of PROTOCOL.md: `/ws/play/{pin}` and `/ws/host/{pin}`.
+
+One endpoint per role, parameterised by codec (the subprotocol picks JSON or MessagePack).
+This is the transport edge: the only place where `ClientError`s become `error` messages and
+close codes. The role of a socket is fixed by its endpoint and first message; every host
+command is checked against it, on every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from gameserver.connection import Connection
+from gameserver.context import LiveContext
+from gameserver.ratelimit import RateLimiter
+from statemachine import End, Event, Lock, Next, Start, Unlock
+from statemachine.errors import BadHostToken, BadMessage, ClientError, NotHost, RateAbuse, RateLimited, UnknownType
+from transports.codecs import pick_codec
+
+log = logging.getLogger(__name__)
+
+PIN_PATTERN = re.compile(r"^[0-9]{6}$")
+HOST_COMMANDS: dict[str, Callable[[], Event]] = {
+    "start": Start, "next": Next, "end": End, "lock": Lock, "unlock": Unlock,
+}
+HOST_ONLY = {"host", "kick", *HOST_COMMANDS}
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+
+
+def error_message(error: ClientError) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    if error.question is not None:
+        message["question"] = error.question
+    return message
+
+
+def _int_field(message: dict[str, Any], name: str) -> int:
+    value = message.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadMessage(f"field {name!r} must be an integer")
+    return value
+
+
+class Session:
+    """One socket's receive loop: bounds, decoding, and turning errors into messages."""
+
+    role = "player"
+
+    def __init__(self, websocket: WebSocket, live: LiveContext, pin: str) -> None:
+        self.websocket = websocket
+        self.live = live
+        self.pin = pin
+        offered = list(websocket.scope.get("subprotocols") or [])
+        self.codec = pick_codec(offered)
+        self.subprotocol = self.codec.subprotocol if self.codec.subprotocol in offered else None
+        settings = live.settings
+        self.conn = Connection(websocket, self.codec, pin, self.role, settings.send_queue_frames)
+        self.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst, settings.rate_strikes)
+        self.identified = False
+
+    async def run(self) -> None:
+        settings = self.live.settings
+        loop = asyncio.get_running_loop()
+        first_deadline = loop.time() + settings.first_message_timeout_s
+        try:
+            while self.conn.open:
+                if self.identified:
+                    event = await self.websocket.receive()
+                else:
+                    try:
+                        event = await asyncio.wait_for(self.websocket.receive(), first_deadline - loop.time())
+                    except TimeoutError:
+                        self.conn.close(CLOSE_POLICY, "no join within the time allowed")
+                        break
+                if event["type"] == "websocket.disconnect":
+                    break
+                received_ms = self.live.service.now_ms()
+                data = event.get("text")
+                if data is None:
+                    data = event.get("bytes") or b""
+                if len(data) > settings.max_message_bytes:
+                    self.conn.close(CLOSE_TOO_BIG, "message too large")
+                    break
+                try:
+                    if not self.limiter.allow():
+                        raise RateAbuse("too many messages") if self.limiter.abusive else RateLimited("slow down")
+                    await self.handle(self.codec.decode(data), received_ms)
+                except ClientError as error:
+                    self.conn.send(error_message(error))
+                    if error.close_code is not None:
+                        self.conn.close(error.close_code, error.code)
+        finally:
+            await self.cleanup()
+
+    async def handle(self, message: dict[str, Any], received_ms: int) -> None:
+        raise NotImplementedError
+
+    async def cleanup(self) -> None:
+        await self.live.hub.detach(self.conn)
+        if not self.conn.open:
+            await self.conn.flushed(timeout=2.0)
+        await self.conn.finish()
+
+    def pong(self, message: dict[str, Any]) -> None:
+        self.conn.send({"type": "pong", "t": message.get("t"), "server_time": self.live.service.now_ms()})
+
+
+class PlayerSession(Session):
+    role = "player"
+
+    async def handle(self, message: dict[str, Any], received_ms: int) -> None:
+        kind = message["type"]
+        if kind in HOST_ONLY:
+            raise NotHost(f"{kind!r} is for the host only")
+        if kind == "ping":
+            self.pong(message)
+        elif kind == "answer":
+            if not self.identified:
+                raise BadMessage("send join or resume first")
+            question = _int_field(message, "question")
+            option = _int_field(message, "option")
+            assert self.conn.player_id is not None
+            await self.live.service.answer(self.pin, self.conn.player_id, question, option, received_ms)
+            self.conn.send({"type": "answer_ack", "question": question, "accepted": True})
+        elif kind in ("join", "resume"):
+            if self.identified:
+                raise BadMessage("already joined")
+            await (self.join(message) if kind == "join" else self.resume(message))
+        else:
+            raise UnknownType(f"unknown message type {kind!r}")
+
+    async def join(self, message: dict[str, Any]) -> None:
+        if not isinstance(message.get("name"), str):
+            raise BadMessage("join needs a string field 'name'")
+        seat = await self.live.service.join(self.pin, message["name"])
+        await self.enter(seat.player_id, seat.token, seat.name, score=0)
+
+    async def resume(self, message: dict[str, Any]) -> None:
+        token = message.get("token")
+        if not isinstance(token, str):
+            raise BadMessage("resume needs a string field 'token'")
+        player_id, name = await self.live.service.resume(self.pin, token)
+        await self.enter(player_id, token, name, score=await self.live.service.player_score(self.pin, player_id))
+
+    async def enter(self, player_id: str, token: str, name: str, *, score: int) -> None:
+        service = self.live.service
+        self.conn.player_id = player_id
+        self.identified = True
+        await self.live.hub.attach(self.conn)  # subscribe before reading the phase: miss nothing
+        await service.set_connected(self.pin, player_id, True)
+        record = await service.record(self.pin)
+        self.conn.send({
+            "type": "joined", "player_id": player_id, "token": token, "name": name, "pin": self.pin,
+            "phase": record.state.phase.value, "score": score,
+        })
+        for current in await service.current_messages(self.pin, player_id=player_id):
+            self.conn.send(current)
+
+    async def cleanup(self) -> None:
+        if self.identified and self.conn.player_id is not None:
+            try:
+                await self.live.service.set_connected(self.pin, self.conn.player_id, False)
+            except Exception:
+                log.exception("could not mark a player of %s disconnected", self.pin)
+        await super().cleanup()
+
+
+class HostSession(Session):
+    role = "host"
+
+    async def handle(self, message: dict[str, Any], received_ms: int) -> None:
+        kind = message["type"]
+        service = self.live.service
+        if kind == "ping":
+            self.pong(message)
+            return
+        if not self.identified:
+            if kind != "host":
+                raise BadMessage("send host with the host token first")
+            await self.authenticate(message.get("token"))
+            return
+        # Checked on every message: only a socket that proved the host token gets here.
+        if kind in HOST_COMMANDS:
+            await service.command(self.pin, HOST_COMMANDS[kind]())
+        elif kind == "kick":
+            await service.kick(self.pin, message.get("player_id"))
+        elif kind == "host":
+            raise BadMessage("already hosting")
+        else:
+            raise UnknownType(f"unknown message type {kind!r} for the host")
+
+    async def authenticate(self, token: object) -> None:
+        service = self.live.service
+        if not isinstance(token, str) or not await service.is_host(self.pin, token):
+            raise BadHostToken("wrong host token")
+        self.identified = True
+        await self.live.hub.attach(self.conn)
+        record = await service.record(self.pin)
+        players = await service.store.players(self.pin)
+        self.conn.send({
+            "type": "hosting", "pin": self.pin, "title": record.title, "phase": record.state.phase.value,
+            "players": [{"player_id": p, "name": n} for p, n in players.items()],
+            "question_count": record.state.question_count,
+        })
+        for current in await service.current_messages(self.pin, host=True):
+            self.conn.send(current)
+
+
+async def _serve(websocket: WebSocket, session_type: type[Session]) -> None:
+    live: LiveContext = websocket.app.state.live
+    pin = websocket.path_params["pin"]
+    offered = list(websocket.scope.get("subprotocols") or [])
+    codec = pick_codec(offered)
+    await websocket.accept(subprotocol=codec.subprotocol if codec.subprotocol in offered else None)
+    if not PIN_PATTERN.match(pin) or await live.service.store.load(pin) is None:
+        await websocket.close(4404, "unknown PIN")
+        return
+    await session_type(websocket, live, pin).run()
+
+
+async def play_endpoint(websocket: WebSocket) -> None:
+    await _serve(websocket, PlayerSession)
+
+
+async def host_endpoint(websocket: WebSocket) -> None:
+    await _serve(websocket, HostSession)
+
+
+Handler = Callable[[WebSocket], Awaitable[None]]
