@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gameserver.context import LiveContext
@@ -15,7 +14,6 @@ class ServerPort:
 
     def __init__(self, live: LiveContext) -> None:
         self.live = live
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def now_ms(self) -> int:
         return self.live.service.now_ms()
@@ -39,15 +37,11 @@ class ServerPort:
     async def current_messages(self, pin: str) -> list[dict[str, Any]]:
         return await self.live.service.current_messages(pin)
 
-    def listen(self, pin: str, listener: GameListener) -> Callable[[], None]:
+    async def listen(self, pin: str, listener: GameListener) -> Callable[[], Awaitable[None]]:
         hub = self.live.hub
-        task = asyncio.create_task(hub.attach_listener(pin, listener))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        await hub.attach_listener(pin, listener)
 
-        def unsubscribe() -> None:
-            done = asyncio.create_task(hub.detach_listener(pin, listener))
-            self._tasks.add(done)
-            done.add_done_callback(self._tasks.discard)
+        async def unsubscribe() -> None:
+            await hub.detach_listener(pin, listener)
 
         return unsubscribe

@@ -7,7 +7,7 @@ server implements this protocol and hands an instance to each bridge it wires up
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,5 +59,7 @@ class GamePort(Protocol):
     async def current_messages(self, pin: str) -> list[dict[str, Any]]:
         """The current phase messages (as sent to a player joining now)."""
 
-    def listen(self, pin: str, listener: GameListener) -> Callable[[], None]:
-        """Deliver the game's messages to `listener` from now on; returns the unsubscribe."""
+    async def listen(self, pin: str, listener: GameListener) -> Callable[[], Awaitable[None]]:
+        """Deliver the game's messages to `listener` from when this returns (subscribed before
+        it returns, so read `current_messages` after it to miss nothing); returns the
+        unsubscribe coroutine function."""
