@@ -67,6 +67,7 @@ class Game:
     conns: dict[str, Conn] = field(default_factory=dict)
     hosts: list[Conn] = field(default_factory=list)
     answers: dict[str, tuple[int, int]] = field(default_factory=dict)  # pid -> (option, received)
+    tried: set[str] = field(default_factory=set)  # who answered (even when a fault dropped it)
     timer: asyncio.TimerHandle | None = None
     n_answers: int = 0
 
@@ -86,6 +87,7 @@ async def start_question(g: Game) -> None:
     g.q += 1
     g.phase = "ACTIVE"
     g.answers = {}
+    g.tried = set()
     qd = g.questions[g.q]
     limit = int(qd["time_limit"]) * 1000
     t = now()
@@ -258,17 +260,18 @@ async def play_ws(ws: WebSocket) -> None:
                 await c.send({"type": "error", "code": "not_active", "message": "", "question": q})
             elif q != g.q:
                 await c.send({"type": "error", "code": "wrong_question", "message": "", "question": q})
-            elif pid in g.answers:
+            elif pid in g.tried:
                 await c.send({"type": "error", "code": "already_answered", "message": "", "question": q})
             else:
                 g.n_answers += 1
+                g.tried.add(pid)
                 k = g.n_answers
                 fault = FAULT[0] if FAULT and k % FAULT[1] == 0 else None
                 if fault != "lose":
                     g.answers[pid] = (int(opt), now())
                 if fault != "noack":
                     await c.send({"type": "answer_ack", "question": q, "accepted": True})
-                if len(g.answers) >= len(g.conns):
+                if len(g.tried) >= len(g.conns):
                     await close(g)
     except WebSocketDisconnect:
         g.conns.pop(pid, None)
