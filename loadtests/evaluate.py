@@ -236,8 +236,8 @@ def evaluate(
             keys.add((h["game"], int(q)))
     for key in keys:
         g, q = key
-        h = host_by_game.get(g)
-        rev = h["reveals"].get(q) if h else None
+        hg = host_by_game.get(g)
+        rev = hg["reveals"].get(q) if hg else None
         deficit = 0
         if rev is not None and isinstance(rev.get("distribution"), list):
             dist = rev["distribution"]

@@ -52,7 +52,8 @@ class Conn:
         if m["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(m.get("code", 1000))
         data = m.get("bytes")
-        return msgpack.unpackb(data) if data is not None else orjson.loads(m.get("text") or "null")
+        msg: dict[str, Any] = msgpack.unpackb(data) if data is not None else orjson.loads(m.get("text") or "{}")
+        return msg
 
 
 @dataclass
@@ -268,7 +269,7 @@ async def play_ws(ws: WebSocket) -> None:
                 k = g.n_answers
                 fault = FAULT[0] if FAULT and k % FAULT[1] == 0 else None
                 if fault != "lose":
-                    g.answers[pid] = (int(opt), now())
+                    g.answers[pid] = (int(opt or 0), now())
                 if fault != "noack":
                     await c.send({"type": "answer_ack", "question": q, "accepted": True})
                 if len(g.tried) >= len(g.conns):

@@ -241,7 +241,7 @@ class Player:
         self.swarm.answers_sent += 1
 
     def _reveal(self, msg: dict[str, Any], t: float) -> None:
-        q = msg.get("question")
+        q = int(msg.get("question", -1))
         rec = self.records.get(q)
         if rec is None:  # a reveal for a question we never saw: keep it, judge later
             rec = [None] * RECORD_LEN
