@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -19,7 +20,7 @@ from gameserver.settings import Settings
 SAMPLES = Path(__file__).parent / "samples"
 
 
-def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, object]:
+def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "host": args.host,
         "port": args.port,
@@ -39,7 +40,9 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["LIVEQUIZ_REDIS_URL"] = embedded.start()
     try:
         if args.workers > 1:
-            uvicorn.run("gameserver.app:create_app", factory=True, workers=args.workers, **_uvicorn_kwargs(settings, args))
+            uvicorn.run(
+                "gameserver.app:create_app", factory=True, workers=args.workers, **_uvicorn_kwargs(settings, args)
+            )
         else:
             from gameserver.app import create_app
 

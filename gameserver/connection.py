@@ -25,7 +25,9 @@ CLOSE_TOO_SLOW = 1013
 
 
 class Connection:
-    __slots__ = ("_closing", "_queue", "_wake", "_writer", "codec", "max_queue", "pin", "player_id", "role", "websocket")
+    __slots__ = (
+        "_closing", "_queue", "_wake", "_writer", "codec", "max_queue", "pin", "player_id", "role", "websocket",
+    )
 
     def __init__(self, websocket: WebSocket, codec: Codec, pin: str, role: str, max_queue: int) -> None:
         self.websocket = websocket
@@ -90,7 +92,7 @@ class Connection:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._writer
 
-    async def flushed(self, timeout: float = 5.0) -> None:
+    async def flushed(self, within_s: float = 5.0) -> None:
         """Wait until the writer has sent everything and the close (used when closing)."""
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(self._writer), timeout)
+            await asyncio.wait_for(asyncio.shield(self._writer), within_s)

@@ -48,7 +48,8 @@ async def _json_body(request: Request, error: type[ClientError]) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise error("body is not valid JSON", details=[{"loc": ["body"], "msg": "not valid JSON", "type": "json_invalid"}]) from exc
+        details = [{"loc": ["body"], "msg": "not valid JSON", "type": "json_invalid"}]
+        raise error("body is not valid JSON", details=details) from exc
 
 
 def _pin(request: Request) -> str:

@@ -234,7 +234,9 @@ class Hub:
         for conns in room.players.values():
             for conn in conns:
                 conn.send_frame(broadcast.frame(conn.codec))
-        host_message = {"type": "lobby", "count": count, "joined": room.joined, "left": room.left, "locked": room.locked}
+        host_message = {
+            "type": "lobby", "count": count, "joined": room.joined, "left": room.left, "locked": room.locked,
+        }
         for conn in room.hosts:
             conn.send(host_message)
         for listener in list(room.listeners):

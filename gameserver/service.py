@@ -24,7 +24,7 @@ from typing import Any
 
 from gameserver.quizzes import Quiz
 from gameserver.settings import Settings
-from gameserver.store import GameRecord, GameStore, tokens_match, token_digest
+from gameserver.store import GameRecord, GameStore, token_digest, tokens_match
 from scoring import (
     Totals,
     apply_outcomes,
@@ -176,7 +176,9 @@ class GameService:
                 return new
         raise ServerError("the game changed too often to apply the command")
 
-    async def _announcement(self, pin: str, new: GameState, effects: tuple[Effect, ...], now: int) -> dict[str, Any] | None:
+    async def _announcement(
+        self, pin: str, new: GameState, effects: tuple[Effect, ...], now: int
+    ) -> dict[str, Any] | None:
         for effect in effects:
             if isinstance(effect, OpenQuestion):
                 quiz = await self.store.quiz(pin)
@@ -357,7 +359,9 @@ class GameService:
 
     # -- what a (re)connecting client is sent --------------------------------------------
 
-    async def current_messages(self, pin: str, *, player_id: str | None = None, host: bool = False) -> list[dict[str, Any]]:
+    async def current_messages(
+        self, pin: str, *, player_id: str | None = None, host: bool = False
+    ) -> list[dict[str, Any]]:
         record = await self.record(pin)
         state = record.state
         if state.phase is Phase.WAITING:

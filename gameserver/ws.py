@@ -20,7 +20,15 @@ from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.ratelimit import RateLimiter
 from statemachine import End, Event, Lock, Next, Start, Unlock
-from statemachine.errors import BadHostToken, BadMessage, ClientError, NotHost, RateAbuse, RateLimited, UnknownType
+from statemachine.errors import (
+    BadHostToken,
+    BadMessage,
+    ClientError,
+    NotHost,
+    RateAbuse,
+    RateLimited,
+    UnknownType,
+)
 from transports.codecs import pick_codec
 
 log = logging.getLogger(__name__)
@@ -105,7 +113,7 @@ class Session:
     async def cleanup(self) -> None:
         await self.live.hub.detach(self.conn)
         if not self.conn.open:
-            await self.conn.flushed(timeout=2.0)
+            await self.conn.flushed(within_s=2.0)
         await self.conn.finish()
 
     def pong(self, message: dict[str, Any]) -> None:

@@ -121,7 +121,7 @@ async def test_game_plays_across_two_processes_and_survives_kill_9(server_pair) 
         await client.recv("pong", skip=("leaderboard", "lobby"))
         assert sum(1 for m in client.received if m["type"] == "reveal" and m["question"] == 1) == 1
     expected_score = reveals[0]["you"]["score"]
-    prior = [m for m in b_clients[0].received if m["type"] == "reveal" and m["question"] == 0][0]["you"]["score"]
+    prior = next(m for m in b_clients[0].received if m["type"] == "reveal" and m["question"] == 0)["you"]["score"]
     assert expected_score == prior + first_points
 
     # A new host socket on the surviving process finishes the game.

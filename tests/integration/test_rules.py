@@ -142,7 +142,9 @@ async def test_two_hundred_simultaneous_answers(server) -> None:
     await asyncio.gather(*(c.recv("question") for c, _ in clients))
     await the_host.recv("question")
     # All 200 in the same instant (every frame already written before any ack is read).
-    await asyncio.gather(*(c.send({"type": "answer", "question": 0, "option": i % 4}) for i, (c, _) in enumerate(clients)))
+    await asyncio.gather(
+        *(c.send({"type": "answer", "question": 0, "option": i % 4}) for i, (c, _) in enumerate(clients))
+    )
     acks = await asyncio.gather(*(c.recv("answer_ack") for c, _ in clients))
     assert len(acks) == 200 and all(a["accepted"] for a in acks)
     reveal = await the_host.recv("reveal", timeout=10)

@@ -1,0 +1,110 @@
+"""The Redis game store's atomic guarantees, on the real engine(s).
+
+Run against the private Valkey always, and also against LIVEQUIZ_TEST_REDIS_URL (the
+machine's Redis in CI) when it is set: one shared suite for every engine we support.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from gameserver.keys import GameKeys
+from gameserver.quizzes import Question, Quiz
+from gameserver.store import GameStore, token_digest
+from scoring import Totals
+from statemachine import End, GameState, Phase, Start, transition
+from statemachine.errors import AlreadyAnswered, NameTaken, NotActive, TooLate, WrongQuestion
+
+QUIZ = Quiz("t", (Question("q0", ("a", "b"), 0, 10_000), Question("q1", ("a", "b"), 1, 10_000)))
+ENGINES = ["embedded", "configured"]
+
+
+@pytest.fixture(params=ENGINES)
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[GameStore]:
+    if request.param == "embedded":
+        url = request.getfixturevalue("embedded_redis_url")
+    else:
+        url = os.environ.get("LIVEQUIZ_TEST_REDIS_URL", "")
+        if not url:
+            pytest.skip("LIVEQUIZ_TEST_REDIS_URL is not set (CI sets it to the machine's Redis)")
+    redis = Redis.from_url(url)
+    yield GameStore(redis, game_ttl_s=600, results_ttl_s=900)
+    await redis.aclose()
+
+
+async def new_game(store: GameStore, pin: str) -> GameState:
+    await store.redis.delete(*GameKeys(pin).all_keys(len(QUIZ.questions)))
+    assert await store.create_game(pin, QUIZ, token_digest("host"), 1_000)
+    record = await store.load(pin)
+    assert record is not None
+    return record.state
+
+
+async def test_pin_is_not_reused_while_the_game_or_its_results_exist(store: GameStore) -> None:
+    state = await new_game(store, "424242")
+    assert not await store.create_game("424242", QUIZ, token_digest("other"), 2_000)
+    finished, _ = transition(state, End(), 3_000)
+    assert await store.commit("424242", state, finished, None)
+    assert await store.finish("424242", 2, {"e": "msgs", "msgs": []})
+    assert not await store.create_game("424242", QUIZ, token_digest("other"), 4_000)
+    ttl = await store.redis.ttl(GameKeys("424242").meta)
+    assert 800 < ttl <= 900  # kept for results_ttl_s, then the PIN is free again
+
+
+async def test_commit_is_compare_and_set(store: GameStore) -> None:
+    state = await new_game(store, "424243")
+    started, _ = transition(state, Start(), 5_000)
+    assert await store.commit("424243", state, started, None)
+    assert not await store.commit("424243", state, started, None)  # stale version loses
+    record = await store.load("424243")
+    assert record is not None and record.state == started
+
+
+async def test_answers_first_wins_and_guards(store: GameStore) -> None:
+    state = await new_game(store, "424244")
+    await store.join("424244", name="Ann", name_key="ann", player_id="p1", token="tok", max_players=10)
+    with pytest.raises(NameTaken):
+        await store.join("424244", name="ANN", name_key="ann", player_id="p2", token="tok2", max_players=10)
+    with pytest.raises(NotActive):
+        await store.answer("424244", "p1", 0, 1, 5_100)
+    started, _ = transition(state, Start(), 5_000)
+    await store.commit("424244", state, started, None)
+    with pytest.raises(WrongQuestion):
+        await store.answer("424244", "p1", 1, 1, 5_100)
+    with pytest.raises(TooLate):
+        await store.answer("424244", "p1", 0, 1, started.deadline_ms + 1)
+    assert await store.answer("424244", "p1", 0, 1, 5_100) == (1, 0)
+    with pytest.raises(AlreadyAnswered):
+        await store.answer("424244", "p1", 0, 0, 5_200)
+    answers = await store.answers("424244", 0)
+    assert answers["p1"].option == 1 and answers["p1"].received_ms == 5_100
+    assert await store.player_for_token("424244", "tok") == "p1"
+
+
+async def test_scores_apply_exactly_once(store: GameStore) -> None:
+    state = await new_game(store, "424245")
+    started, _ = transition(state, Start(), 5_000)
+    await store.commit("424245", state, started, None)
+    closed, _ = transition(started, End(), 6_000)
+    await store.commit("424245", started, closed, None)
+    update = {"p1": Totals(score=700, answers=1, correct=1, correct_time_ms=3_000)}
+    assert await store.apply_scores("424245", 0, update, {"e": "msgs", "msgs": []})
+    assert not await store.apply_scores("424245", 0, update, {"e": "msgs", "msgs": []})
+    assert await store.totals("424245") == update
+    record = await store.load("424245")
+    assert record is not None and record.state.scored == 0 and record.state.phase is Phase.FINISHED
+
+
+async def test_due_claims_are_leased(store: GameStore) -> None:
+    await store.redis.zrem("livequiz:due", "900001", "900002")
+    await store.due_add("900001", 1_000)
+    await store.due_add("900002", 10**15)
+    claimed = await store.due_claim(now_ms=2_000, lease_ms=5_000)
+    assert "900001" in claimed and "900002" not in claimed
+    assert "900001" not in await store.due_claim(now_ms=3_000, lease_ms=5_000)  # leased
+    assert "900001" in await store.due_claim(now_ms=8_000, lease_ms=5_000)  # lease ran out
+    await store.redis.zrem("livequiz:due", "900001", "900002")
