@@ -108,3 +108,31 @@ async def test_due_claims_are_leased(store: GameStore) -> None:
     assert "900001" not in await store.due_claim(now_ms=3_000, lease_ms=5_000)  # leased
     assert "900001" in await store.due_claim(now_ms=8_000, lease_ms=5_000)  # lease ran out
     await store.redis.zrem("livequiz:due", "900001", "900002")
+
+
+@pytest.mark.parametrize("question", [0, 1])
+@pytest.mark.parametrize("offset_ms", [-5_000, -1, 0, 1, 3_000])
+@pytest.mark.parametrize("phase", ["WAITING", "ACTIVE", "BETWEEN", "FINISHED"])
+async def test_answer_script_refuses_what_the_pure_guard_refuses(
+    store: GameStore, phase: str, offset_ms: int, question: int
+) -> None:
+    from statemachine import Next, check_answer
+
+    state = await new_game(store, "424246")
+    steps = {"WAITING": [], "ACTIVE": [Start()], "BETWEEN": [Start(), Next()], "FINISHED": [End()]}[phase]
+    for event in steps:
+        new, _ = transition(state, event, 10_000)
+        assert await store.commit("424246", state, new, None)
+        state = new
+    received = (state.deadline_ms or 20_000) + offset_ms
+    try:
+        check_answer(state, question, received)
+        expected: type[Exception] | None = None
+    except Exception as error:
+        expected = type(error)
+    try:
+        await store.answer("424246", "p1", question, 0, received)
+        got: type[Exception] | None = None
+    except Exception as error:
+        got = type(error)
+    assert got == expected
