@@ -27,6 +27,8 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
         "ws_max_size": settings.max_message_bytes,
         "log_level": args.log_level,
         "backlog": 4096,
+        "ws": "gameserver.wsprotocol:FastWebSocketProtocol",
+        "ws_per_message_deflate": False,
         "timeout_graceful_shutdown": 5,
     }
 

@@ -1,9 +1,11 @@
 """One client socket with a bounded send queue (DESIGN.md principle 8).
 
-Broadcasts never await a socket: they append an already-encoded frame to each connection's
-queue and a per-connection writer task drains it. A client whose queue is full is too slow to
-follow the game; it is closed with 1013 ("try again later") and may `resume`, rather than
-letting it hold memory or delay anyone else.
+Broadcasts never await a socket. Under our uvicorn protocol (`wsprotocol.py`) a frame is
+written straight to the socket's transport, prebuilt once for all recipients; elsewhere it is
+appended to the connection's queue and a per-connection writer task drains it through ASGI.
+A client too slow to follow the game (more than `max_buffer_bytes` unsent, or `max_queue`
+frames queued) is closed with 1013 ("try again later") and may `resume`, rather than letting
+it hold memory or delay anyone else.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from gameserver.wsprotocol import RawWriter, frame_bytes
 from transports.codecs import Codec, Frame
 
 log = logging.getLogger(__name__)
@@ -26,11 +29,17 @@ CLOSE_TOO_SLOW = 1013
 
 class Connection:
     __slots__ = (
-        "_closing", "_queue", "_wake", "_writer", "codec", "max_queue", "pin", "player_id", "role", "websocket",
+        "_closing", "_queue", "_raw", "_wake", "_writer", "codec", "max_buffer_bytes", "max_queue", "pin",
+        "player_id", "role", "websocket",
     )
 
-    def __init__(self, websocket: WebSocket, codec: Codec, pin: str, role: str, max_queue: int) -> None:
+    def __init__(
+        self, websocket: WebSocket, codec: Codec, pin: str, role: str, max_queue: int,
+        raw: RawWriter | None = None, max_buffer_bytes: int = 256 * 1024,
+    ) -> None:
         self.websocket = websocket
+        self._raw = raw
+        self.max_buffer_bytes = max_buffer_bytes
         self.codec = codec
         self.pin = pin
         self.role = role  # "player" or "host"
@@ -48,8 +57,17 @@ class Connection:
     def send(self, message: Mapping[str, Any]) -> None:
         self.send_frame(self.codec.encode(message))
 
-    def send_frame(self, frame: Frame) -> None:
+    def send_frame(self, frame: Frame, wire: bytes | None = None) -> None:
+        """Send one encoded message; `wire` is its prebuilt WebSocket frame, if the caller has it."""
         if self._closing is not None:
+            return
+        raw = self._raw
+        if raw is not None and not self._queue and raw.usable():
+            if not raw.write(wire if wire is not None else frame_bytes(frame)):
+                self._closing = (1006, "")
+            elif raw.buffered() > self.max_buffer_bytes:
+                log.warning("closing a socket of game %s: %d bytes unsent", self.pin, raw.buffered())
+                self.close(CLOSE_TOO_SLOW, "too slow")
             return
         if len(self._queue) >= self.max_queue:
             log.warning("closing a socket of game %s: %d frames behind", self.pin, len(self._queue))

@@ -24,6 +24,7 @@ from redis.asyncio.client import PubSub
 from gameserver.connection import Connection
 from gameserver.keys import GameKeys
 from gameserver.store import GameStore
+from gameserver.wsprotocol import frame_bytes
 from transports.codecs import Codec, Prepared
 from transports.port import GameListener
 
@@ -56,19 +57,32 @@ class Room:
 
 
 class Broadcast:
-    """One message for many sockets: encoded at most once per codec."""
+    """One message for many sockets: encoded and framed at most once per codec; personal
+    fields are spliced onto the encoded bytes per recipient."""
 
-    __slots__ = ("_prepared", "message")
+    __slots__ = ("_prepared", "_wire", "message")
 
     def __init__(self, message: Mapping[str, Any]) -> None:
         self.message = message
         self._prepared: dict[str, Prepared] = {}
+        self._wire: dict[str, bytes] = {}
 
-    def frame(self, codec: Codec, extra: Mapping[str, Any] | None = None) -> Any:
+    def _prepare(self, codec: Codec) -> Prepared:
         prepared = self._prepared.get(codec.subprotocol)
         if prepared is None:
             prepared = self._prepared[codec.subprotocol] = codec.prepare(self.message)
-        return codec.extend(prepared, extra) if extra else prepared.frame
+        return prepared
+
+    def send_to(self, conn: Connection, extra: Mapping[str, Any] | None = None) -> None:
+        codec = conn.codec
+        prepared = self._prepare(codec)
+        if extra:
+            conn.send_frame(codec.extend(prepared, extra))
+            return
+        wire = self._wire.get(codec.subprotocol)
+        if wire is None:
+            wire = self._wire[codec.subprotocol] = frame_bytes(prepared.frame)
+        conn.send_frame(prepared.frame, wire)
 
 
 class Hub:
@@ -206,9 +220,9 @@ class Hub:
             personal = you.get(player_id)
             extra = {"you": personal} if personal is not None else None
             for conn in conns:
-                conn.send_frame(broadcast.frame(conn.codec, extra))
+                broadcast.send_to(conn, extra)
         for conn in room.hosts:
-            conn.send_frame(broadcast.frame(conn.codec, host_extra or None))
+            broadcast.send_to(conn, host_extra or None)
         for listener in list(room.listeners):
             try:
                 listener.deliver(message, you)
@@ -233,7 +247,7 @@ class Hub:
         broadcast = Broadcast({"type": "lobby", "count": count})
         for conns in room.players.values():
             for conn in conns:
-                conn.send_frame(broadcast.frame(conn.codec))
+                broadcast.send_to(conn)
         host_message = {
             "type": "lobby", "count": count, "joined": room.joined, "left": room.left, "locked": room.locked,
         }

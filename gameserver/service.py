@@ -306,7 +306,8 @@ class GameService:
         self._disarm(pin)
         delay = max(0.0, (at_ms - self.now_ms()) / 1000)
         loop = asyncio.get_running_loop()
-        self._timers[pin] = loop.call_later(delay, self._spawn, self._advance_from_timer(pin))
+        # The coroutine is created when the timer fires: a cancelled timer leaves none behind.
+        self._timers[pin] = loop.call_later(delay, lambda: self._spawn(self._advance_from_timer(pin)))
 
     async def _advance_from_timer(self, pin: str) -> None:
         self._timers.pop(pin, None)

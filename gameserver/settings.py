@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     rate_burst: int = Field(20, ge=1)  # bucket size; over it -> rate_limited
     rate_strikes: int = Field(20, ge=1)  # refused messages before close 1008
     send_queue_frames: int = Field(256, ge=8)  # a socket this far behind is closed 1013
+    send_buffer_bytes: int = Field(256 * 1024, ge=4096)  # ... or with this much unsent
     first_message_timeout_s: float = Field(10.0, gt=0)  # no join/host/resume -> close 1008
 
     # Timing.

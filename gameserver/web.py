@@ -80,9 +80,7 @@ async def qr_svg(request: Request) -> Response:
     if not PIN_RE.match(pin):
         return _bad("bad_pin", "pin must be 6 digits")
     svg = _qr_svg_bytes(join_url(request, pin))
-    return Response(
-        svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"}
-    )
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @lru_cache(maxsize=256)
@@ -90,8 +88,9 @@ def _qr_svg_bytes(url: str) -> bytes:
     qr = segno.make(url, error="m", micro=False)
     buf = io.BytesIO()
     # omitsize: a viewBox instead of a fixed size, so the page can scale it crisply.
-    qr.save(buf, kind="svg", scale=1, border=2, dark="#000000", light="#ffffff",
-            xmldecl=False, omitsize=True, title=url)
+    qr.save(
+        buf, kind="svg", scale=1, border=2, dark="#000000", light="#ffffff", xmldecl=False, omitsize=True, title=url
+    )
     return buf.getvalue()
 
 
@@ -101,8 +100,7 @@ async def join_info(request: Request) -> Response:
     if not PIN_RE.match(pin):
         return _bad("bad_pin", "pin must be 6 digits")
     return JSONResponse(
-        {"pin": pin, "url": join_url(request, pin), "qr": f"/qr.svg?pin={pin}",
-         "base": _public_url(request)}
+        {"pin": pin, "url": join_url(request, pin), "qr": f"/qr.svg?pin={pin}", "base": _public_url(request)}
     )
 
 
@@ -131,7 +129,6 @@ async def samples_list(request: Request) -> Response:
             {
                 "name": path.stem,
                 "title": str(data.get("title", path.stem)),
-                "language": str(data.get("language", "")),
                 "question_count": len(questions) if isinstance(questions, list) else 0,
             }
         )

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.ratelimit import RateLimiter
+from gameserver.wsprotocol import RAW_EXTENSION
 from statemachine import End, Event, Lock, Next, Start, Unlock
 from statemachine.errors import (
     BadHostToken,
@@ -69,7 +70,11 @@ class Session:
         self.codec = pick_codec(offered)
         self.subprotocol = self.codec.subprotocol if self.codec.subprotocol in offered else None
         settings = live.settings
-        self.conn = Connection(websocket, self.codec, pin, self.role, settings.send_queue_frames)
+        raw = (websocket.scope.get("extensions") or {}).get(RAW_EXTENSION)
+        self.conn = Connection(
+            websocket, self.codec, pin, self.role, settings.send_queue_frames,
+            raw=raw, max_buffer_bytes=settings.send_buffer_bytes,
+        )
         self.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst, settings.rate_strikes)
         self.identified = False
 

@@ -1,0 +1,70 @@
+"""A broadcast-friendly WebSocket protocol for uvicorn.
+
+A server-to-client WebSocket frame is not masked, so with no per-connection extension (we turn
+permessage-deflate off: compressing tiny JSON per socket is pure CPU) the frame for a broadcast
+is the same bytes for every recipient. uvicorn's sans-I/O protocol already writes frames
+synchronously; this subclass hands the app a `RawWriter` through the ASGI scope extension
+`livequiz.raw`, so the hub builds a frame once and writes it to each socket's transport with
+no coroutine, task switch or per-socket framing in between — close to the kernel's floor.
+Apps served by anything else simply don't see the extension and use the ASGI send path.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+RAW_EXTENSION = "livequiz.raw"
+OPCODE_TEXT = 0x1
+OPCODE_BINARY = 0x2
+
+
+def frame_bytes(payload: str | bytes) -> bytes:
+    """One final, unmasked server frame carrying `payload` (text for str, binary for bytes)."""
+    if isinstance(payload, str):
+        data, opcode = payload.encode(), OPCODE_TEXT
+    else:
+        data, opcode = payload, OPCODE_BINARY
+    length = len(data)
+    if length < 126:
+        header = bytes((0x80 | opcode, length))
+    elif length < 0x10000:
+        header = bytes((0x80 | opcode, 126)) + struct.pack(">H", length)
+    else:
+        header = bytes((0x80 | opcode, 127)) + struct.pack(">Q", length)
+    return header + data
+
+
+class RawWriter:
+    """Synchronous frame writer for one open WebSocket."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: FastWebSocketProtocol) -> None:
+        self._protocol = protocol
+
+    def usable(self) -> bool:
+        p = self._protocol
+        # Frames may be written as they are only when no extension rewrites them.
+        return p.handshake_complete and not p.conn.extensions
+
+    def write(self, frame: bytes) -> bool:
+        """Write a prebuilt frame; False when the socket is closing or gone."""
+        p = self._protocol
+        if p.disconnected or p.close_sent or p.transport.is_closing():
+            return False
+        p.transport.write(frame)
+        return True
+
+    def buffered(self) -> int:
+        return int(self._protocol.transport.get_write_buffer_size())
+
+
+class FastWebSocketProtocol(WebSocketsSansIOProtocol):
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][RAW_EXTENSION] = RawWriter(self)
