@@ -63,7 +63,9 @@ class ServerProcess:
                 self.kill()
 
 
-def start_server(data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None) -> ServerProcess:
+def start_server(
+    data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None, workers: int = 1
+) -> ServerProcess:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ) | TEST_SETTINGS | {
@@ -73,7 +75,8 @@ def start_server(data_dir: Path, redis_url: str, extra_env: dict[str, str] | Non
     log_path = data_dir / f"server-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            [sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", "warning",
+             "--workers", str(workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     server = ServerProcess(port, process, log_path)
