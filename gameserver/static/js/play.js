@@ -9,6 +9,7 @@ import {
 } from "./ui.js";
 
 const LS_KEY = "livequiz.player";
+const LS_CHOICE = "livequiz.player.choice";
 const JOIN_ERRORS = ["name_taken", "name_invalid", "locked", "finished", "game_full", "bad_message", "rate_limited"];
 
 const state = {
@@ -53,7 +54,6 @@ function save() {
       LS_KEY,
       JSON.stringify({
         pin: state.pin, token: state.token, player_id: state.playerId, name: state.name,
-        chosen: state.question && state.chosen !== null ? { q: state.question.question, option: state.chosen } : null,
       }),
     );
   } catch (err) {
@@ -63,6 +63,25 @@ function save() {
 
 function forget() {
   localStorage.removeItem(LS_KEY);
+  localStorage.removeItem(LS_CHOICE);
+}
+
+// The option tapped for the current question, so a refreshed page can show which one it was.
+function saveChoice(question, option) {
+  try {
+    localStorage.setItem(LS_CHOICE, JSON.stringify({ pin: state.pin, q: question, option }));
+  } catch {
+    /* storage full or disabled: only the highlight is lost */
+  }
+}
+
+function loadChoice(question) {
+  try {
+    const c = JSON.parse(localStorage.getItem(LS_CHOICE) || "null");
+    return c && c.pin === state.pin && c.q === question && Number.isInteger(c.option) ? c.option : null;
+  } catch {
+    return null;
+  }
 }
 
 // ---------- status line ----------
@@ -314,15 +333,12 @@ function showWait() {
 function onQuestion(msg) {
   clock.sync(msg.server_time);
   const same = state.question && state.question.question === msg.question;
-  const saved = loadSaved();
   state.question = msg;
   state.reveal = null;
   state.answered = Boolean(msg.answered) || (same && state.answered);
   state.timeUp = false;
   if (!same) state.chosen = null;
-  if (state.answered && state.chosen === null && saved && saved.chosen && saved.chosen.q === msg.question) {
-    state.chosen = saved.chosen.option;
-  }
+  if (state.answered && state.chosen === null) state.chosen = loadChoice(msg.question);
   // An answer tapped while the network was down goes out now, once.
   const p = state.pendingAnswer;
   state.pendingAnswer = null;
@@ -405,7 +421,7 @@ function choose(i) {
 function sendAnswer(i) {
   state.chosen = i;
   state.answered = true;
-  save();
+  saveChoice(state.question.question, i);
   const msg = { type: "answer", question: state.question.question, option: i };
   if (!socket || !socket.send(msg)) state.pendingAnswer = { question: msg.question, option: i };
   renderAnswered();
