@@ -1,0 +1,172 @@
+"""Wires the Telegram bridge into the server: start/stop, the webhook route, the attach API.
+
+Off when `telegram_token` is empty. With a token, `start_telegram` builds the bridge over this
+process's service and hub (a `ServerPort` that can also read a question's right option, which
+quiz polls need up front) and starts long polling, or registers the webhook when
+`telegram_webhook_url` is set. Run the bridge in one process: Telegram hands each update to one
+consumer, and attached chats live in that process's memory.
+
+Routes:
+- `POST /telegram/webhook`: Telegram's webhook; the `X-Telegram-Bot-Api-Secret-Token` header
+  must match (constant-time), else 403; the update is queued and 200 answered at once.
+- `POST /api/games/{pin}/telegram` with `Authorization: Bearer <host_token>` and
+  `{"chat_id": int, "mode": "polling"|"inline"}`: show the game in that chat. 201, or 401/403
+  (token), 404 (PIN), 410 (finished), 422 (body), 503 (bridge off).
+- `GET /api/games/{pin}/telegram` (same header): the bot's name, the host's private deep link
+  (`/start` payload carrying the host token: for the host's own screen only) and attached chats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from gameserver.context import LiveContext
+from gameserver.http_api import ORJSONResponse, client_error_response, error_response
+from gameserver.port import ServerPort
+from gameserver.ws import PIN_PATTERN
+from statemachine.errors import ClientError, UnknownGame
+from transports.telegram import MODES, BridgeConfig, QuizPort, RuntimeConfig, TelegramRuntime
+from transports.telegram.callbacks import host_link_payload
+
+log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BYTES = 1 << 20
+
+
+class TelegramServerPort(ServerPort):
+    """`ServerPort` plus the answer key of a question (for quiz polls)."""
+
+    async def correct_option(self, pin: str, question: int) -> int:
+        quiz = await self.live.store.quiz(pin)
+        return quiz.questions[question].correct
+
+
+async def start_telegram(live: LiveContext, *, port: QuizPort | None = None) -> TelegramRuntime | None:
+    """The running bridge, or None when no token is configured (or Telegram cannot be reached:
+    the game server keeps running without it)."""
+    settings = live.settings
+    if not settings.telegram_token:
+        return None
+    config = RuntimeConfig(
+        token=settings.telegram_token,
+        api_url=settings.telegram_api_url,
+        webhook_url=settings.telegram_webhook_url,
+        webhook_secret=settings.telegram_webhook_secret,
+        bridge=BridgeConfig(budget_ops=settings.telegram_budget_ops, budget_window_s=settings.telegram_budget_window_s),
+    )
+    runtime = TelegramRuntime(config, port or TelegramServerPort(live))
+    try:
+        await runtime.start()
+    except Exception:
+        log.exception("the Telegram bridge could not start; running without it")
+        with contextlib.suppress(Exception):
+            await runtime.stop()
+        return None
+    return runtime
+
+
+def _runtime(request: Request) -> TelegramRuntime | None:
+    live: LiveContext | None = getattr(request.app.state, "live", None)
+    return None if live is None else live.extras.get("telegram")
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
+async def webhook(request: Request) -> Response:
+    arrived = time.monotonic()
+    runtime = _runtime(request)
+    if runtime is None or runtime.mode != "webhook":
+        return Response(status_code=404)
+    if not runtime.secret_ok(request.headers.get("x-telegram-bot-api-secret-token")):
+        return Response(status_code=403)
+    body = await _body(request, MAX_WEBHOOK_BYTES)
+    try:
+        data = orjson.loads(body) if body is not None else None
+        if not isinstance(data, dict):
+            raise ValueError("an update is a JSON object")
+        runtime.feed(data, arrived)
+    except Exception:
+        log.warning("refused a malformed webhook update")
+        return Response(status_code=400)
+    return Response(status_code=200)
+
+
+async def _authorised(request: Request) -> tuple[TelegramRuntime, str] | Response:
+    runtime = _runtime(request)
+    if runtime is None:
+        return error_response(503, "telegram_off", "the Telegram bridge is not running in this server")
+    pin = str(request.path_params["pin"])
+    live: LiveContext = request.app.state.live
+    try:
+        if not PIN_PATTERN.match(pin):
+            raise UnknownGame(f"no game with PIN {pin}")
+        await live.service.record(pin)
+    except ClientError as error:
+        return client_error_response(error)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
+    if not await runtime.bridge.port.verify_host(pin, token.strip()):
+        return error_response(403, "not_host", "wrong host token")
+    return runtime, pin
+
+
+async def attach_chat(request: Request) -> Response:
+    checked = await _authorised(request)
+    if isinstance(checked, Response):
+        return checked
+    runtime, pin = checked
+    body = await _body(request, 4096)
+    try:
+        data: Any = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        data = None
+    chat_id = data.get("chat_id") if isinstance(data, dict) else None
+    mode = data.get("mode", "polling") if isinstance(data, dict) else None
+    if not isinstance(chat_id, int) or isinstance(chat_id, bool) or mode not in MODES:
+        return error_response(422, "bad_message", f"body must be {{'chat_id': int, 'mode': one of {list(MODES)}}}")
+    try:
+        await runtime.bridge.attach(pin, chat_id, str(mode))
+    except ClientError as error:
+        return client_error_response(error)
+    return ORJSONResponse({"pin": pin, "chat_id": chat_id, "mode": mode}, status_code=201)
+
+
+async def telegram_info(request: Request) -> Response:
+    checked = await _authorised(request)
+    if isinstance(checked, Response):
+        return checked
+    runtime, pin = checked
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    username = runtime.application.bot.username
+    payload = host_link_payload(pin, token)
+    sessions = runtime.bridge.sessions.items()
+    chats = [{"chat_id": c, "mode": s.mode} for c, s in sessions if s.pin == pin and not s.stopped]
+    return ORJSONResponse({
+        "bot_username": username,
+        "host_link": f"https://t.me/{username}?start={payload}" if payload else None,
+        "chats": chats,
+    })
+
+
+def telegram_routes() -> list[BaseRoute]:
+    return [
+        Route("/telegram/webhook", webhook, methods=["POST"]),
+        Route("/api/games/{pin}/telegram", attach_chat, methods=["POST"]),
+        Route("/api/games/{pin}/telegram", telegram_info, methods=["GET"]),
+    ]

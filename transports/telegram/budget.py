@@ -1,0 +1,79 @@
+"""A rolling-window budget of operations for one chat (Telegram's ~20 per minute per group).
+
+An operation holds its slot from the moment the request starts until `window_s` after its
+answer came back. Telegram counts a request when it arrives, which is after our start and
+before our end, so "start < arrival < end" makes the check conservative: any window of
+`window_s` seconds on Telegram's clock sees at most `limit` of our requests. Failed attempts
+(a 429, a 400) hold a slot too: Telegram saw them.
+
+`reserve` slots are kept for urgent work (questions, results): background edits may only use
+`limit - reserve` of the window, and are spread out (one per `window_s / limit` at most) so that
+a burst of joins or answers cannot spend a whole window at once. Pure: the clock is an
+argument, the caller sleeps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass
+class _Slot:
+    start: float
+    end: float | None = None  # None while the request is in flight
+
+
+class RollingBudget:
+    def __init__(self, limit: int, window_s: float, reserve: int | None = None) -> None:
+        if limit < 1 or window_s <= 0:
+            raise ValueError("a budget needs limit >= 1 and window_s > 0")
+        self.limit = limit
+        self.window_s = window_s
+        # by default a fifth of the window (4 of 20: two questions' posts and results) is kept
+        self.reserve = limit // 5 if reserve is None else max(0, min(reserve, limit - 1))
+        self.background_gap_s = window_s / limit
+        self._slots: deque[_Slot] = deque()
+        self._last_background = float("-inf")
+
+    def _expire(self, now: float) -> None:
+        while self._slots and self._slots[0].end is not None and self._slots[0].end + self.window_s <= now:
+            self._slots.popleft()
+
+    def in_use(self, now: float) -> int:
+        """Slots held at `now` (in flight, or finished less than a window ago)."""
+        self._expire(now)
+        return sum(1 for s in self._slots if s.end is None or s.end + self.window_s > now)
+
+    def capacity(self, urgent: bool) -> int:
+        return self.limit if urgent else self.limit - self.reserve
+
+    def wait_s(self, now: float, *, urgent: bool, paced: bool = True) -> float:
+        """How long until one more operation of this kind may start (0: now); `paced` ones also
+        keep `background_gap_s` from the previous paced one. `inf` only while every slot is held
+        by a request still in flight."""
+        held = sorted(
+            (s.end + self.window_s if s.end is not None else float("inf"))
+            for s in self._slots
+            if s.end is None or s.end + self.window_s > now
+        )
+        excess = len(held) - self.capacity(urgent)
+        wait = 0.0 if excess < 0 else max(0.0, held[excess] - now)
+        if paced:
+            wait = max(wait, self._last_background + self.background_gap_s - now)
+        return wait
+
+    def begin(self, now: float, *, paced: bool = False) -> _Slot:
+        """Take a slot for a request starting now; hand it back to `end` when it answered."""
+        self._expire(now)
+        if paced:
+            self._last_background = now
+        slot = _Slot(now)
+        self._slots.append(slot)
+        return slot
+
+    def end(self, slot: _Slot, now: float) -> None:
+        slot.end = max(now, slot.start)
+        # keep the deque ordered by end time so that expiry from the left stays correct
+        ordered = sorted(self._slots, key=lambda s: float("inf") if s.end is None else s.end)
+        self._slots = deque(ordered)

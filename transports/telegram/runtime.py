@@ -1,0 +1,140 @@
+"""The running bot: python-telegram-bot's Application, the bridge, and how updates arrive.
+
+Updates arrive by long polling (default) or, when a public webhook URL is configured, by the
+server's webhook route, which checks the secret header, stamps the arrival time and puts the
+update on the application's queue. Either way every update passes `StampingQueue`, which
+remembers when it arrived: that instant, not when a handler got round to it, is an answer's
+receive time.
+
+`allowed_updates` is always sent explicitly (Telegram keeps the last value given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    PollAnswerHandler,
+)
+
+from transports.telegram.bridge import BridgeConfig, TelegramBridge
+from transports.telegram.handlers import Handlers
+from transports.telegram.session import QuizPort
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query", "poll", "poll_answer", "my_chat_member"]
+MAX_STAMPS = 10_000
+OVERALL_PER_SECOND = 30  # Telegram's limit for one bot across all chats
+
+
+class StampingQueue(asyncio.Queue[object]):
+    """The application's update queue, remembering when each update arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrivals: OrderedDict[int, float] = OrderedDict()
+
+    def stamp(self, update_id: int, when: float) -> None:
+        self._arrivals.setdefault(update_id, when)
+        while len(self._arrivals) > MAX_STAMPS:
+            self._arrivals.popitem(last=False)
+
+    def put_nowait(self, item: object) -> None:
+        if isinstance(item, Update):
+            self.stamp(item.update_id, time.monotonic())
+        super().put_nowait(item)
+
+    def arrival(self, update_id: int) -> float | None:
+        return self._arrivals.pop(update_id, None)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    token: str
+    api_url: str = "https://api.telegram.org/bot"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
+
+
+class TelegramRuntime:
+    def __init__(self, config: RuntimeConfig, port: QuizPort) -> None:
+        self.config = config
+        self.queue = StampingQueue()
+        builder = (
+            ApplicationBuilder()
+            .token(config.token)
+            .base_url(config.api_url)
+            .update_queue(self.queue)
+            .concurrent_updates(64)
+            .rate_limiter(AIORateLimiter(overall_max_rate=OVERALL_PER_SECOND, group_max_rate=0, max_retries=0))
+        )
+        if config.webhook_url:
+            builder = builder.updater(None)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.bridge = TelegramBridge(port, self.application.bot, config.bridge)
+        #: Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; a random one if none is set.
+        self.webhook_secret = config.webhook_secret or secrets.token_urlsafe(32)
+        self._register(Handlers(self.bridge, self.queue.arrival))
+
+    def _register(self, h: Handlers) -> None:
+        app = self.application
+        app.add_handler(CommandHandler("start", h.start))
+        app.add_handler(CommandHandler("host", h.host))
+        app.add_handler(CommandHandler("quiz", h.quiz))
+        app.add_handler(CommandHandler("stopquiz", h.stopquiz))
+        app.add_handler(CallbackQueryHandler(h.press))
+        app.add_handler(PollAnswerHandler(h.poll_answer))
+        app.add_handler(ChatMemberHandler(h.member, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(h.error)
+
+    @property
+    def mode(self) -> str:
+        return "webhook" if self.config.webhook_url else "polling"
+
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        if self.config.webhook_url:
+            await app.bot.set_webhook(
+                self.config.webhook_url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0, allowed_updates=ALLOWED_UPDATES)
+        await app.start()
+        log.info("Telegram bridge started as @%s (%s)", app.bot.username, self.mode)
+
+    def secret_ok(self, header: str | None) -> bool:
+        """Constant-time check of the webhook secret header."""
+        return header is not None and hmac.compare_digest(header.encode(), self.webhook_secret.encode())
+
+    def feed(self, data: dict[str, Any], arrived: float) -> None:
+        """One webhook update: stamped with its arrival, queued for the handlers."""
+        update = Update.de_json(data, self.application.bot)
+        self.queue.stamp(update.update_id, arrived)
+        self.queue.put_nowait(update)
+
+    async def stop(self) -> None:
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await self.bridge.stop()
+        await app.shutdown()
