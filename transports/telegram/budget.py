@@ -48,7 +48,7 @@ class RollingBudget:
     def capacity(self, urgent: bool) -> int:
         return self.limit if urgent else self.limit - self.reserve
 
-    def wait_s(self, now: float, *, urgent: bool, paced: bool = True) -> float:
+    def wait_s(self, now: float, *, urgent: bool, paced: bool = False) -> float:
         """How long until one more operation of this kind may start (0: now); `paced` ones also
         keep `background_gap_s` from the previous paced one. `inf` only while every slot is held
         by a request still in flight."""
