@@ -50,9 +50,7 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         help="many-games: start the games over this many seconds (default: the time limit)",
     )
-    p.add_argument(
-        "--servers", type=int, choices=(1, 2), default=1, help="server processes sharing one Redis"
-    )
+    p.add_argument("--servers", type=int, choices=(1, 2), default=1, help="server processes sharing one Redis")
     p.add_argument("--server-workers", type=int, help="pass --workers N to each `livequiz serve`")
     p.add_argument(
         "--server-env",
@@ -75,21 +73,18 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         help="with --url: pid of a server process to measure (repeatable)",
     )
-    p.add_argument(
-        "--out", type=Path, help="output directory (default artifacts/loadtest/SCENARIO-TIMESTAMP)"
-    )
-    p.add_argument(
-        "--max-seconds", type=float, default=300.0, help="hard bound of the whole run (default 300)"
-    )
+    p.add_argument("--out", type=Path, help="output directory (default artifacts/loadtest/SCENARIO-TIMESTAMP)")
+    p.add_argument("--max-seconds", type=float, default=300.0, help="hard bound of the whole run (default 300)")
     p.add_argument("--client-procs", type=int, help="load-generator processes (default: 1 per 5000 players)")
     p.add_argument("--connect-concurrency", type=int, default=200, help="joins in flight at once, in all")
-    p.add_argument(
-        "--join-rate", type=float, default=0.0, help="joins per second in all (0: as fast as possible)"
-    )
+    p.add_argument("--join-rate", type=float, default=0.0, help="joins per second in all (0: as fast as possible)")
     p.add_argument("--source-ips", type=int, help="spread connections over 127.0.0.1..N (default: as needed)")
     p.add_argument("--tolerance-ms", type=float, default=50.0, help="score check tolerance (default 50 ms)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--py-spy", action="store_true", help="profile each server process per phase with py-spy (pip install py-spy)"
+    )
     return p
 
 
@@ -133,6 +128,7 @@ def options_from(ns: argparse.Namespace, argv: list[str]) -> Options:
         seed=ns.seed,
         progress=not ns.no_progress,
         source_ips=ns.source_ips,
+        pyspy=ns.py_spy,
         command="python -m loadtests " + shlex.join(argv),
     )
 

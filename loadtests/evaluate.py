@@ -79,9 +79,7 @@ def _close_refs(
             if forced is not None and (deadline is None or forced < deadline):
                 refs[key] = (forced, "forced")
             elif (
-                answered[key] >= joined[g] > 0
-                and key in last_sent
-                and (deadline is None or last_sent[key] < deadline)
+                answered[key] >= joined[g] > 0 and key in last_sent and (deadline is None or last_sent[key] < deadline)
             ):
                 refs[key] = (last_sent[key], "all_answered")
             elif deadline is not None:
@@ -118,6 +116,7 @@ def evaluate(
     missing_question = missing_reveal = 0
     disconnected = 0
     final_mismatch = 0
+    unjudged = 0
     close_kinds: Counter[str] = Counter()
     for k in refs.values():
         close_kinds[k[1]] += 1
@@ -156,6 +155,11 @@ def evaluate(
                 missing_reveal += 1
 
             problem = None
+            if r[R_SENT] is not None and host is not None and q not in host["reveals"]:
+                # the host never saw this question close (aborted run, lost reveal): nothing
+                # to judge the answer against; counted apart, and the run is not clean anyway
+                unjudged += 1
+                continue
             if r[R_SENT] is not None:
                 sent += 1
                 if r[R_ACK] is not None:
@@ -187,9 +191,7 @@ def evaluate(
             if answered and r[R_DEADLINE] is not None and r[R_LIMIT]:
                 chose_correct = bool(r[R_CHOSE_CORRECT])
                 if chose_correct:
-                    exp, _lo, _hi = expected_window(
-                        r[R_DEADLINE], r[R_LIMIT], r[R_SENT], r[R_ACK], tolerance_ms
-                    )
+                    exp, _lo, _hi = expected_window(r[R_DEADLINE], r[R_LIMIT], r[R_SENT], r[R_ACK], tolerance_ms)
                     if isinstance(got, int):
                         score_dev.append(exp - got)
                 if not isinstance(got, int) or not score_ok(
@@ -266,6 +268,7 @@ def evaluate(
         "answers_acked": acked,
         "answers_refused": dict(refused),
         "lost_answers": lost,
+        "unjudged_answers": unjudged,
         "distribution_mismatch": dist_mismatch,
         "score_mismatches": mismatches + final_mismatch,
         "final_score_mismatches": final_mismatch,

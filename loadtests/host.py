@@ -22,9 +22,7 @@ from loadtests.swarm import now_ms
 ANSWER_SEED_OPTIONS = ["Alpha", "Bravo", "Charlie", "Delta"]
 
 
-def make_quiz(
-    title: str, questions: int, time_limit_s: int, n_options: int = 4
-) -> tuple[dict[str, Any], list[int]]:
+def make_quiz(title: str, questions: int, time_limit_s: int, n_options: int = 4) -> tuple[dict[str, Any], list[int]]:
     """A quiz of `questions` select_one questions; returns (body, correct option per question)."""
     correct = [(7 * i + 1) % n_options for i in range(questions)]
     body = {
@@ -44,9 +42,7 @@ def make_quiz(
     return body, correct
 
 
-async def create_games(
-    url: str, count: int, body: dict[str, Any], concurrency: int = 32
-) -> list[tuple[str, str]]:
+async def create_games(url: str, count: int, body: dict[str, Any], concurrency: int = 32) -> list[tuple[str, str]]:
     """POST /api/games `count` times; [(pin, host_token)]."""
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -42,16 +42,14 @@ def markdown(rep: dict[str, Any]) -> str:
         "",
         "| check | value |",
         "|---|---|",
-        f"| joined / failed | {_fmt(r.get('joined'))} / {_fmt(r.get('join_failed'))} "
-        f"{r.get('join_errors') or ''} |",
+        f"| joined / failed | {_fmt(r.get('joined'))} / {_fmt(r.get('join_failed'))} {r.get('join_errors') or ''} |",
         f"| answers sent / acked | {_fmt(r.get('answers_sent'))} / {_fmt(r.get('answers_acked'))} |",
         f"| answers refused | {r.get('answers_refused') or 0} |",
         f"| **lost answers** | **{_fmt(r['lost_answers'])}** |",
         f"| distribution mismatch | {_fmt(r.get('distribution_mismatch'))} |",
         f"| **score mismatches** (tolerance ±{_fmt(r.get('score_tolerance_ms'))} ms = "
         f"±{_fmt(r.get('score_tolerance_points'))} points) | **{_fmt(r['score_mismatches'])}** |",
-        f"| missing questions / reveals | {_fmt(r.get('missing_questions'))} / "
-        f"{_fmt(r.get('missing_reveals'))} |",
+        f"| missing questions / reveals | {_fmt(r.get('missing_questions'))} / {_fmt(r.get('missing_reveals'))} |",
         f"| disconnected | {_fmt(r.get('disconnected'))} |",
         f"| question closes | {r.get('close_kinds')} |",
         "",
@@ -136,9 +134,7 @@ def plot(rep: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("latency, ms (log)")
     ax.set_ylabel("fraction of samples ≤ x")
     ax.axhline(0.99, color="grey", lw=0.5, ls="--")
-    ax.set_title(
-        f"{rep['scenario']}: {rep['players']:,} players, {rep['games']} game(s), {rep['servers']} server(s)"
-    )
+    ax.set_title(f"{rep['scenario']}: {rep['players']:,} players, {rep['games']} game(s), {rep['servers']} server(s)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(True, which="both", alpha=0.3)
 

@@ -15,13 +15,20 @@ import asyncio
 import contextlib
 import math
 import multiprocessing as mp
+import os
 import queue as queue_mod
+import resource
+import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from loadtests.evaluate import evaluate
 from loadtests.host import Host, create_games, make_quiz, split_url
@@ -83,6 +90,7 @@ class Options:
     seed: int = 1
     progress: bool = True
     source_ips: int | None = None
+    pyspy: bool = False  # profile the server processes per phase with py-spy (if installed)
     command: str = ""
 
 
@@ -151,6 +159,8 @@ class Run:
         self.phase_ms: dict[str, float] = {}
         self.progress = _Progress(opts.progress)
         self.correct: list[int] = []
+        self._pyspy: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self.load_before: tuple[float, ...] = ()
 
     # -- the run ------------------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
@@ -158,6 +168,8 @@ class Run:
         raise_nofile()
         self.out.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
+        self.cpu_before = psutil.cpu_times()
+        self.load_before = os.getloadavg()
         started_servers = not opts.urls
         try:
             if started_servers:
@@ -172,12 +184,41 @@ class Run:
                 loop.close()
         finally:
             self.progress.close()
+            self._pyspy_stop()
             if self.sampler is not None:
                 self._mark("end")
                 self.sampler.stop()
             if started_servers:
                 self.servers.stop()
         return self._report(time.time() - t0)
+
+    # -- profiling ----------------------------------------------------------------------------
+    def _pyspy_start(self, phase: str) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not self.opts.pyspy or not Path(exe).exists():
+            if self.opts.pyspy:
+                self.notes.append("py-spy not found: no profile")
+            return
+        for pid in self.servers.root_pids():
+            out = self.out / f"pyspy-{phase}-{pid}.txt"
+            cmd = [exe, "record", "--pid", str(pid), "-f", "raw", "--threads", "-r", "100", "--nonblocking",
+                   "-o", str(out)]  # fmt: skip
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._pyspy.append((proc, out))
+
+    def _pyspy_stop(self) -> None:
+        from loadtests.pyspy_summary import report as pyspy_report
+
+        for proc, out in self._pyspy:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if out.exists():
+                out.with_suffix(".md").write_text(pyspy_report(out.read_text(), thread="MainThread"))
+        self._pyspy = []
 
     def _mark(self, name: str) -> None:
         if self.sampler is not None:
@@ -196,16 +237,12 @@ class Run:
 
     async def _play(self, hard_end: float) -> None:
         opts = self.opts
-        body, self.correct = make_quiz(
-            f"loadtest {opts.scenario}", opts.questions, opts.time_limit, opts.options
-        )
+        body, self.correct = make_quiz(f"loadtest {opts.scenario}", opts.questions, opts.time_limit, opts.options)
         t = now_ms()
         games = await create_games(opts.urls[0], opts.games, body)
         self.phase_ms["create_games"] = now_ms() - t
         self.hosts = [
-            Host(
-                game=i, pin=pin, token=tok, server=split_url(opts.urls[i % len(opts.urls)]), codec=opts.codec
-            )
+            Host(game=i, pin=pin, token=tok, server=split_url(opts.urls[i % len(opts.urls)]), codec=opts.codec)
             for i, (pin, tok) in enumerate(games)
         ]
         sem = asyncio.Semaphore(100)
@@ -260,31 +297,31 @@ class Run:
 
         self._mark("before_join")
         self.progress.stage("join", total)
+        self._pyspy_start("join")
         self.go_ms = now_ms()
         self.go.set()
         await self._until(lambda: len(self.joins_done) == nproc, None, "joins")
         self.phase_ms["join"] = now_ms() - self.go_ms
         joined = sum(ok for ok, _ in self.joins_done.values())
         self._mark("joined")
+        self._pyspy_stop()
         # lobby messages are throttled: give the hosts a moment to see every join
         await self._until(lambda: sum(h.lobby_count for h in self.hosts) >= joined, 5.0, None)
 
         t = now_ms()
+        self._pyspy_start("game")
         if opts.scenario == "join-storm" or opts.questions == 0:
             self.progress.stage("end", len(self.hosts))
             await asyncio.gather(*(self._end(h) for h in self.hosts))
         else:
             self.progress.stage("questions", len(self.hosts) * opts.questions)
-            stagger = (
-                opts.stagger
-                if opts.stagger is not None
-                else (float(opts.time_limit) if opts.games > 1 else 0.0)
-            )
+            stagger = opts.stagger if opts.stagger is not None else (float(opts.time_limit) if opts.games > 1 else 0.0)
             await asyncio.gather(
                 *(self._game(h, stagger * i / max(1, len(self.hosts))) for i, h in enumerate(self.hosts))
             )
         self.phase_ms["game"] = now_ms() - t
         self._mark("game_over")
+        self._pyspy_stop()
         await self._collect(grace=3.0)
 
     async def _game(self, h: Host, delay: float) -> None:
@@ -400,9 +437,7 @@ class Run:
             "deadline for a question that ran to its deadline; the last answer's send time when every "
             "joined player answered earlier; the host's `next` when it forced the close"
         )
-        rep["settings"] = {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items() if k != "command"
-        }
+        rep["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items() if k != "command"}
         rep["command"] = opts.command
         rep["client_procs"] = len(self.procs) if getattr(self, "procs", None) else 0
         rep["client_cpu_s"] = round(client_cpu, 2)
@@ -411,6 +446,7 @@ class Run:
         rep["host_errors"] = sorted({e for h in hosts for e in h["errors"]})
         rep["phase_s"] = {k: round(v / 1000.0, 3) for k, v in self.phase_ms.items()}
         rep["duration_s"] = round(duration_s, 2)
+        rep["machine"] = self._machine(duration_s, client_cpu, rep)
         rep["aborted"] = self.aborted
         rep["notes"] = self.notes
         rep.update(self._server_figures(ev["joined"]))
@@ -419,6 +455,25 @@ class Run:
         rep["_timeline"] = self.sampler.samples if self.sampler else []
         rep["_go_s"] = self.go_ms / 1000.0
         return rep
+
+    def _machine(self, duration_s: float, client_cpu: float, rep: dict[str, Any]) -> dict[str, Any]:
+        """The box during the run: cores, load, and CPU used by processes not of this run
+        (the box may be shared: other work there slows server and swarm alike)."""
+        after = psutil.cpu_times()
+        busy = sum(after) - after.idle - after.iowait - (sum(self.cpu_before) - self.cpu_before.idle
+                                                           - self.cpu_before.iowait)  # fmt: skip
+        ours = client_cpu + (rep.get("server_cpu_s") or 0) + (rep.get("redis_cpu_s") or 0)
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        ours += ru.ru_utime + ru.ru_stime
+        return {
+            "cores": os.cpu_count(),
+            "loadavg_before": [round(x, 2) for x in self.load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "busy_cpu_s": round(busy, 1),
+            "this_run_cpu_s": round(ours, 1),
+            "other_cpu_s": round(max(0.0, busy - ours), 1),
+            "duration_s": round(duration_s, 1),
+        }
 
     def _server_figures(self, joined: int) -> dict[str, Any]:
         m = self.marks

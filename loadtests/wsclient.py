@@ -269,9 +269,7 @@ async def connect(
         sock.setblocking(False)
         async with asyncio.timeout(within):
             await loop.sock_connect(sock, (host, port))
-            _, proto = await loop.create_connection(
-                lambda: WSClient(request, key, on_message, on_close), sock=sock
-            )
+            _, proto = await loop.create_connection(lambda: WSClient(request, key, on_message, on_close), sock=sock)
             await proto.handshake
     except BaseException:
         if proto is not None and proto.transport is not None:
