@@ -22,6 +22,7 @@ from gameserver.context import LiveContext
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.http_api import api_routes
 from gameserver.hub import Hub
+from gameserver.openapi import openapi_routes
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [
         *api_routes(),
+        *openapi_routes(),
         WebSocketRoute("/ws/play/{pin}", play_endpoint),
         WebSocketRoute("/ws/host/{pin}", host_endpoint),
         *_web_routes(),
