@@ -120,7 +120,12 @@ class Pages:
         page = context.new_page()
         watch = PageWatch(name)
         self.watches.append(watch)
-        page.on("dialog", lambda d: (watch.dialogs.append(d.message), d.dismiss()))
+
+        def on_dialog(dialog: Any) -> None:
+            watch.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         page.on("pageerror", lambda e: watch.errors.append(str(e)))
         page.on("console", lambda m: watch.console.append(f"{m.type}: {m.text}"))
         page.goto(self.base_url + path)

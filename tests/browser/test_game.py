@@ -46,9 +46,7 @@ def blur(page: Any) -> None:
 
 def assert_fits(page: Any) -> None:
     """Projector screens must not scroll."""
-    overflow = page.evaluate(
-        "() => document.scrollingElement.scrollHeight - window.innerHeight"
-    )
+    overflow = page.evaluate("() => document.scrollingElement.scrollHeight - window.innerHeight")
     assert overflow <= 1, f"page overflows the viewport by {overflow}px"
 
 
@@ -102,9 +100,9 @@ def test_full_game_three_players_to_the_podium(pages: Pages, web_server: WebServ
             expect(players[k].get_by_test_id("status")).to_have_attribute("data-state", "answered")
             expect(host.get_by_test_id("answer-count")).to_have_text(str(k + 1))
         if qi == 0:
-            screenshot(host, "host-question")
             screenshot(players[0], "player-answered")
-        if qi == 2:
+        if qi == 2:  # six options: every colour, shape and letter
+            screenshot(host, "host-question")
             assert_fits(host)
         players[2].get_by_test_id(f"option-{ANSWERS[qi][2]}").click()
 

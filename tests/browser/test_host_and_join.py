@@ -3,15 +3,19 @@ controls (lock, kick), with the clear join errors players see."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
+import threading
 from typing import Any
 
 import pytest
+import websockets
 from playwright.sync_api import expect
+from websockets.typing import Subprotocol
 
-from tests.browser.support import Pages, WebServer, http_json, screenshot
+from tests.browser.support import Pages, WebServer, http_json, quiz, screenshot
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
@@ -49,6 +53,16 @@ def test_quiz_errors_sample_quiz_and_lobby_controls(pages: Pages, web_server: We
     expect(host.get_by_test_id("quiz-error")).to_contain_text("The server refused this quiz")
     expect(host.locator("#quiz-error-details li")).to_have_count(len(details))
     screenshot(host, "host-quiz-error")
+
+    # A quiz file from disk fills the input.
+    upload = {
+        "title": "From a file",
+        "questions": [{"text": "1 + 1 = ?", "options": ["2", "3"], "correct": 0, "time_limit": 10}],
+    }
+    host.get_by_test_id("quiz-file").set_input_files(
+        files=[{"name": "quiz.json", "mimeType": "application/json", "buffer": json.dumps(upload).encode()}]
+    )
+    expect(host.get_by_test_id("quiz-json")).to_have_value(json.dumps(upload))
 
     # A bundled sample: pick, create, lobby.
     host.get_by_test_id("sample-solar-system").click()
@@ -98,3 +112,45 @@ def test_quiz_errors_sample_quiz_and_lobby_controls(pages: Pages, web_server: We
     expect(first.get_by_test_id("status")).to_have_attribute("data-state", "join")
 
     assert not pages.problems(), pages.problems()
+
+
+def test_joining_a_finished_game_says_so(pages: Pages, web_server: WebServer) -> None:
+    game = web_server.create_game(quiz("Over", [("1 + 1 = ?", ["2", "3"], 0)]))
+    pin, token = game["pin"], game["host_token"]
+    host = pages.open(f"/host?pin={pin}&lang=en#token={token}", name="host")
+    expect(host.get_by_test_id("pin")).to_have_text(pin)
+    expect(host.get_by_test_id("start")).to_be_disabled()  # no players yet
+    late = pages.open(f"/play?pin={pin}&lang=en", name="late", phone=True)
+    status, _ = http_json("GET", f"{web_server.base_url}/api/games/{pin}")
+    assert status == 200
+    _finish(web_server, pin, token)
+    try_join(late, pin, "Latecomer")
+    expect(late.get_by_test_id("join-error")).to_have_text("This game has already finished.")
+    assert not pages.problems(), pages.problems()
+
+
+def _finish(web_server: WebServer, pin: str, token: str) -> None:
+    """End a game through the host protocol, as a second host screen would."""
+
+    async def end() -> None:
+        url = web_server.base_url.replace("http", "ws", 1) + f"/ws/host/{pin}"
+        async with websockets.connect(url, subprotocols=[Subprotocol("quiz.v1.json")]) as ws:
+            await ws.send(json.dumps({"type": "host", "token": token}))
+            await ws.send(json.dumps({"type": "end"}))
+            async for raw in ws:
+                if json.loads(raw).get("type") == "finished":
+                    return
+
+    # Its own thread: Playwright's sync API owns this thread's event loop.
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(end(), 10))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(15)
+    assert not errors, errors

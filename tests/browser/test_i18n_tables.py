@@ -46,7 +46,7 @@ PLAYER_STATUSES = [
 
 
 def load(lang: str) -> dict[str, str]:
-    return json.loads((STATIC / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+    return dict(json.loads((STATIC / "i18n" / f"{lang}.json").read_text(encoding="utf-8")))
 
 
 def used_keys() -> set[str]:

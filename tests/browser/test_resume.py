@@ -23,10 +23,10 @@ QUESTIONS = [
 class Flaky:
     """Routes a page's game socket through Playwright so the test can cut it and hold it down."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, path: str = "/ws/play/") -> None:
         self.down = False
         self.live: list[tuple[Any, Any]] = []
-        page.route_web_socket(re.compile(r"/ws/play/"), self._route)
+        page.route_web_socket(re.compile(re.escape(path)), self._route)
 
     def _route(self, ws: Any) -> None:
         if self.down:
@@ -86,6 +86,7 @@ def test_refresh_and_dropped_network_mid_question(pages: Pages, web_server: WebS
     expect(anvar.get_by_test_id("player-name")).to_have_text("Anvar")
 
     # The host screen reloads too: same question and clock, no new game.
+    host_net = Flaky(host, "/ws/host/")
     host.reload()
     expect(host.get_by_test_id("question-text")).to_have_text(text)
     expect(host.get_by_test_id("countdown")).to_have_text(re.compile(r"^\d+$"))
@@ -109,6 +110,16 @@ def test_refresh_and_dropped_network_mid_question(pages: Pages, web_server: WebS
     expect(host.get_by_test_id(f"option-{correct}")).to_have_class(re.compile(r"\bcorrect\b"))
     expect(host.get_by_test_id("bar-1")).to_have_attribute("data-count", "2")
     expect(host.get_by_test_id("bar-0")).to_have_attribute("data-count", "1")
+
+    # The host's socket drops during the reveal: it reconnects by itself, without a reload.
+    host.evaluate("() => { window.__still_here = true; }")
+    host_net.cut()
+    expect(host.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+    host_net.restore()
+    expect(host.locator("#conn")).to_have_attribute("data-state", "open")
+    expect(host.get_by_test_id("distribution")).to_be_visible()
+    expect(host.get_by_test_id(f"option-{correct}")).to_have_class(re.compile(r"\bcorrect\b"))
+    assert host.evaluate("() => window.__still_here === true")
 
     # A refresh during the reveal shows the reveal again, with the same points.
     points = anvar.get_by_test_id("points").inner_text()

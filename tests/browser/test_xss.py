@@ -19,7 +19,7 @@ EVIL_SHORT = "<svg onload=alert(1)>"
 
 
 def injected(page: Any) -> int:
-    return page.locator("img[src='x'], svg[onload], img[onerror], script:not([src])").count()
+    return int(page.locator("img[src='x'], svg[onload], img[onerror], script:not([src])").count())
 
 
 def test_hostile_text_shows_as_text_and_runs_nothing(pages: Pages, web_server: WebServer) -> None:

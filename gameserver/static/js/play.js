@@ -460,8 +460,17 @@ function renderReveal() {
   setText(gained, `+${pts}`);
   gained.dataset.value = String(pts);
   setText($("#result-rank"), state.rank ? t("play.result.rank", { rank: state.rank }) : "");
+  const q = state.question && state.question.question === msg.question ? state.question : null;
+  const correctText = q && Array.isArray(q.options) ? String(q.options[msg.correct] ?? "") : "";
   const correctBadge =
-    typeof msg.correct === "number" ? h("span", { class: `correct-badge opt-${msg.correct}` }, optionBadge(msg.correct)) : null;
+    typeof msg.correct === "number"
+      ? h(
+          "span",
+          { class: `correct-badge opt-${msg.correct}`, "data-testid": "correct-answer" },
+          optionBadge(msg.correct),
+          correctText ? h("span", { class: "correct-text", text: correctText }) : null,
+        )
+      : null;
   const total = $("#result-total");
   total.replaceChildren();
   if (!you.correct && correctBadge) {
