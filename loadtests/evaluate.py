@@ -18,8 +18,11 @@ Definitions (also in docs/performance.md):
   (while the socket stayed open) or says `answered: false`; per game and question the
   distribution must also hold exactly the acked options: a shortfall counts as lost where the
   per-player checks did not already count it.
-- score mismatch, per (player, question) with a reveal: a correct answer whose points lie
-  outside [points(at ack), points(at send)] ± the tolerance in points (metrics.expected_window);
+- score mismatch, per (player, question) with a reveal: a correct answer whose points differ
+  from points(deadline − send time) by more than the tolerance in points (the issue's check:
+  server-side lag before the answer is stamped counts against the server); of those, the ones
+  outside [points(at ack), points(at send)] ± tolerance are also counted as
+  `score_window_violations` (no receive moment explains them: a scoring bug, not lag);
   a wrong or missing answer with points ≠ 0; `you.correct` ≠ whether we chose the correct
   option; `you.answered` true for an answer never sent; `you.score` ≠ the sum of the points so far.
 """
@@ -29,7 +32,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from loadtests.metrics import expected_window, score_ok, summarize
+from loadtests.metrics import expected_window, score_ok, strict_ok, summarize
 from loadtests.swarm import (
     R_ACK,
     R_CHOSE_CORRECT,
@@ -117,6 +120,7 @@ def evaluate(
     disconnected = 0
     final_mismatch = 0
     unjudged = 0
+    window_violations = 0
     close_kinds: Counter[str] = Counter()
     for k in refs.values():
         close_kinds[k[1]] += 1
@@ -197,7 +201,10 @@ def evaluate(
                 if not isinstance(got, int) or not score_ok(
                     got, chose_correct, r[R_DEADLINE], r[R_LIMIT], r[R_SENT], r[R_ACK], tolerance_ms
                 ):
-                    why = "points"
+                    why = "points outside [at ack, at send]"
+                    window_violations += 1
+                elif not strict_ok(got, chose_correct, r[R_DEADLINE], r[R_LIMIT], r[R_SENT], tolerance_ms):
+                    why = "points != expected(send) within tolerance"
                 elif r[R_YOU_CORRECT] is not None and bool(r[R_YOU_CORRECT]) != chose_correct:
                     why = "you.correct"
             elif not answered:
@@ -272,6 +279,7 @@ def evaluate(
         "distribution_mismatch": dist_mismatch,
         "score_mismatches": mismatches + final_mismatch,
         "final_score_mismatches": final_mismatch,
+        "score_window_violations": window_violations,
         "missing_questions": missing_question,
         "missing_reveals": missing_reveal,
         "disconnected": disconnected,

@@ -77,6 +77,17 @@ def expected_window(
     return expected, max(0, low_at - tol), min(1000, expected + tol)
 
 
+def strict_ok(
+    got: int, correct: bool, deadline_ms: int, time_limit_ms: int, sent_ms: float, tolerance_ms: float
+) -> bool:
+    """The issue's check: the points the player expects from its own send time, within
+    ±tolerance_points. Server-side lag before the answer is stamped shows up here."""
+    if not correct:
+        return got == 0
+    expected = points(deadline_ms - sent_ms, time_limit_ms)
+    return abs(got - expected) <= tolerance_points(tolerance_ms, time_limit_ms)
+
+
 def score_ok(
     got: int,
     correct: bool,
@@ -86,7 +97,8 @@ def score_ok(
     acked_ms: float | None,
     tolerance_ms: float,
 ) -> bool:
-    """Whether the server's `points` for one answer agree with the formula."""
+    """Whether the server's `points` agree with the formula for some receive moment between the
+    send and the ack (± tolerance): a failure here is a scoring bug, not lag."""
     if not correct:
         return got == 0
     _, low, high = expected_window(deadline_ms, time_limit_ms, sent_ms, acked_ms, tolerance_ms)

@@ -49,6 +49,7 @@ def markdown(rep: dict[str, Any]) -> str:
         f"| distribution mismatch | {_fmt(r.get('distribution_mismatch'))} |",
         f"| **score mismatches** (tolerance ±{_fmt(r.get('score_tolerance_ms'))} ms = "
         f"±{_fmt(r.get('score_tolerance_points'))} points) | **{_fmt(r['score_mismatches'])}** |",
+        f"| score window violations (outside [at ack, at send]: not lag) | {_fmt(r.get('score_window_violations'))} |",
         f"| missing questions / reveals | {_fmt(r.get('missing_questions'))} / {_fmt(r.get('missing_reveals'))} |",
         f"| disconnected | {_fmt(r.get('disconnected'))} |",
         f"| question closes | {r.get('close_kinds')} |",
@@ -80,6 +81,7 @@ def markdown(rep: dict[str, Any]) -> str:
         f"- server CPU: {_fmt(r.get('server_cpu_s'))} s (by phase {r.get('server_cpu_s_by_phase')}); "
         f"Redis CPU {_fmt(r.get('redis_cpu_s'))} s; load generator CPU {_fmt(r.get('client_cpu_s'))} s",
         f"- server RSS: {r.get('server_rss_mib')} MiB; Redis RSS {r.get('redis_rss_mib')} MiB",
+        f"- machine: {r.get('machine')}",
         f"- RSS per connected player: {_fmt(r.get('rss_per_player_kib'))} KiB added by the joins "
         f"({_fmt(r.get('rss_total_per_player_kib'))} KiB total RSS / players); "
         f"Redis {_fmt(r.get('redis_rss_per_player_kib'))} KiB",

@@ -446,10 +446,10 @@ class Run:
         rep["host_errors"] = sorted({e for h in hosts for e in h["errors"]})
         rep["phase_s"] = {k: round(v / 1000.0, 3) for k, v in self.phase_ms.items()}
         rep["duration_s"] = round(duration_s, 2)
-        rep["machine"] = self._machine(duration_s, client_cpu, rep)
         rep["aborted"] = self.aborted
         rep["notes"] = self.notes
         rep.update(self._server_figures(ev["joined"]))
+        rep["machine"] = self._machine(duration_s, client_cpu, rep)
         rep["targets"] = check_targets(rep)
         rep["_samples"] = ev["_samples"]
         rep["_timeline"] = self.sampler.samples if self.sampler else []

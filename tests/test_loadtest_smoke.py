@@ -20,7 +20,15 @@ from typing import Any
 import pytest
 
 from loadtests.evaluate import evaluate
-from loadtests.metrics import expected_window, percentile, points, score_ok, summarize, tolerance_points
+from loadtests.metrics import (
+    expected_window,
+    percentile,
+    points,
+    score_ok,
+    strict_ok,
+    summarize,
+    tolerance_points,
+)
 from loadtests.report import markdown, write_all
 from loadtests.swarm import (
     R_ACK,
@@ -79,6 +87,10 @@ def test_expected_window_and_score_check() -> None:
     assert not score_ok(700, True, deadline, limit, deadline - 12_000, deadline - 11_960, 50)
     assert score_ok(0, False, deadline, limit, deadline - 12_000, None, 50)
     assert not score_ok(1, False, deadline, limit, deadline - 12_000, None, 50)
+    # the strict check: from the send time alone, ±3 points (50 ms of 20 s)
+    assert strict_ok(597, True, deadline, limit, deadline - 12_000, 50)
+    assert not strict_ok(596, True, deadline, limit, deadline - 12_000, 50)
+    assert strict_ok(0, False, deadline, limit, deadline - 12_000, 50)
 
 
 def test_client_frame_masking() -> None:
@@ -113,9 +125,7 @@ def _player(idx: int, recs: list[tuple[Any, ...]], final: int | None = None) -> 
 def _host(dist: list[int]) -> dict[str, Any]:
     return {
         "game": 0,
-        "questions": {
-            0: {"recv": 1_005.0, "server_time": 1_000, "deadline": 21_000, "time_limit_ms": 20_000}
-        },
+        "questions": {0: {"recv": 1_005.0, "server_time": 1_000, "deadline": 21_000, "time_limit_ms": 20_000}},
         "reveals": {0: {"recv": 9_000.0, "distribution": dist, "correct": 1}},
         "forced_next": {},
         "errors": [],
@@ -141,9 +151,7 @@ def test_evaluate_clean_run() -> None:
 
 def test_evaluate_finds_lost_answers_and_bad_scores() -> None:
     base = {"sent": 9_000.0, "reveal": 9_100.0}
-    never_acked = _player(
-        0, [_rec(0, **base, option=1, chose_correct=True, answered=False, points=0, score=0)]
-    )
+    never_acked = _player(0, [_rec(0, **base, option=1, chose_correct=True, answered=False, points=0, score=0)])
     base["ack"] = 9_010.0
     dropped = _player(1, [_rec(0, **base, option=1, chose_correct=True, answered=False, points=0, score=0)])
     overpaid = _player(
@@ -157,7 +165,11 @@ def test_evaluate_finds_lost_answers_and_bad_scores() -> None:
     assert ev["lost_answers"] == 2
     assert ev["score_mismatches"] == 2
     assert {x["why"] for x in ev["lost_examples"]} == {"never acked", "acked, reveal says answered=false"}
-    assert {x["why"] for x in ev["mismatch_examples"]} == {"points", "score != sum of points"}
+    assert {x["why"] for x in ev["mismatch_examples"]} == {
+        "points outside [at ack, at send]",
+        "score != sum of points",
+    }
+    assert ev["score_window_violations"] == 1
 
 
 def test_report_files(tmp_path: Path) -> None:
@@ -234,10 +246,13 @@ def test_harness_against_fake_server(fake_server: str, tmp_path: Path) -> None:
 )
 def test_harness_notices_faults(fake_server: str, tmp_path: Path, lost: bool, mismatched: bool) -> None:
     args = ["one-game", "--url", fake_server, "--players", "40", "--questions", "2", "--time-limit", "5",
-            "--answer-spread", "1", "--correct-ratio", "1", "--max-seconds", "40"]  # fmt: skip
+            "--answer-spread", "1", "--correct-ratio", "1", "--max-seconds", "40",
+            "--tolerance-ms", "500"]  # fmt: skip
     rc, rep = _harness(args, tmp_path, 60)
+    # the fake is slow (it broadcasts inline): a wide tolerance keeps lag apart from the faults
     assert (rep["lost_answers"] > 0) is lost
     assert (rep["score_mismatches"] > 0) is mismatched
+    assert (rep["score_window_violations"] > 0) is mismatched
     assert rc == 1
 
 
