@@ -258,6 +258,13 @@ class Hub:
                 listener.deliver({"type": "lobby", "count": count}, {})
         room.joined, room.left = [], []
 
+    def follow_answers(self, pin: str, question: int) -> None:
+        """A host joined while `question` runs: count its answers from now (a question that
+        opened earlier started no poll for this host)."""
+        room = self.rooms.get(pin)
+        if room is not None and room.hosts and (room.answer_poll is None or room.answer_poll.done()):
+            self._start_answer_poll(room, question)
+
     def _start_answer_poll(self, room: Room, question: int) -> None:
         if room.answer_poll is not None:
             room.answer_poll.cancel()

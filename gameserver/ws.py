@@ -224,6 +224,8 @@ class HostSession(Session):
         })
         for current in await service.current_messages(self.pin, host=True):
             self.conn.send(current)
+            if current["type"] == "question":
+                self.live.hub.follow_answers(self.pin, current["question"])
 
 
 async def _serve(websocket: WebSocket, session_type: type[Session]) -> None:
