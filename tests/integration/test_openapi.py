@@ -113,24 +113,28 @@ def test_openapi_lists_every_api_route(server: ServerProcess) -> None:
 
 
 def test_a_new_route_appears_and_can_describe_itself() -> None:
-    async def telegram(request: Any) -> Any:  # pragma: no cover - never called
+    async def endpoint(request: Any) -> Any:  # pragma: no cover - never called
         raise NotImplementedError
 
-    routes = [Route("/api/games/{pin}/telegram", telegram, methods=["POST"]), Route("/", telegram)]
-    plain = build_spec(routes)
-    assert list(plain["paths"]) == ["/api/games/{pin}/telegram"]
-    operation = plain["paths"]["/api/games/{pin}/telegram"]["post"]
-    assert operation["x-undocumented"] and operation["parameters"][0]["name"] == "pin"
+    path = "/api/games/{pin}/example/{item:path}"
+    routes = [Route(path, endpoint, methods=["POST"]), Route("/", endpoint), Route("/static/x", endpoint)]
+    plain = build_spec(routes, registry={})
+    assert list(plain["paths"]) == ["/api/games/{pin}/example/{item}"]
+    operation = plain["paths"]["/api/games/{pin}/example/{item}"]["post"]
+    assert operation["x-undocumented"] and [p["name"] for p in operation["parameters"]] == ["pin", "item"]
     description = Operation(
-        "POST", "/api/games/{pin}/telegram", "attachTelegram", "Attach a Telegram group",
+        "POST", path, "exampleItem", "An example route",
         responses={200: GameInfo}, errors={404: ["unknown_game"], 401: []}, bearer=True,
     )
     described = build_spec(routes, {**registered(), description.key: description})
-    op = described["paths"]["/api/games/{pin}/telegram"]["post"]
-    assert op["operationId"] == "attachTelegram" and "x-undocumented" not in op
+    op = described["paths"]["/api/games/{pin}/example/{item}"]["post"]
+    assert op["operationId"] == "exampleItem" and "x-undocumented" not in op
     assert op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/GameInfo"}
     assert "GameInfo" in described["components"]["schemas"]
     assert op["security"] == [{"hostToken": []}]
+    assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorEnvelope"
+    }
 
 
 # -- the same checks with real games -----------------------------------------------------------
