@@ -8,7 +8,8 @@ registration of the same path and method replaces an earlier one. A route with n
 description still appears, as "undocumented", so the document never silently omits one.
 
 Bodies are JSON Schema generated from the pydantic models of `gameserver.api_models`. Every
-non-2xx answer is the error envelope `{"error": {"code", "message", "details"?}}`, with its
+non-2xx answer (but `/healthz`'s 503, which has its own body) is the error envelope
+`{"error": {"code", "message", "details"?}}`, with its
 possible `code`s listed per status (and enforced by the schema: the schemathesis test checks
 the server against it). The WebSocket endpoints cannot be described in OpenAPI; PROTOCOL.md is
 their contract.
