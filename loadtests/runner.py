@@ -450,6 +450,7 @@ class Run:
         rep["notes"] = self.notes
         rep.update(self._server_figures(ev["joined"]))
         rep["machine"] = self._machine(duration_s, client_cpu, rep)
+        rep["code"] = code_version()
         rep["targets"] = check_targets(rep)
         rep["_samples"] = ev["_samples"]
         rep["_timeline"] = self.sampler.samples if self.sampler else []
@@ -500,6 +501,21 @@ class Run:
             out["rss_total_per_player_kib"] = round(j[2] / 1024 / joined, 2)
             out["redis_rss_per_player_kib"] = round((j[4] - b[4]) / 1024 / joined, 2)
         return out
+
+
+def code_version() -> dict[str, Any]:
+    """The commit the server ran from, and whether its code had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "gameserver", "statemachine", "scoring", "transports")
+    return {"commit": git("rev-parse", "--short", "HEAD") or None, "server_code_dirty": bool(dirty)}
 
 
 def check_targets(rep: dict[str, Any]) -> list[dict[str, Any]]:
