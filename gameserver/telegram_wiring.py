@@ -11,7 +11,7 @@ Routes:
   must match (constant-time), else 403; the update is queued and 200 answered at once.
 - `POST /api/games/{pin}/telegram` with `Authorization: Bearer <host_token>` and
   `{"chat_id": int, "mode": "polling"|"inline"}`: show the game in that chat. 201, or 401/403
-  (token), 404 (PIN), 410 (finished), 422 (body), 503 (bridge off).
+  (token), 404 (PIN; `telegram_off` when the bridge is off), 410 (finished), 422 (body).
 - `GET /api/games/{pin}/telegram` (same header): the bot's name, the host's private deep link
   (`/start` payload carrying the host token: for the host's own screen only) and attached chats.
 """
@@ -21,9 +21,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -109,7 +110,7 @@ async def webhook(request: Request) -> Response:
 async def _authorised(request: Request) -> tuple[TelegramRuntime, str] | Response:
     runtime = _runtime(request)
     if runtime is None:
-        return error_response(503, "telegram_off", "the Telegram bridge is not running in this server")
+        return error_response(404, "telegram_off", "the Telegram bridge is not running in this server")
     pin = str(request.path_params["pin"])
     live: LiveContext = request.app.state.live
     try:
@@ -166,7 +167,59 @@ async def telegram_info(request: Request) -> Response:
 
 def telegram_routes() -> list[BaseRoute]:
     return [
-        Route("/telegram/webhook", webhook, methods=["POST"]),
+        Route("/telegram/webhook", webhook, methods=["POST"], include_in_schema=False),
         Route("/api/games/{pin}/telegram", attach_chat, methods=["POST"]),
         Route("/api/games/{pin}/telegram", telegram_info, methods=["GET"]),
     ]
+
+
+# -- OpenAPI descriptions of the two API routes ------------------------------------------------
+
+
+class TelegramAttach(BaseModel):
+    chat_id: int = Field(description="the group's chat id (the bot must be a member)")
+    mode: Literal["polling", "inline"] = Field(
+        "polling", description="quiz polls, or messages with answer buttons"
+    )
+
+
+class TelegramAttached(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    pin: str
+    chat_id: int
+    mode: Literal["polling", "inline"]
+
+
+class TelegramChat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    chat_id: int
+    mode: Literal["polling", "inline"]
+
+
+class TelegramInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    bot_username: str | None = Field(description="the bot players talk to")
+    host_link: str | None = Field(description="private deep link that makes its opener the host (a secret)")
+    chats: list[TelegramChat] = Field(description="chats showing this game")
+
+
+def _describe() -> None:
+    try:
+        from gameserver.openapi import Operation, register_operation
+    except ImportError:  # the OpenAPI document is optional
+        return
+    token_errors = {401: ["unauthorized"], 403: ["not_host"], 404: ["unknown_game", "telegram_off"]}
+    register_operation(Operation(
+        "POST", "/api/games/{pin}/telegram", "attachTelegramChat", "Show a game in a Telegram group",
+        responses={201: TelegramAttached}, request=TelegramAttach, bearer=True, tags=("telegram",),
+        errors={**token_errors, 410: ["finished"], 422: ["bad_message"]},
+        description="The bot posts a lobby with a Join button; Telegram users play under their Telegram "
+        "names. `404 telegram_off` when this server runs no Telegram bridge.",
+    ))
+    register_operation(Operation(
+        "GET", "/api/games/{pin}/telegram", "getTelegramInfo", "The game's Telegram bot, host link and chats",
+        responses={200: TelegramInfo}, bearer=True, tags=("telegram",), errors=token_errors,
+    ))
+
+
+_describe()

@@ -66,6 +66,11 @@ async def test_webhook_checks_the_secret_and_the_host_attaches_with_quiz(redis_u
         tg.send_text(GROUP, hana, f"/quiz {pin} inline")
         await wait_until(lambda: any("Game PIN" in t for t in bot_texts(tg, GROUP)), what="lobby")
         assert await join(tg, GROUP, eve) == "✅ You're in as Eve!"
+        session = server.runtime.bridge.sessions[GROUP]
+        tg.send_text(GROUP, hana, f"/quiz {pin} inline")  # again: the lobby comes back, seats stay
+        await wait_until(lambda: sum("Game PIN" in t for t in bot_texts(tg, GROUP)) == 2, what="second lobby")
+        assert server.runtime.bridge.sessions[GROUP] is session
+        assert await join(tg, GROUP, eve) == "You're already in as Eve"
 
         seen = [m.text or "" for m in tg.messages(GROUP, include_deleted=False)]
         assert not any(token in text for text in seen)

@@ -63,13 +63,18 @@ class TelegramBridge:
         return outbox
 
     async def attach(self, pin: str, chat_id: int, mode: str) -> ChatSession:
-        """Show game `pin` in the chat (the caller has checked the host's rights).
-        Raises UnknownGame, Finished."""
+        """Show game `pin` in the chat (the caller has checked the host's rights); attaching the
+        game the chat already shows posts its lobby again. Raises UnknownGame, Finished."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         summary = await self.port.summary(pin)
         if summary.phase == "FINISHED":
             raise Finished("this game is over")
+        same = self.sessions.get(chat_id)
+        if same is not None and same.pin == pin and not same.stopped:
+            same.mode = mode  # from the next question on
+            same.repost_lobby()  # players already in keep their seats
+            return same
         old = self.sessions.pop(chat_id, None)
         if old is not None:
             await old.stop()

@@ -64,6 +64,7 @@ class ChatSession:
         self.questions: dict[int, QuestionView] = {}
         self.current: QuestionView | None = None
         self.lobby_message_id: int | None = None
+        self._lobby_round = 0
         self.stopped = False
         self._joining: dict[int, asyncio.Future[PlayerSeat]] = {}
         self._unsubscribe: Callable[[], Awaitable[None]] | None = None
@@ -159,19 +160,32 @@ class ChatSession:
     async def _sent(self, outgoing: Outgoing) -> Outgoing:
         return outgoing
 
+    def repost_lobby(self) -> None:
+        """A fresh lobby message at the bottom of the chat (the old one's button keeps working)."""
+        self._lobby_round += 1  # a post still in flight no longer becomes the lobby to edit
+        self.lobby_message_id = None
+        self._lobby(Priority.NORMAL)
+
     def _lobby(self, priority: Priority) -> None:
-        self.outbox.put(Op(priority, self._render_lobby, key=("lobby", self.tag), on_done=self._lobby_posted))
+        self.outbox.put(Op(priority, self._render_lobby, key=("lobby", self.tag)))
 
     async def _render_lobby(self) -> Outgoing | None:
         text = texts.lobby(self.title, self.pin, self.mode, self.count, list(self.names.values()), self.phase)
         markup = None if self.phase == "FINISHED" else views.join_keyboard(self.pin, self.tag)
-        if self.lobby_message_id is None:
-            return None if self.stopped else views.send_text(self.bot, self.chat_id, text, markup)
-        return views.edit_text(self.bot, self.chat_id, self.lobby_message_id, text, markup)
+        if self.lobby_message_id is not None:
+            return views.edit_text(self.bot, self.chat_id, self.lobby_message_id, text, markup)
+        if self.stopped:
+            return None
+        send = views.send_text(self.bot, self.chat_id, text, markup)
+        round_ = self._lobby_round
 
-    def _lobby_posted(self, result: Any, done: float) -> None:
-        if isinstance(result, Message) and self.lobby_message_id is None:
-            self.lobby_message_id = result.message_id
+        async def post() -> Any:
+            message = await send.call()
+            if self._lobby_round == round_:
+                self.lobby_message_id = message.message_id  # edits from now on
+            return message
+
+        return Outgoing(call=post, content=send.content)
 
     async def _render_question(self, view: QuestionView) -> Outgoing | None:
         if view.closed or self.stopped or view.message_id is not None:
