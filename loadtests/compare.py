@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-COLUMNS = [
+Column = tuple[str, Callable[[dict[str, Any], Path], Any]]
+COLUMNS: list[Column] = [
     ("run", lambda r, p: p.parent.name),
     ("scenario", lambda r, p: r["scenario"]),
     ("players", lambda r, p: f"{r['players']:,}"),
