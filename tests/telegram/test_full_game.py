@@ -79,7 +79,7 @@ async def test_full_game_three_telegram_players_and_one_web_player(mode: str, re
         for user_id, q, when, post_arrival in votes:
             recorded = (await server.live.store.answers(pin, q))[ids[user_id]].received_ms
             elapsed_ms = recorded - (deadlines[q] - LIMIT_S * 1000)
-            assert abs(elapsed_ms - (when - post_arrival) * 1000) < 300, (user_id, q, elapsed_ms)
+            assert abs(elapsed_ms - (when - post_arrival) * 1000) < 500, (user_id, q, elapsed_ms)
 
         # what the group saw: each question, its results, and the podium with its own players
         texts = [m.text or "" for m in tg.messages(GROUP, bot_only=True)]

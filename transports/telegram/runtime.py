@@ -42,6 +42,19 @@ MAX_STAMPS = 10_000
 OVERALL_PER_SECOND = 30  # Telegram's limit for one bot across all chats
 
 
+class _RetryAfterHandled(logging.Filter):
+    """AIORateLimiter (used without retries, for the bot-wide 30/s only) logs every 429 as an
+    error with a traceback; the chat's outbox handles them, so those records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Rate limit hit after maximum")
+
+
+_RATE_LIMITER_LOG = logging.getLogger("telegram.ext.AIORateLimiter")
+if not any(isinstance(f, _RetryAfterHandled) for f in _RATE_LIMITER_LOG.filters):
+    _RATE_LIMITER_LOG.addFilter(_RetryAfterHandled())
+
+
 class StampingQueue(asyncio.Queue[object]):
     """The application's update queue, remembering when each update arrived."""
 
