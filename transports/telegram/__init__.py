@@ -8,8 +8,9 @@ The bridge acts like a screen plus a set of players: it listens to a game throug
 from __future__ import annotations
 
 from transports.telegram.bridge import MODES, BridgeConfig, TelegramBridge
+from transports.telegram.quiz_port import QuizPort
 from transports.telegram.runtime import ALLOWED_UPDATES, RuntimeConfig, TelegramRuntime
-from transports.telegram.session import ChatSession, QuizPort
+from transports.telegram.session import ChatSession
 
 __all__ = [
     "ALLOWED_UPDATES",

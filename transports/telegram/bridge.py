@@ -20,10 +20,11 @@ from typing import Any
 from telegram import Bot, InlineKeyboardMarkup, User
 
 from statemachine.errors import ClientError, Finished
-from transports.telegram import callbacks, views
+from transports.telegram import callbacks, texts, views
 from transports.telegram.budget import RollingBudget
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
-from transports.telegram.session import ChatSession, QuizPort, refusal
+from transports.telegram.quiz_port import QuizPort
+from transports.telegram.session import ChatSession
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class TelegramBridge:
             try:
                 seat, new = await session.seat_for(user)
             except ClientError as error:
-                return refusal(error)
+                return texts.refusal(error.code)
             return f"✅ You're in as {seat.name}!" if new else f"You're already in as {seat.name}"
         return await session.answer(user, press.question, press.option, received_mono)
 

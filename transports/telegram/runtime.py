@@ -33,7 +33,7 @@ from telegram.ext import (
 
 from transports.telegram.bridge import BridgeConfig, TelegramBridge
 from transports.telegram.handlers import Handlers
-from transports.telegram.session import QuizPort
+from transports.telegram.quiz_port import QuizPort
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from telegram import Bot, Message, User
 
@@ -33,20 +33,15 @@ from statemachine.errors import (
     TooLate,
     WrongQuestion,
 )
-from transports.port import GamePort, PlayerSeat
+from transports.port import PlayerSeat
 from transports.telegram import names, texts, views
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
+from transports.telegram.quiz_port import QuizPort
 from transports.telegram.views import QuestionView
 
 log = logging.getLogger(__name__)
 
 KEEP_QUESTIONS = 4  # views kept for late reveals and old-button presses
-
-
-class QuizPort(GamePort, Protocol):
-    async def correct_option(self, pin: str, question: int) -> int:
-        """The right option of a question, for bridges whose native format needs it up front
-        (Telegram quiz polls). Only asked for games attached by their host."""
 
 
 class ChatSession:
@@ -150,15 +145,15 @@ class ChatSession:
         podium = list(message.get("podium") or [])
         mine = views.here({p: personal[p] for p in self.names if p in personal}, self.names)
         text = texts.finished(podium, mine)
-        self.outbox.put(Op(Priority.URGENT, lambda: self._sent(views.send_text(self.bot, self.chat_id, text)),
-                           key=("finished", self.tag)))
+
+        async def render() -> Outgoing:
+            return views.send_text(self.bot, self.chat_id, text)
+
+        self.outbox.put(Op(Priority.URGENT, render, key=("finished", self.tag)))
         self._lobby(Priority.BACKGROUND)
         self.spawn(self.stop())
 
     # -- rendering (when an op's turn comes) ---------------------------------------------
-
-    async def _sent(self, outgoing: Outgoing) -> Outgoing:
-        return outgoing
 
     def repost_lobby(self) -> None:
         """A fresh lobby message at the bottom of the chat (the old one's button keeps working)."""
@@ -247,9 +242,12 @@ class ChatSession:
         self._joining[user.id] = future
         try:
             seat = await self._join(user)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as error:
             future.set_exception(error)
-            future.exception()  # retrieved: waiters get it, nobody else must
+            future.exception()  # mark it retrieved: waiters get it, the loop must not complain
             raise
         finally:
             self._joining.pop(user.id, None)
@@ -291,21 +289,9 @@ class ChatSession:
         except InvalidOption:
             return "That option does not exist"
         except ClientError as error:
-            return refusal(error)
+            return texts.refusal(error.code)
         view.answered.add(user.id)
         if self.mode == "inline":
             self._indicator(view)
         return f"🔒 Locked in: {texts.LETTERS[option]}"
 
-
-def refusal(error: ClientError) -> str:
-    """A toast for a join the game refused."""
-    return {
-        "locked": "🔒 The game is locked: no new players",
-        "finished": "This game is over",
-        "game_full": "The game is full",
-        "unknown_game": "This game is over",
-        "name_taken": "Could not find a free name for you",
-        "name_invalid": "Your name cannot be used in the game",
-        "kicked": "You were removed from this game",
-    }.get(error.code, "Not possible right now")

@@ -137,3 +137,16 @@ HELP_PRIVATE = (
     "then send <code>/quiz PIN</code> in your group (you must be an admin there). "
     "Add <code>inline</code> for answer buttons instead of quiz polls: <code>/quiz PIN inline</code>."
 )
+
+
+def refusal(code: str) -> str:
+    """A toast for what the game refused a Telegram user (by error code)."""
+    return {
+        "locked": "🔒 The game is locked: no new players",
+        "finished": "This game is over",
+        "game_full": "The game is full",
+        "unknown_game": "This game is over",
+        "name_taken": "Could not find a free name for you",
+        "name_invalid": "Your name cannot be used in the game",
+        "kicked": "You were removed from this game",
+    }.get(code, "Not possible right now")
