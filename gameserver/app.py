@@ -26,6 +26,7 @@ from gameserver.openapi import openapi_routes
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
+from gameserver.telegram_wiring import start_telegram, telegram_routes
 from gameserver.ws import host_endpoint, play_endpoint
 
 log = logging.getLogger("livequiz")
@@ -67,12 +68,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await hub.start()
         live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub)
         app.state.live = live
+        live.extras["telegram"] = await start_telegram(live)  # None without a bot token
         background: list[asyncio.Task[Any]] = [
             asyncio.create_task(_sweep_forever(service, settings.sweep_interval_ms / 1000), name="sweeper")
         ]
         try:
             yield
         finally:
+            if (telegram := live.extras.pop("telegram", None)) is not None:
+                await telegram.stop()
             for task in background:
                 task.cancel()
             for task in background:
@@ -87,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [
         *api_routes(),
+        *telegram_routes(),
         *openapi_routes(),
         WebSocketRoute("/ws/play/{pin}", play_endpoint),
         WebSocketRoute("/ws/host/{pin}", host_endpoint),

@@ -210,6 +210,7 @@ class Hub:
             self._schedule_lobby(room)
         elif kind == "lock":
             room.locked = bool(event["locked"])
+            room.count = event.get("count", room.count)
             self._schedule_lobby(room)
 
     def _deliver(

@@ -165,7 +165,7 @@ class GameService:
             record = await self.record(pin)
             now = self.now_ms()
             new, effects = transition(record.state, event, now)
-            message = await self._announcement(pin, new, effects, now)
+            message = await self._announcement(pin, new, effects, now, record.players)
             for effect in effects:  # due before commit: a crash between leaves a harmless entry
                 if isinstance(effect, OpenQuestion):
                     await self.store.due_add(pin, effect.deadline_ms + self.settings.close_grace_ms)
@@ -177,14 +177,14 @@ class GameService:
         raise ServerError("the game changed too often to apply the command")
 
     async def _announcement(
-        self, pin: str, new: GameState, effects: tuple[Effect, ...], now: int
+        self, pin: str, new: GameState, effects: tuple[Effect, ...], now: int, players: int
     ) -> dict[str, Any] | None:
         for effect in effects:
             if isinstance(effect, OpenQuestion):
                 quiz = await self.store.quiz(pin)
                 return {"e": "msgs", "msgs": [{"msg": question_message(quiz, new, now)}]}
             if isinstance(effect, LockChanged):
-                return {"e": "lock", "locked": effect.locked}
+                return {"e": "lock", "locked": effect.locked, "count": players}
         return None
 
     async def _perform(self, pin: str, effects: tuple[Effect, ...]) -> None:

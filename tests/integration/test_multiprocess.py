@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from tests.support import Client, create_game, host, player, quiz
 
 
@@ -66,11 +68,15 @@ async def test_kicked_player_is_closed_4403_and_cannot_resume(server_pair) -> No
 async def test_lock_refuses_new_joins(server_pair) -> None:
     a, b = server_pair
     game = await create_game(a.base_url)
+    async with httpx.AsyncClient() as http:  # joined before this host's process saw any event
+        joined = await http.post(f"{b.base_url}/api/games/{game['pin']}/players", json={"name": "Early"})
+        assert joined.status_code == 201
     the_host = await host(a.ws_url, game)
     await the_host.send({"type": "lock"})
     lobby = await the_host.recv("lobby")
     while not lobby["locked"]:
         lobby = await the_host.recv("lobby")
+    assert lobby["count"] == 1
     late = await Client.connect(f"{b.ws_url}/ws/play/{game['pin']}")
     await late.send({"type": "join", "name": "Late"})
     assert (await late.recv("error"))["code"] == "locked"
