@@ -127,20 +127,22 @@ class ServerSet:
         return self.urls
 
     def stop(self) -> None:
-        for p in [*self.procs, *([self.redis_proc] if self.redis_proc else [])]:
-            if p.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    p.send_signal(signal.SIGTERM)
-        for p in [*self.procs, *([self.redis_proc] if self.redis_proc else [])]:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)  # its own session: only what we started
-                p.wait(timeout=5)
-            # a private Redis left behind by a killed server: same session, same group
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(p.pid, signal.SIGTERM)
+        """SIGTERM the servers, then (once they are gone) the shared Redis they still use."""
+        for group in (self.procs, [self.redis_proc] if self.redis_proc else []):
+            for p in group:
+                if p.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        p.send_signal(signal.SIGTERM)
+            for p in group:
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(p.pid, signal.SIGKILL)  # its own session: only what we started
+                    p.wait(timeout=5)
+                # a private Redis left behind by a killed server: same session, same group
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(p.pid, signal.SIGTERM)
         for f in self.logs:
             f.close()
 
