@@ -39,19 +39,33 @@ redis.call('PUBLISH', ARGV[7], cjson.encode({e = 'join', id = ARGV[2], name = AR
 return {'ok', count}
 """
 
-# KEYS: meta, answers:{q}, conn, kicked.  ARGV: player_id, question, option, received_ms, ttl_s.
-# First answer wins (HSETNX). Returns {'ok', answered, connected} or {error_code}.
-ANSWER = """
+# KEYS: meta, answers:{q}, conn, kicked.  ARGV: question, ttl_s, then per answer: player_id,
+# option, received_ms. The same guard as ANSWER for a batch of answers to one question, so a
+# burst of thousands costs one round trip per event-loop tick instead of one per answer.
+# Returns {answered, connected, status1, status2, ...} with status 'ok' or an error code.
+ANSWER_MANY = """
 local m = redis.call('HMGET', KEYS[1], 'phase', 'question', 'deadline')
-if not m[1] then return {'unknown_game'} end
-if m[1] ~= 'ACTIVE' then return {'not_active'} end
-if m[2] ~= ARGV[2] then return {'wrong_question'} end
-if tonumber(ARGV[4]) > tonumber(m[3]) then return {'too_late'} end
-if redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then return {'kicked'} end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3] .. ',' .. ARGV[4]) == 0 then return {'already_answered'} end
-local answered = redis.call('HLEN', KEYS[2])
-if answered == 1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
-return {'ok', answered, redis.call('HLEN', KEYS[3])}
+local out = {0, 0}
+local refusal = nil
+if not m[1] then refusal = 'unknown_game'
+elseif m[1] ~= 'ACTIVE' then refusal = 'not_active'
+elseif m[2] ~= ARGV[1] then refusal = 'wrong_question' end
+local deadline = tonumber(m[3] or '0')
+for i = 3, #ARGV, 3 do
+  local status = refusal
+  if not status then
+    if tonumber(ARGV[i + 2]) > deadline then status = 'too_late'
+    elseif redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 1 then status = 'kicked'
+    elseif redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1] .. ',' .. ARGV[i + 2]) == 0 then
+      status = 'already_answered'
+    else status = 'ok' end
+  end
+  out[#out + 1] = status
+end
+out[1] = redis.call('HLEN', KEYS[2])
+out[2] = redis.call('HLEN', KEYS[3])
+if out[1] > 0 and redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return out
 """
 
 # KEYS: meta, answers:{q}, conn.  ARGV: question.

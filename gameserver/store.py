@@ -6,6 +6,7 @@ which never changes once created). Writes go through the Lua scripts of `scripts
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -97,7 +98,7 @@ class GameStore:
         r = redis
         self._create = r.register_script(scripts.CREATE_GAME)
         self._join = r.register_script(scripts.JOIN)
-        self._answer = r.register_script(scripts.ANSWER)
+        self._answers = AnswerBatcher(r.register_script(scripts.ANSWER_MANY), game_ttl_s)
         self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
         self._commit = r.register_script(scripts.COMMIT)
         self._apply_scores = r.register_script(scripts.APPLY_SCORES)
@@ -219,13 +220,7 @@ class GameStore:
 
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> tuple[int, int]:
         """Records the first answer; returns (answered, connected) for question `question`."""
-        keys = GameKeys(pin)
-        result = await self._answer(
-            keys=[keys.meta, keys.answers(question), keys.connected, keys.kicked],
-            args=[player_id, question, option, received_ms, self.game_ttl_s],
-        )
-        _, answered, connected = self._check(result)
-        return int(answered), int(connected)
+        return await self._answers.submit(pin, question, player_id, option, received_ms)
 
     async def all_connected_answered(self, pin: str, question: int) -> bool:
         keys = GameKeys(pin)
@@ -308,3 +303,70 @@ class GameStore:
         if error is None:
             raise ServerError(f"unexpected store answer {status!r}")
         raise error()
+
+
+_Pending = tuple[str, int, int, "asyncio.Future[tuple[int, int]]"]
+
+
+class AnswerBatcher:
+    """Records answers in batches: those to one game's question that arrive while the previous
+    batch is in flight (or in the same event-loop tick) go to Redis in one ANSWER_MANY call.
+
+    One drain task per (game, question) sends its batches strictly in arrival order, so "first
+    answer wins" holds exactly as with one call per answer.
+    """
+
+    MAX_BATCH = 1000
+
+    def __init__(self, script: Any, ttl_s: int) -> None:
+        self._script = script
+        self._ttl_s = ttl_s
+        self._pending: dict[tuple[str, int], list[_Pending]] = {}
+        self._draining: set[tuple[str, int]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, pin: str, question: int, player_id: str, option: int, received_ms: int) -> tuple[int, int]:
+        future: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+        key = (pin, question)
+        self._pending.setdefault(key, []).append((player_id, option, received_ms, future))
+        if key not in self._draining:
+            self._draining.add(key)
+            task = asyncio.create_task(self._drain(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self, key: tuple[str, int]) -> None:
+        try:
+            while self._pending.get(key):
+                batch = self._pending[key][: self.MAX_BATCH]
+                del self._pending[key][: self.MAX_BATCH]
+                await self._send(key, batch)
+            self._pending.pop(key, None)
+        finally:
+            self._draining.discard(key)
+
+    async def _send(self, key: tuple[str, int], batch: list[_Pending]) -> None:
+        pin, question = key
+        keys = GameKeys(pin)
+        args: list[Any] = [question, self._ttl_s]
+        for player_id, option, received_ms, _ in batch:
+            args += [player_id, option, received_ms]
+        try:
+            result = await self._script(
+                keys=[keys.meta, keys.answers(question), keys.connected, keys.kicked], args=args
+            )
+        except Exception as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(ServerError(f"could not record the answer: {exc}"))
+            return
+        counts = (int(result[0]), int(result[1]))
+        for (*_, future), raw in zip(batch, result[2:], strict=True):
+            status = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if future.done():
+                continue
+            if status == "ok":
+                future.set_result(counts)
+            else:
+                future.set_exception(_ERRORS.get(status, ServerError)())

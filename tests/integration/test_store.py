@@ -136,3 +136,22 @@ async def test_answer_script_refuses_what_the_pure_guard_refuses(
     except Exception as error:
         got = type(error)
     assert got == expected
+
+
+async def test_batched_answers_keep_first_answer_wins_in_arrival_order(store: GameStore) -> None:
+    import asyncio
+
+    state = await new_game(store, "424247")
+    started, _ = transition(state, Start(), 5_000)
+    await store.commit("424247", state, started, None)
+    # 300 answers submitted in one tick travel in one batch; p7 answers twice, p8 three times.
+    calls = [store.answer("424247", f"p{i}", 0, i % 2, 5_000 + i) for i in range(300)]
+    calls += [store.answer("424247", "p7", 0, 0, 6_000), store.answer("424247", "p8", 0, 1, 6_001)]
+    calls += [store.answer("424247", "p8", 0, 0, 6_002)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, tuple) for r in results[:300])
+    assert all(isinstance(r, AlreadyAnswered) for r in results[300:])
+    answers = await store.answers("424247", 0)
+    assert len(answers) == 300
+    assert answers["p7"].option == 1 and answers["p7"].received_ms == 5_007  # the first one
+    assert answers["p8"].option == 0 and answers["p8"].received_ms == 5_008
