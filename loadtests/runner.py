@@ -169,6 +169,7 @@ class Run:
         self.out.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         self.cpu_before = psutil.cpu_times()
+        self.code = code_version()  # before the servers start: the tree may change under a run
         self.load_before = os.getloadavg()
         started_servers = not opts.urls
         try:
@@ -450,7 +451,7 @@ class Run:
         rep["notes"] = self.notes
         rep.update(self._server_figures(ev["joined"]))
         rep["machine"] = self._machine(duration_s, client_cpu, rep)
-        rep["code"] = code_version()
+        rep["code"] = self.code
         rep["targets"] = check_targets(rep)
         rep["_samples"] = ev["_samples"]
         rep["_timeline"] = self.sampler.samples if self.sampler else []
@@ -504,7 +505,8 @@ class Run:
 
 
 def code_version() -> dict[str, Any]:
-    """The commit the server ran from, and whether its code had uncommitted changes."""
+    """The commit the server runs from, and whether its code has uncommitted changes (the work
+    tree may be shared with people editing the server while a run goes on)."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str:
