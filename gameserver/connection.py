@@ -48,7 +48,14 @@ class Connection:
         self._queue: deque[Frame] = deque()
         self._wake = asyncio.Event()
         self._closing: tuple[int, str] | None = None
-        self._writer = asyncio.create_task(self._drain(), name=f"send:{pin}:{role}")
+        # Created on first need: on the raw path a socket never needs one until it closes,
+        # which saves a task and its frame per player (thousands per game).
+        self._writer: asyncio.Task[None] | None = None
+
+    def _wake_writer(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name=f"send:{self.pin}:{self.role}")
+        self._wake.set()
 
     @property
     def open(self) -> bool:
@@ -75,13 +82,13 @@ class Connection:
             self.close(CLOSE_TOO_SLOW, "too slow")
             return
         self._queue.append(frame)
-        self._wake.set()
+        self._wake_writer()
 
     def close(self, code: int, reason: str = "") -> None:
         """Close after the frames already queued (so `kicked` reaches the client first)."""
         if self._closing is None:
             self._closing = (code, reason)
-            self._wake.set()
+            self._wake_writer()
 
     async def _drain(self) -> None:
         send = self.websocket.send
@@ -106,11 +113,15 @@ class Connection:
     async def finish(self) -> None:
         """Stop the writer (the socket is gone)."""
         self._closing = self._closing or (1000, "")
+        if self._writer is None:
+            return
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._writer
 
     async def flushed(self, within_s: float = 5.0) -> None:
         """Wait until the writer has sent everything and the close (used when closing)."""
+        if self._writer is None:
+            return
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(self._writer), within_s)
