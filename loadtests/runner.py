@@ -255,6 +255,7 @@ class Run:
         await asyncio.gather(*(connect(h) for h in self.hosts))
 
         total = opts.players * opts.games
+        self._check_nofile(total + opts.games)
         nproc = plan_procs(opts, total)
         ips = plan_source_ips(opts, total)
         if ips:
@@ -324,6 +325,18 @@ class Run:
         self._mark("game_over")
         self._pyspy_stop()
         await self._collect(grace=3.0)
+
+    def _check_nofile(self, connections: int) -> None:
+        """Note when a server process can't hold its share of the sockets (RLIMIT_NOFILE)."""
+        per_server = math.ceil(connections / max(1, len(self.opts.urls)))
+        for pid in self.servers.root_pids():
+            with contextlib.suppress(psutil.Error, AttributeError):
+                soft, _ = psutil.Process(pid).rlimit(psutil.RLIMIT_NOFILE)
+                if 0 < soft < per_server + 200:
+                    self.notes.append(
+                        f"server pid {pid} may open {soft} files but is to hold ~{per_server} sockets: "
+                        "joins past the limit will fail"
+                    )
 
     async def _game(self, h: Host, delay: float) -> None:
         if delay:
