@@ -361,9 +361,9 @@ class GameService:
     # -- what a (re)connecting client is sent --------------------------------------------
 
     async def current_messages(
-        self, pin: str, *, player_id: str | None = None, host: bool = False
+        self, pin: str, *, player_id: str | None = None, host: bool = False, record: GameRecord | None = None
     ) -> list[dict[str, Any]]:
-        record = await self.record(pin)
+        record = record or await self.record(pin)
         state = record.state
         if state.phase is Phase.WAITING:
             lobby: dict[str, Any] = {"type": "lobby", "count": record.players}

@@ -173,7 +173,7 @@ class PlayerSession(Session):
             "type": "joined", "player_id": player_id, "token": token, "name": name, "pin": self.pin,
             "phase": record.state.phase.value, "score": score,
         })
-        for current in await service.current_messages(self.pin, player_id=player_id):
+        for current in await service.current_messages(self.pin, player_id=player_id, record=record):
             self.conn.send(current)
 
     async def cleanup(self) -> None:
@@ -222,7 +222,7 @@ class HostSession(Session):
             "players": [{"player_id": p, "name": n} for p, n in players.items()],
             "question_count": record.state.question_count,
         })
-        for current in await service.current_messages(self.pin, host=True):
+        for current in await service.current_messages(self.pin, host=True, record=record):
             self.conn.send(current)
             if current["type"] == "question":
                 self.live.hub.follow_answers(self.pin, current["question"])
