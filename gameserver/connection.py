@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from gameserver.wsprotocol import RawWriter, frame_bytes
+from gameserver.wsprotocol import RawWriter, frame_bytes, frame_of
 from transports.codecs import Codec, Frame
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,14 @@ class Connection:
 
     def send(self, message: Mapping[str, Any]) -> None:
         self.send_frame(self.codec.encode(message))
+
+    def send_encoded(self, data: bytes, *, text: bool) -> None:
+        """Send an encoded message given as bytes (UTF-8 when `text`): no str round trip on
+        the raw path."""
+        if self._raw is not None and not self._queue and self._closing is None and self._raw.usable():
+            self.send_frame(b"", frame_of(data, text=text))
+        else:
+            self.send_frame(data.decode() if text else data)
 
     def send_frame(self, frame: Frame, wire: bytes | None = None) -> None:
         """Send one encoded message; `wire` is its prebuilt WebSocket frame, if the caller has it."""

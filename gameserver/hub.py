@@ -78,7 +78,7 @@ class Broadcast:
         codec = conn.codec
         prepared = self._prepare(codec)
         if extra:
-            conn.send_frame(codec.extend(prepared, extra))
+            conn.send_encoded(codec.extend_bytes(prepared, extra), text=not codec.binary)
             return
         wire = self._wire.get(codec.subprotocol)
         if wire is None:

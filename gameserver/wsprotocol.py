@@ -24,9 +24,13 @@ OPCODE_BINARY = 0x2
 def frame_bytes(payload: str | bytes) -> bytes:
     """One final, unmasked server frame carrying `payload` (text for str, binary for bytes)."""
     if isinstance(payload, str):
-        data, opcode = payload.encode(), OPCODE_TEXT
-    else:
-        data, opcode = payload, OPCODE_BINARY
+        return frame_of(payload.encode(), text=True)
+    return frame_of(payload, text=False)
+
+
+def frame_of(data: bytes, *, text: bool) -> bytes:
+    """One final, unmasked server frame around already-encoded `data`."""
+    opcode = OPCODE_TEXT if text else OPCODE_BINARY
     length = len(data)
     if length < 126:
         header = bytes((0x80 | opcode, length))

@@ -203,6 +203,8 @@ def test_prepare_then_extend_is_encoding_the_merged_message(
     assert frame == codec.encode(merged)
     stock = msgpack.unpackb(frame, raw=False) if codec.binary else orjson.loads(frame)
     assert stock == merged
+    encoded = frame if isinstance(frame, bytes) else frame.encode()
+    assert codec.extend_bytes(prepared, extra) == encoded  # the bytes path the raw writer uses
 
 
 @pytest.mark.parametrize("codec", CODEC_LIST, ids=CODEC_IDS)

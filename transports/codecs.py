@@ -46,6 +46,10 @@ class Codec(Protocol):
 
     def extend(self, prepared: Prepared, extra: Mapping[str, Any]) -> Frame: ...
 
+    def extend_bytes(self, prepared: Prepared, extra: Mapping[str, Any]) -> bytes:
+        """`extend` as encoded bytes (UTF-8 for a text codec): for writers that frame bytes."""
+        ...
+
 
 def _check_message(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
@@ -84,6 +88,12 @@ class JsonCodec:
             return tail.decode()
         # '{"a":1}' + '{"you":..}' -> '{"a":1,"you":..}': JSON objects splice at the brace.
         return (prepared.body[:-1] + b"," + tail[1:]).decode()
+
+    def extend_bytes(self, prepared: Prepared, extra: Mapping[str, Any]) -> bytes:
+        if not extra:
+            return prepared.body
+        tail = orjson.dumps(extra)
+        return tail if prepared.count == 0 else prepared.body[:-1] + b"," + tail[1:]
 
 
 def _map_header(count: int) -> bytes:
@@ -137,6 +147,11 @@ class MsgpackCodec:
         packer = msgpack.Packer(use_bin_type=True)
         tail = b"".join(packer.pack(key) + packer.pack(value) for key, value in extra.items())
         return _map_header(prepared.count + len(extra)) + prepared.body + tail
+
+    def extend_bytes(self, prepared: Prepared, extra: Mapping[str, Any]) -> bytes:
+        frame = self.extend(prepared, extra)
+        assert isinstance(frame, bytes)
+        return frame
 
 
 CODECS: dict[str, Codec] = {
