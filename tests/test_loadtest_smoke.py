@@ -241,7 +241,7 @@ def test_harness_against_fake_server(fake_server: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("fake_server", "lost", "mismatched"),
-    [("lose:7", True, False), ("score:30", False, True)],
+    [("lose:7", True, False), ("score:300", False, True)],
     indirect=["fake_server"],
 )
 def test_harness_notices_faults(fake_server: str, tmp_path: Path, lost: bool, mismatched: bool) -> None:
