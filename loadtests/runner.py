@@ -376,12 +376,22 @@ class Run:
                 if what:
                     self.notes.append(f"timed out waiting for {what}")
                 return
-            if getattr(self, "procs", None) and not any(p.is_alive() for p in self.procs) and what != "joins":
-                pass
+            dead = self._dead_workers()
+            if dead:
+                self.notes.append(f"client process(es) {dead} died; stopped waiting for {what or 'them'}")
+                return
             self._events.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.25):
                     await self._events.wait()
+
+    def _dead_workers(self) -> list[int]:
+        """Client processes that exited with an error before handing back their records."""
+        return [
+            w
+            for w, p in enumerate(getattr(self, "procs", []))
+            if not p.is_alive() and p.exitcode not in (0, None) and w not in self.results
+        ]
 
     def _read_queue(self) -> None:
         while True:
@@ -394,8 +404,6 @@ class Run:
             except (EOFError, OSError):
                 return
             self._reader_loop.call_soon_threadsafe(self._on_worker, msg)
-            if msg[0] == "result" and len(self.results) + 1 >= len(self.procs):
-                pass
 
     def _on_worker(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
@@ -461,7 +469,7 @@ class Run:
         rep["phase_s"] = {k: round(v / 1000.0, 3) for k, v in self.phase_ms.items()}
         rep["duration_s"] = round(duration_s, 2)
         rep["aborted"] = self.aborted
-        rep["notes"] = self.notes
+        rep["notes"] = list(dict.fromkeys(self.notes))
         rep.update(self._server_figures(ev["joined"]))
         rep["machine"] = self._machine(duration_s, client_cpu, rep)
         rep["code"] = self.code
