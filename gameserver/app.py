@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             embedded = EmbeddedRedis(settings.data_dir / "redis")
             url = await asyncio.to_thread(embedded.start)
             log.info("started a private Redis at %s", url)
-        pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=10)
+        # Bounded, so a burst queues for a connection instead of opening thousands; answers
+        # are batched per game, so the pool is sized for many concurrent games.
+        pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=20)
         redis = Redis(connection_pool=pool)
         store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s)
         service = GameService(store, settings)

@@ -290,8 +290,7 @@ class Hub:
         last: tuple[int, int] | None = None
         while room.hosts:
             try:
-                answered = await self.store.answer_count(room.pin, question)
-                players = await self.store.connected_count(room.pin)
+                answered, players = await self.store.answer_counts(room.pin, question)
             except Exception:
                 log.exception("answer count poll failed")
                 answered, players = last or (0, 0)

@@ -213,9 +213,6 @@ class GameStore:
         keys = GameKeys(pin)
         return int(await self._connect(keys=[keys.connected], args=[player_id, delta, self.game_ttl_s]))
 
-    async def connected_count(self, pin: str) -> int:
-        return int(await self.redis.hlen(GameKeys(pin).connected))
-
     # -- answers and scores --------------------------------------------------------------
 
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> tuple[int, int]:
@@ -227,8 +224,14 @@ class GameStore:
         result = await self._all_answered(keys=[keys.meta, keys.answers(question), keys.connected], args=[question])
         return bool(result == 1)
 
-    async def answer_count(self, pin: str, question: int) -> int:
-        return int(await self.redis.hlen(GameKeys(pin).answers(question)))
+    async def answer_counts(self, pin: str, question: int) -> tuple[int, int]:
+        """(answered, connected) in one round trip, for the host's answer counter."""
+        keys = GameKeys(pin)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hlen(keys.answers(question))
+            pipe.hlen(keys.connected)
+            answered, connected = await pipe.execute()
+        return int(answered), int(connected)
 
     async def has_answered(self, pin: str, question: int, player_id: str) -> bool:
         return bool(await self.redis.hexists(GameKeys(pin).answers(question), player_id))

@@ -14,12 +14,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.ratelimit import RateLimiter
-from gameserver.wsprotocol import RAW_EXTENSION
+from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS
 from statemachine import End, Event, Lock, Next, Start, Unlock
 from statemachine.errors import (
     BadHostToken,
@@ -28,6 +29,7 @@ from statemachine.errors import (
     NotHost,
     RateAbuse,
     RateLimited,
+    ServerError,
     UnknownType,
 )
 from transports.codecs import pick_codec
@@ -94,7 +96,7 @@ class Session:
                         break
                 if event["type"] == "websocket.disconnect":
                     break
-                received_ms = self.live.service.now_ms()
+                received_ms = event.get(RECEIVED_MS) or self.live.service.now_ms()
                 data = event.get("text")
                 if data is None:
                     data = event.get("bytes") or b""
@@ -109,6 +111,10 @@ class Session:
                     self.conn.send(error_message(error))
                     if error.close_code is not None:
                         self.conn.close(error.close_code, error.code)
+                except (ServerError, RedisError) as error:
+                    # Ours, not the client's: say so and keep the socket; the client may retry.
+                    log.warning("server error on game %s: %s", self.pin, error)
+                    self.conn.send({"type": "error", "code": "server_error", "message": "try again"})
         finally:
             await self.cleanup()
 

@@ -11,12 +11,18 @@ Apps served by anything else simply don't see the extension and use the ASGI sen
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import time
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 RAW_EXTENSION = "livequiz.raw"
+#: Key added to each `websocket.receive` message: server clock (ms) when the frame was parsed,
+#: before it waited in any queue. Answers are timed by it, so a busy event loop does not cost
+#: players points.
+RECEIVED_MS = "livequiz.received_ms"
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
 
@@ -66,7 +72,18 @@ class RawWriter:
         return int(self._protocol.transport.get_write_buffer_size())
 
 
+class _StampingQueue(asyncio.Queue[Any]):
+    def put_nowait(self, item: Any) -> None:
+        if item.get("type") == "websocket.receive":
+            item[RECEIVED_MS] = time.time_ns() // 1_000_000
+        super().put_nowait(item)
+
+
 class FastWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _StampingQueue()
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
