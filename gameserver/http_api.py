@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from gameserver.context import LiveContext
 from gameserver.quizzes import parse_quiz
-from gameserver.store import tokens_match
+from gameserver.store import GameRecord, tokens_match
 from gameserver.ws import PIN_PATTERN
 from statemachine import Phase
 from statemachine.errors import BadMessage, ClientError, InvalidQuiz, UnknownGame
@@ -59,6 +59,13 @@ def _pin(request: Request) -> str:
     return pin
 
 
+async def _game(request: Request) -> tuple[LiveContext, str, GameRecord]:
+    """The game the path names; raises UnknownGame (404) for a malformed or unknown PIN."""
+    live = _live(request)
+    pin = _pin(request)
+    return live, pin, await live.service.record(pin)
+
+
 async def create_game(request: Request) -> Response:
     live = _live(request)
     try:
@@ -72,10 +79,8 @@ async def create_game(request: Request) -> Response:
 
 
 async def get_game(request: Request) -> Response:
-    live = _live(request)
     try:
-        pin = _pin(request)
-        record = await live.service.record(pin)
+        _, pin, record = await _game(request)
     except ClientError as error:
         return client_error_response(error)
     return ORJSONResponse({
@@ -85,10 +90,8 @@ async def get_game(request: Request) -> Response:
 
 
 async def join_game(request: Request) -> Response:
-    live = _live(request)
     try:
-        pin = _pin(request)
-        await live.service.record(pin)
+        live, pin, _ = await _game(request)
         data = await _json_body(request, BadMessage)
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             raise BadMessage("body must be an object with a string field 'name'")
@@ -99,10 +102,8 @@ async def join_game(request: Request) -> Response:
 
 
 async def game_results(request: Request) -> Response:
-    live = _live(request)
     try:
-        pin = _pin(request)
-        record = await live.service.record(pin)
+        live, pin, record = await _game(request)
     except ClientError as error:
         return client_error_response(error)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
