@@ -67,23 +67,36 @@ class Connection:
     def send_encoded(self, data: bytes, *, text: bool) -> None:
         """Send an encoded message given as bytes (UTF-8 when `text`): no str round trip on
         the raw path."""
-        if self._raw is not None and not self._queue and self._closing is None and self._raw.usable():
-            self.send_frame(b"", frame_of(data, text=text))
+        if self._closing is not None:
+            return
+        if self._raw_ready():
+            self._write_raw(frame_of(data, text=text))
         else:
-            self.send_frame(data.decode() if text else data)
+            self._enqueue(data.decode() if text else data)
 
     def send_frame(self, frame: Frame, wire: bytes | None = None) -> None:
         """Send one encoded message; `wire` is its prebuilt WebSocket frame, if the caller has it."""
         if self._closing is not None:
             return
+        if self._raw_ready():
+            self._write_raw(wire if wire is not None else frame_bytes(frame))
+        else:
+            self._enqueue(frame)
+
+    def _raw_ready(self) -> bool:
+        """Frames may go straight to the transport: nothing queued ahead of them (order)."""
+        return self._raw is not None and not self._queue and self._raw.usable()
+
+    def _write_raw(self, wire: bytes) -> None:
         raw = self._raw
-        if raw is not None and not self._queue and raw.usable():
-            if not raw.write(wire if wire is not None else frame_bytes(frame)):
-                self._closing = (1006, "")
-            elif raw.buffered() > self.max_buffer_bytes:
-                log.warning("closing a socket of game %s: %d bytes unsent", self.pin, raw.buffered())
-                self.close(CLOSE_TOO_SLOW, "too slow")
-            return
+        assert raw is not None
+        if not raw.write(wire):
+            self._closing = (1006, "")
+        elif raw.buffered() > self.max_buffer_bytes:
+            log.warning("closing a socket of game %s: %d bytes unsent", self.pin, raw.buffered())
+            self.close(CLOSE_TOO_SLOW, "too slow")
+
+    def _enqueue(self, frame: Frame) -> None:
         if len(self._queue) >= self.max_queue:
             log.warning("closing a socket of game %s: %d frames behind", self.pin, len(self._queue))
             self._queue.clear()
