@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from gameserver.context import LiveContext
 from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.gcwatch import Freezer, GcWatch, freeze, tune
 from gameserver.http_api import api_routes
 from gameserver.hub import Hub
 from gameserver.openapi import openapi_routes
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         embedded: EmbeddedRedis | None = None
+        gc_watch = GcWatch()
+        gc_watch.install()
+        tune()
         url = settings.redis_url
         if not url:
             embedded = EmbeddedRedis(settings.data_dir / "redis")
@@ -66,8 +70,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         redis = Redis(connection_pool=pool)
         store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s)
         service = GameService(store, settings)
-        hub = Hub(redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=service.now_ms)
+        hub = Hub(
+            redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=service.now_ms, freezer=Freezer()
+        )
         await hub.start()
+        freeze()  # what startup built (modules, routes, clients) lives as long as the process
         live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub)
         app.state.live = live
         live.extras["telegram"] = await start_telegram(live)  # None without a bot token
@@ -90,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await pool.disconnect()
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
+            gc_watch.uninstall()
 
     routes: list[BaseRoute] = [
         *api_routes(),

@@ -29,6 +29,10 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
         "backlog": 4096,
         "ws": "gameserver.wsprotocol:FastWebSocketProtocol",
         "ws_per_message_deflate": False,
+        # Keep-alive pings find dead peers; every 20 s (uvicorn's default) is 1,500 pings a
+        # second at 30,000 sockets. Clients that want a faster check send protocol `ping`s.
+        "ws_ping_interval": 60.0,
+        "ws_ping_timeout": 30.0,
         "timeout_graceful_shutdown": 5,
     }
 

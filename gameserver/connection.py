@@ -69,7 +69,7 @@ class Connection:
         the raw path."""
         if self._closing is not None:
             return
-        if self._raw_ready():
+        if self.raw_ready():
             self._write_raw(frame_of(data, text=text))
         else:
             self._enqueue(data.decode() if text else data)
@@ -78,14 +78,19 @@ class Connection:
         """Send one encoded message; `wire` is its prebuilt WebSocket frame, if the caller has it."""
         if self._closing is not None:
             return
-        if self._raw_ready():
+        if self.raw_ready():
             self._write_raw(wire if wire is not None else frame_bytes(frame))
         else:
             self._enqueue(frame)
 
-    def _raw_ready(self) -> bool:
+    def raw_ready(self) -> bool:
         """Frames may go straight to the transport: nothing queued ahead of them (order)."""
         return self._raw is not None and not self._queue and self._raw.usable()
+
+    def send_wire(self, wire: bytes) -> None:
+        """Write complete frames (one or several, concatenated); only when `raw_ready()`."""
+        if self._closing is None:
+            self._write_raw(wire)
 
     def _write_raw(self, wire: bytes) -> None:
         raw = self._raw

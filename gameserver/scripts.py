@@ -19,9 +19,11 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return 1
 """
 
-# KEYS: meta, names, players, tokens.
-# ARGV: name_key, player_id, name, token_digest, max_players, ttl_s, channel.
-# Returns {'ok', players} or {error_code}.
+# KEYS: meta, names, players, tokens, conn.
+# ARGV: name_key, player_id, name, token_digest, max_players, ttl_s, channel, connect (0|1).
+# Returns {'ok', players, meta...} (meta as HGETALL, after the join) or {error_code}. With
+# connect=1 the player's socket is counted as open in the same step, and the caller needs no
+# second round trip to learn the phase: a join storm is one script call per player.
 JOIN = """
 local m = redis.call('HMGET', KEYS[1], 'phase', 'locked', 'players')
 if not m[1] then return {'unknown_game'} end
@@ -35,8 +37,14 @@ local count = redis.call('HINCRBY', KEYS[1], 'players', 1)
 if redis.call('TTL', KEYS[2]) < 0 then
   for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
 end
+if ARGV[8] == '1' then
+  redis.call('HINCRBY', KEYS[5], ARGV[2], 1)
+  if redis.call('TTL', KEYS[5]) < 0 then redis.call('EXPIRE', KEYS[5], ARGV[6]) end
+end
 redis.call('PUBLISH', ARGV[7], cjson.encode({e = 'join', id = ARGV[2], name = ARGV[3], count = count}))
-return {'ok', count}
+local out = {'ok', count}
+for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
+return out
 """
 
 # KEYS: meta, answers:{q}, conn, kicked.  ARGV: question, ttl_s, then per answer: player_id,
@@ -94,13 +102,18 @@ if payload ~= '' then redis.call('PUBLISH', ARGV[3 + 2 * n], payload) end
 return 1
 """
 
-# KEYS: meta, totals, reveal.  ARGV: question, channel, payload, ttl_s, id1, totals1, ...
+# KEYS: meta, totals, reveal.  ARGV: question, channel, payload, ttl_s, totals
+# where totals is a msgpack array [id1, totals1, id2, totals2, ...].
 # Applies one question's scores exactly once: only while scored < question (the marker is
 # written in the same step). Returns 1 applied, 0 already scored (or not that question).
 APPLY_SCORES = """
 local m = redis.call('HMGET', KEYS[1], 'scored', 'question', 'version')
 if not m[2] or tonumber(m[1]) >= tonumber(ARGV[1]) or m[2] ~= ARGV[1] then return 0 end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+local flat = cmsgpack.unpack(ARGV[5])
+-- HSET many pairs per call, in chunks that stay far below Lua's unpack limit
+for i = 1, #flat, 1000 do
+  redis.call('HSET', KEYS[2], unpack(flat, i, math.min(i + 999, #flat)))
+end
 if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
 redis.call('HSET', KEYS[1], 'scored', ARGV[1], 'version', tonumber(m[3]) + 1)
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
@@ -135,12 +148,24 @@ redis.call('PUBLISH', ARGV[3], cjson.encode({e = 'kick', id = ARGV[1], count = c
 return count
 """
 
-# KEYS: conn.  ARGV: player_id, delta, ttl_s.  Counts a player's open sockets (all processes).
-CONNECT = """
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return n
+# KEYS: conn, meta.  ARGV: ttl_s, then per change: player_id, delta.
+# Counts players' open sockets (all processes). Returns {phase, question, n1, n2, ...}: each
+# player's socket count after its change, and the game's phase (so a last socket closing
+# during a question can trigger the all-answered check without another round trip).
+CONNECT_MANY = """
+local out = {}
+local m = redis.call('HMGET', KEYS[2], 'phase', 'question')
+out[1] = m[1] or ''
+out[2] = tonumber(m[2] or '-1')
+for i = 2, #ARGV, 2 do
+  local n = redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+  if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
+  out[#out + 1] = n
+end
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('TTL', KEYS[1]) < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return out
 """
 
 # KEYS: due.  ARGV: now_ms, lease_until_ms, limit.

@@ -103,15 +103,23 @@ class GameService:
 
     # -- players -------------------------------------------------------------------------
 
-    async def join(self, pin: str, raw_name: object) -> PlayerSeat:
+    def new_seat(self, raw_name: object) -> PlayerSeat:
+        """A validated name with a fresh player id and token (nothing stored yet)."""
         name = normalize_name(raw_name)
-        player_id = secrets.token_urlsafe(9)
-        token = secrets.token_urlsafe(24)
-        await self.store.join(
-            pin, name=name, name_key=name_key(name), player_id=player_id, token=token,
-            max_players=self.settings.max_players,
+        return PlayerSeat(player_id=secrets.token_urlsafe(9), token=secrets.token_urlsafe(24), name=name)
+
+    async def join(self, pin: str, raw_name: object) -> PlayerSeat:
+        seat = self.new_seat(raw_name)
+        await self.take_seat(pin, seat)
+        return seat
+
+    async def take_seat(self, pin: str, seat: PlayerSeat, *, connect: bool = False) -> GameRecord:
+        """Join `seat` to the game (with `connect`, its socket counts as open from the same
+        atomic step); returns the game as it is right after."""
+        return await self.store.join(
+            pin, name=seat.name, name_key=name_key(seat.name), player_id=seat.player_id, token=seat.token,
+            max_players=self.settings.max_players, connect=connect,
         )
-        return PlayerSeat(player_id=player_id, token=token, name=name)
 
     async def resume(self, pin: str, token: object) -> tuple[str, str]:
         if not isinstance(token, str) or not token or len(token) > 200:
@@ -123,11 +131,9 @@ class GameService:
         return player_id, name
 
     async def set_connected(self, pin: str, player_id: str, connected: bool) -> None:
-        remaining = await self.store.connect(pin, player_id, 1 if connected else -1)
-        if not connected and remaining <= 0:
-            record = await self.store.load(pin)
-            if record is not None and record.state.phase is Phase.ACTIVE:
-                self._check_all_answered(pin, record.state.question)
+        presence = await self.store.connect(pin, player_id, 1 if connected else -1)
+        if not connected and presence.sockets <= 0 and presence.phase == Phase.ACTIVE.value:
+            self._check_all_answered(pin, presence.question)
 
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> None:
         quiz = await self.store.quiz(pin)
@@ -208,9 +214,8 @@ class GameService:
         transition(state, QuestionScored(question_index), self.now_ms())  # the rules allow it
         quiz = await self.store.quiz(pin)
         question = quiz.questions[question_index]
-        names = await self.store.players(pin)
-        answers = {p: a for p, a in (await self.store.answers(pin, question_index)).items() if p in names}
-        totals = await self.store.totals(pin)
+        names, recorded, totals = await self.store.scoring_inputs(pin, question_index)
+        answers = {p: a for p, a in recorded.items() if p in names}  # a kicked player's answer is void
         outcomes = score_question(
             answers, correct_option=question.correct, deadline_ms=state.deadline_ms,
             time_limit_ms=question.time_limit_ms,

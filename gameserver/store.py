@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import msgpack
 import orjson
 from redis.asyncio import Redis
 
@@ -80,6 +81,23 @@ def _state_fields(state: GameState) -> dict[str, str]:
     }
 
 
+def _record_from(pin: str, raw: Mapping[bytes, bytes]) -> GameRecord:
+    meta = {k.decode(): v.decode() for k, v in raw.items()}
+    limits = tuple(int(x) for x in meta["limits"].split(","))
+    state = GameState(
+        question_count=int(meta["count"]),
+        time_limits_ms=limits,
+        phase=Phase(meta["phase"]),
+        question=int(meta["question"]),
+        opened_ms=int(meta["opened"]),
+        deadline_ms=int(meta["deadline"]),
+        scored=int(meta["scored"]),
+        locked=meta["locked"] == "1",
+        version=int(meta["version"]),
+    )
+    return GameRecord(pin, meta["title"], meta["host"], int(meta["players"]), state)
+
+
 def _totals_from(raw: str) -> Totals:
     score, answers, correct, time_ms = (int(part) for part in raw.split(","))
     return Totals(score=score, answers=answers, correct=correct, correct_time_ms=time_ms)
@@ -87,6 +105,32 @@ def _totals_from(raw: str) -> Totals:
 
 def _totals_to(totals: Totals) -> str:
     return f"{totals.score},{totals.answers},{totals.correct},{totals.correct_time_ms}"
+
+
+# Parsers of whole hashes, on raw bytes (int() takes ASCII digits as bytes): at 10,000 players
+# per game these run while everyone waits for the reveal.
+
+
+def _players_from(raw: Mapping[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _answers_from(raw: Mapping[bytes, bytes]) -> dict[str, Answer]:
+    result: dict[str, Answer] = {}
+    for player_id, value in raw.items():
+        option, received = value.split(b",")
+        result[player_id.decode()] = Answer(option=int(option), received_ms=int(received))
+    return result
+
+
+def _all_totals_from(raw: Mapping[bytes, bytes]) -> dict[str, Totals]:
+    result: dict[str, Totals] = {}
+    for player_id, value in raw.items():
+        score, answers, correct, time_ms = value.split(b",")
+        result[player_id.decode()] = Totals(
+            score=int(score), answers=int(answers), correct=int(correct), correct_time_ms=int(time_ms)
+        )
+    return result
 
 
 class GameStore:
@@ -98,13 +142,13 @@ class GameStore:
         r = redis
         self._create = r.register_script(scripts.CREATE_GAME)
         self._join = r.register_script(scripts.JOIN)
-        self._answers = AnswerBatcher(r.register_script(scripts.ANSWER_MANY), game_ttl_s)
+        self._answers = answer_batcher(r.register_script(scripts.ANSWER_MANY), game_ttl_s)
+        self._connects = connect_batcher(r.register_script(scripts.CONNECT_MANY), game_ttl_s)
         self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
         self._commit = r.register_script(scripts.COMMIT)
         self._apply_scores = r.register_script(scripts.APPLY_SCORES)
         self._finish = r.register_script(scripts.FINISH)
         self._kick = r.register_script(scripts.KICK)
-        self._connect = r.register_script(scripts.CONNECT)
         self._claim_due = r.register_script(scripts.CLAIM_DUE)
 
     # -- games ---------------------------------------------------------------------------
@@ -131,22 +175,10 @@ class GameStore:
 
     async def load(self, pin: str) -> GameRecord | None:
         raw = await self.redis.hgetall(GameKeys(pin).meta)
-        if not raw:
-            return None
-        meta = {k.decode(): v.decode() for k, v in raw.items()}
-        limits = tuple(int(x) for x in meta["limits"].split(","))
-        state = GameState(
-            question_count=int(meta["count"]),
-            time_limits_ms=limits,
-            phase=Phase(meta["phase"]),
-            question=int(meta["question"]),
-            opened_ms=int(meta["opened"]),
-            deadline_ms=int(meta["deadline"]),
-            scored=int(meta["scored"]),
-            locked=meta["locked"] == "1",
-            version=int(meta["version"]),
-        )
-        return GameRecord(pin, meta["title"], meta["host"], int(meta["players"]), state)
+        return _record_from(pin, raw) if raw else None
+
+    async def exists(self, pin: str) -> bool:
+        return bool(await self.redis.exists(GameKeys(pin).meta))
 
     async def quiz(self, pin: str) -> Quiz:
         quiz = self._quizzes.get(pin)
@@ -175,13 +207,22 @@ class GameStore:
 
     # -- players -------------------------------------------------------------------------
 
-    async def join(self, pin: str, *, name: str, name_key: str, player_id: str, token: str, max_players: int) -> int:
+    async def join(
+        self, pin: str, *, name: str, name_key: str, player_id: str, token: str, max_players: int,
+        connect: bool = False,
+    ) -> GameRecord:
+        """Adds the player (and, with `connect`, counts its socket as open); returns the game
+        as it is right after the join."""
         keys = GameKeys(pin)
-        result = await self._join(
-            keys=[keys.meta, keys.names, keys.players, keys.tokens],
-            args=[name_key, player_id, name, token_digest(token), max_players, self.game_ttl_s, keys.channel],
-        )
-        return int(self._check(result)[1])
+        result = self._check(await self._join(
+            keys=[keys.meta, keys.names, keys.players, keys.tokens, keys.connected],
+            args=[
+                name_key, player_id, name, token_digest(token), max_players, self.game_ttl_s, keys.channel,
+                1 if connect else 0,
+            ],
+        ))
+        flat = result[2:]
+        return _record_from(pin, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def player_for_token(self, pin: str, token: str) -> str | None:
         keys = GameKeys(pin)
@@ -197,8 +238,7 @@ class GameStore:
     async def players(self, pin: str) -> dict[str, str]:
         """player_id -> name, in join order (Redis small hashes keep insertion order; large
         ones do not, so callers must not rely on order)."""
-        raw = await self.redis.hgetall(GameKeys(pin).players)
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return _players_from(await self.redis.hgetall(GameKeys(pin).players))
 
     async def kick(self, pin: str, player_id: str, name_key: str) -> int:
         keys = GameKeys(pin)
@@ -209,15 +249,15 @@ class GameStore:
             )
         )
 
-    async def connect(self, pin: str, player_id: str, delta: int) -> int:
-        keys = GameKeys(pin)
-        return int(await self._connect(keys=[keys.connected], args=[player_id, delta, self.game_ttl_s]))
+    async def connect(self, pin: str, player_id: str, delta: int) -> Presence:
+        """Counts one socket of the player opening (+1) or closing (-1), across processes."""
+        return await self._connects.submit(pin, (player_id, delta))
 
     # -- answers and scores --------------------------------------------------------------
 
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> tuple[int, int]:
         """Records the first answer; returns (answered, connected) for question `question`."""
-        return await self._answers.submit(pin, question, player_id, option, received_ms)
+        return await self._answers.submit((pin, question), (player_id, option, received_ms))
 
     async def all_connected_answered(self, pin: str, question: int) -> bool:
         keys = GameKeys(pin)
@@ -233,20 +273,38 @@ class GameStore:
             answered, connected = await pipe.execute()
         return int(answered), int(connected)
 
+    async def answer_counts_many(self, games: list[tuple[str, int]]) -> list[tuple[int, int]]:
+        """`answer_counts` for many (pin, question) pairs in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for pin, question in games:
+                keys = GameKeys(pin)
+                pipe.hlen(keys.answers(question))
+                pipe.hlen(keys.connected)
+            flat = await pipe.execute()
+        return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
     async def has_answered(self, pin: str, question: int, player_id: str) -> bool:
         return bool(await self.redis.hexists(GameKeys(pin).answers(question), player_id))
 
     async def answers(self, pin: str, question: int) -> dict[str, Answer]:
-        raw = await self.redis.hgetall(GameKeys(pin).answers(question))
-        result: dict[str, Answer] = {}
-        for player_id, value in raw.items():
-            option, received = value.decode().split(",")
-            result[player_id.decode()] = Answer(option=int(option), received_ms=int(received))
-        return result
+        return _answers_from(await self.redis.hgetall(GameKeys(pin).answers(question)))
 
     async def totals(self, pin: str) -> dict[str, Totals]:
-        raw = await self.redis.hgetall(GameKeys(pin).totals)
-        return {k.decode(): _totals_from(v.decode()) for k, v in raw.items()}
+        return _all_totals_from(await self.redis.hgetall(GameKeys(pin).totals))
+
+    async def scoring_inputs(
+        self, pin: str, question: int
+    ) -> tuple[dict[str, str], dict[str, Answer], dict[str, Totals]]:
+        """Players (id -> name), the question's first answers and everyone's totals, in one
+        round trip: at 10,000 players each is a 10,000-entry hash, read while every player
+        waits for the reveal."""
+        keys = GameKeys(pin)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.players)
+            pipe.hgetall(keys.answers(question))
+            pipe.hgetall(keys.totals)
+            players, answers, totals = await pipe.execute()
+        return _players_from(players), _answers_from(answers), _all_totals_from(totals)
 
     async def player_totals(self, pin: str, player_id: str) -> Totals:
         raw = await self.redis.hget(GameKeys(pin).totals, player_id)
@@ -256,12 +314,14 @@ class GameStore:
         self, pin: str, question: int, updated: Mapping[str, Totals], event: Mapping[str, Any]
     ) -> bool:
         keys = GameKeys(pin)
+        # One msgpack argument instead of 2 × players arguments: redis-py packs each argument
+        # in Python (~1 µs apiece), the script unpacks the blob in C.
         flat: list[str] = []
         for player_id, totals in updated.items():
-            flat += [player_id, _totals_to(totals)]
+            flat += (player_id, _totals_to(totals))
         result = await self._apply_scores(
             keys=[keys.meta, keys.totals, keys.reveal],
-            args=[question, keys.channel, orjson.dumps(event), self.results_ttl_s, *flat],
+            args=[question, keys.channel, orjson.dumps(event), self.results_ttl_s, msgpack.packb(flat)],
         )
         return bool(result == 1)
 
@@ -308,30 +368,32 @@ class GameStore:
         raise error()
 
 
-_Pending = tuple[str, int, int, "asyncio.Future[tuple[int, int]]"]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+BatchKey = TypeVar("BatchKey", bound=Hashable)
 
 
-class AnswerBatcher:
-    """Records answers in batches: those to one game's question that arrive while the previous
-    batch is in flight (or in the same event-loop tick) go to Redis in one ANSWER_MANY call.
+class Batcher(Generic[BatchKey, Item, Result]):
+    """Coalesces calls that share a key into one Redis call: the items submitted while the
+    previous batch of the same key is in flight (or in the same event-loop tick) go together.
 
-    One drain task per (game, question) sends its batches strictly in arrival order, so "first
-    answer wins" holds exactly as with one call per answer.
+    One drain task per key sends its batches strictly in submission order, so per-key ordering
+    (e.g. "first answer wins") holds exactly as with one call per item. Under a burst this
+    turns thousands of round trips into a few, which is what keeps the connection pool and the
+    event loop from saturating.
     """
 
     MAX_BATCH = 1000
 
-    def __init__(self, script: Any, ttl_s: int) -> None:
-        self._script = script
-        self._ttl_s = ttl_s
-        self._pending: dict[tuple[str, int], list[_Pending]] = {}
-        self._draining: set[tuple[str, int]] = set()
+    def __init__(self, send: Callable[[BatchKey, list[Item]], Awaitable[list[Result | Exception]]]) -> None:
+        self._send_batch = send
+        self._pending: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
+        self._draining: set[BatchKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, pin: str, question: int, player_id: str, option: int, received_ms: int) -> tuple[int, int]:
-        future: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
-        key = (pin, question)
-        self._pending.setdefault(key, []).append((player_id, option, received_ms, future))
+    async def submit(self, key: BatchKey, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(key, []).append((item, future))
         if key not in self._draining:
             self._draining.add(key)
             task = asyncio.create_task(self._drain(key))
@@ -339,7 +401,7 @@ class AnswerBatcher:
             task.add_done_callback(self._tasks.discard)
         return await future
 
-    async def _drain(self, key: tuple[str, int]) -> None:
+    async def _drain(self, key: BatchKey) -> None:
         try:
             while self._pending.get(key):
                 batch = self._pending[key][: self.MAX_BATCH]
@@ -349,27 +411,68 @@ class AnswerBatcher:
         finally:
             self._draining.discard(key)
 
-    async def _send(self, key: tuple[str, int], batch: list[_Pending]) -> None:
-        pin, question = key
-        keys = GameKeys(pin)
-        args: list[Any] = [question, self._ttl_s]
-        for player_id, option, received_ms, _ in batch:
-            args += [player_id, option, received_ms]
+    async def _send(self, key: BatchKey, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:
-            result = await self._script(
-                keys=[keys.meta, keys.answers(question), keys.connected, keys.kicked], args=args
-            )
+            results = await self._send_batch(key, [item for item, _ in batch])
         except Exception as exc:
-            for *_, future in batch:
+            for _, future in batch:
                 if not future.done():
-                    future.set_exception(ServerError(f"could not record the answer: {exc}"))
+                    future.set_exception(ServerError(f"could not reach the game store: {exc}"))
             return
-        counts = (int(result[0]), int(result[1]))
-        for (*_, future), raw in zip(batch, result[2:], strict=True):
-            status = raw.decode() if isinstance(raw, bytes) else str(raw)
+        for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
-            if status == "ok":
-                future.set_result(counts)
+            if isinstance(result, Exception):
+                future.set_exception(result)
             else:
-                future.set_exception(_ERRORS.get(status, ServerError)())
+                future.set_result(result)
+
+
+AnswerItem = tuple[str, int, int]  # player_id, option, received_ms
+
+
+def answer_batcher(script: Any, ttl_s: int) -> Batcher[tuple[str, int], AnswerItem, tuple[int, int]]:
+    """Answers to one game's question, recorded by one ANSWER_MANY call per batch; each
+    answer's result is (answered, connected) for the question, or its refusal."""
+
+    async def send(key: tuple[str, int], items: list[AnswerItem]) -> list[tuple[int, int] | Exception]:
+        pin, question = key
+        keys = GameKeys(pin)
+        args: list[Any] = [question, ttl_s]
+        for player_id, option, received_ms in items:
+            args += (player_id, option, received_ms)
+        result = await script(keys=[keys.meta, keys.answers(question), keys.connected, keys.kicked], args=args)
+        counts = (int(result[0]), int(result[1]))
+        outcomes: list[tuple[int, int] | Exception] = []
+        for raw in result[2:]:
+            status = raw.decode() if isinstance(raw, bytes) else str(raw)
+            outcomes.append(counts if status == "ok" else _ERRORS.get(status, ServerError)())
+        return outcomes
+
+    return Batcher(send)
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A player's open sockets after a connect/disconnect, and the game's phase then."""
+
+    sockets: int
+    phase: str
+    question: int
+
+
+def connect_batcher(script: Any, ttl_s: int) -> Batcher[str, tuple[str, int], Presence]:
+    """Socket opens and closes of one game, counted by one CONNECT_MANY call per batch (a
+    game's end closes every socket at once)."""
+
+    async def send(pin: str, items: list[tuple[str, int]]) -> list[Presence | Exception]:
+        keys = GameKeys(pin)
+        args: list[Any] = [ttl_s]
+        for player_id, delta in items:
+            args += (player_id, delta)
+        result = await script(keys=[keys.connected, keys.meta], args=args)
+        phase = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
+        question = int(result[1])
+        return [Presence(int(n), phase, question) for n in result[2:]]
+
+    return Batcher(send)

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.ratelimit import RateLimiter
+from gameserver.store import GameRecord
 from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS
 from statemachine import End, Event, Lock, Next, Start, Unlock
 from statemachine.errors import (
@@ -158,28 +159,38 @@ class PlayerSession(Session):
     async def join(self, message: dict[str, Any]) -> None:
         if not isinstance(message.get("name"), str):
             raise BadMessage("join needs a string field 'name'")
-        seat = await self.live.service.join(self.pin, message["name"])
-        await self.enter(seat.player_id, seat.token, seat.name, score=0)
+        service = self.live.service
+        seat = service.new_seat(message["name"])
+        self.conn.player_id = seat.player_id
+        await self.live.hub.attach(self.conn)  # subscribe before joining: miss no event after it
+        try:
+            record = await service.take_seat(self.pin, seat, connect=True)
+        except BaseException:
+            await self.live.hub.detach(self.conn)
+            self.conn.player_id = None
+            raise
+        self.identified = True
+        await self.welcome(seat.player_id, seat.token, seat.name, score=0, record=record)
 
     async def resume(self, message: dict[str, Any]) -> None:
         token = message.get("token")
         if not isinstance(token, str):
             raise BadMessage("resume needs a string field 'token'")
-        player_id, name = await self.live.service.resume(self.pin, token)
-        await self.enter(player_id, token, name, score=await self.live.service.player_score(self.pin, player_id))
-
-    async def enter(self, player_id: str, token: str, name: str, *, score: int) -> None:
         service = self.live.service
+        player_id, name = await service.resume(self.pin, token)
         self.conn.player_id = player_id
         self.identified = True
         await self.live.hub.attach(self.conn)  # subscribe before reading the phase: miss nothing
         await service.set_connected(self.pin, player_id, True)
         record = await service.record(self.pin)
+        await self.welcome(player_id, token, name, score=await service.player_score(self.pin, player_id), record=record)
+
+    async def welcome(self, player_id: str, token: str, name: str, *, score: int, record: GameRecord) -> None:
         self.conn.send({
             "type": "joined", "player_id": player_id, "token": token, "name": name, "pin": self.pin,
             "phase": record.state.phase.value, "score": score,
         })
-        for current in await service.current_messages(self.pin, player_id=player_id, record=record):
+        for current in await self.live.service.current_messages(self.pin, player_id=player_id, record=record):
             self.conn.send(current)
 
     async def cleanup(self) -> None:
@@ -240,7 +251,7 @@ async def _serve(websocket: WebSocket, session_type: type[Session]) -> None:
     offered = list(websocket.scope.get("subprotocols") or [])
     codec = pick_codec(offered)
     await websocket.accept(subprotocol=codec.subprotocol if codec.subprotocol in offered else None)
-    if not PIN_PATTERN.match(pin) or await live.service.store.load(pin) is None:
+    if not PIN_PATTERN.match(pin) or not await live.service.store.exists(pin):
         await websocket.close(4404, "unknown PIN")
         return
     await session_type(websocket, live, pin).run()

@@ -6,6 +6,7 @@ machine's Redis in CI) when it is set: one shared suite for every engine we supp
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -155,3 +156,27 @@ async def test_batched_answers_keep_first_answer_wins_in_arrival_order(store: Ga
     assert len(answers) == 300
     assert answers["p7"].option == 1 and answers["p7"].received_ms == 5_007  # the first one
     assert answers["p8"].option == 0 and answers["p8"].received_ms == 5_008
+
+
+async def test_join_returns_the_game_and_can_count_the_socket_in_the_same_step(store: GameStore) -> None:
+    state = await new_game(store, "424246")
+    record = await store.join(
+        "424246", name="Ann", name_key="ann", player_id="p1", token="t1", max_players=10, connect=True
+    )
+    assert record.players == 1 and record.state == state and record.title == QUIZ.title
+    assert await store.redis.hget(GameKeys("424246").connected, "p1") == b"1"
+    await store.join("424246", name="Bob", name_key="bob", player_id="p2", token="t2", max_players=10)
+    assert await store.redis.hget(GameKeys("424246").connected, "p2") is None  # HTTP join: no socket yet
+
+
+async def test_concurrent_socket_opens_and_closes_are_all_counted(store: GameStore) -> None:
+    await new_game(store, "424247")
+    players = [f"p{i}" for i in range(50)]
+    # 50 players open two sockets each and close one, all at once: batched per game.
+    await asyncio.gather(*(store.connect("424247", p, +1) for p in players for _ in range(2)))
+    closed = await asyncio.gather(*(store.connect("424247", p, -1) for p in players))
+    assert {presence.sockets for presence in closed} == {1}
+    assert {presence.phase for presence in closed} == {"WAITING"}
+    left = await asyncio.gather(*(store.connect("424247", p, -1) for p in players))
+    assert {presence.sockets for presence in left} == {0}
+    assert await store.redis.hlen(GameKeys("424247").connected) == 0  # none left behind

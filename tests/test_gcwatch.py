@@ -1,0 +1,50 @@
+"""The collector tuning that keeps full collections out of big games (gameserver/gcwatch.py)."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from gameserver.gcwatch import Freezer, GcWatch
+
+
+@pytest.fixture(autouse=True)
+def _thawed() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_freezer_freezes_each_wave_of_connections_and_thaws_when_they_leave() -> None:
+    freezer = Freezer(step=100)
+    keep = [object() for _ in range(10)]
+    freezer.observe(99)
+    assert gc.get_freeze_count() == 0  # below one step: nothing frozen yet
+    freezer.observe(100)
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    keep += [[i] for i in range(1000)]
+    freezer.observe(150)
+    assert gc.get_freeze_count() == frozen  # half a step more: no new freeze
+    freezer.observe(200)
+    assert gc.get_freeze_count() > frozen
+    freezer.observe(100)  # a step's worth of sockets closed: everything back to the collector
+    assert gc.get_freeze_count() == 0
+    assert keep
+
+
+def test_gc_watch_times_collections_and_logs_slow_ones(caplog: pytest.LogCaptureFixture) -> None:
+    watch = GcWatch(slow_ms=0.0)
+    watch.install()
+    try:
+        with caplog.at_level(logging.WARNING, logger="gameserver.gcwatch"):
+            gc.collect()
+    finally:
+        watch.uninstall()
+    assert watch.pauses_ms and all(p >= 0 for p in watch.pauses_ms)
+    assert "garbage collection of generation 2" in caplog.text
+    gc.collect()
+    assert len(watch.pauses_ms) == 1  # uninstalled: no longer timed
