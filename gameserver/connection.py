@@ -95,10 +95,11 @@ class Connection:
     def _write_raw(self, wire: bytes) -> None:
         raw = self._raw
         assert raw is not None
-        if not raw.write(wire):
+        unsent = raw.write(wire)
+        if unsent < 0:
             self._closing = (1006, "")
-        elif raw.buffered() > self.max_buffer_bytes:
-            log.warning("closing a socket of game %s: %d bytes unsent", self.pin, raw.buffered())
+        elif unsent > self.max_buffer_bytes:
+            log.warning("closing a socket of game %s: %d bytes unsent", self.pin, unsent)
             self.close(CLOSE_TOO_SLOW, "too slow")
 
     def _enqueue(self, frame: Frame) -> None:

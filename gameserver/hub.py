@@ -261,11 +261,25 @@ class Hub:
         self, room: Room, message: Mapping[str, Any], you: Mapping[str, Any], host_extra: Mapping[str, Any]
     ) -> None:
         broadcast = Broadcast(message)
-        for player_id, conns in room.players.items():
-            personal = you.get(player_id)
-            extra = {"you": personal} if personal is not None else None
-            for conn in conns:
-                broadcast.send_to(conn, extra)
+        if you:
+            for player_id, conns in room.players.items():
+                personal = you.get(player_id)
+                extra = {"you": personal} if personal is not None else None
+                for conn in conns:
+                    broadcast.send_to(conn, extra)
+        else:
+            # The same bytes for everyone (a question): the tightest loop we have, since at
+            # 10,000 sockets every microsecond per socket is 10 ms of fan-out.
+            wires: dict[Codec, bytes] = {}
+            for conns in room.players.values():
+                for conn in conns:
+                    if conn.raw_ready():
+                        wire = wires.get(conn.codec)
+                        if wire is None:
+                            wire = wires[conn.codec] = broadcast.wire_for(conn.codec)
+                        conn.send_wire(wire)
+                    else:
+                        broadcast.send_to(conn)
         for conn in room.hosts:
             broadcast.send_to(conn, host_extra or None)
         self._after_delivery(room, message, you)

@@ -62,13 +62,15 @@ class RawWriter:
         # Frames may be written as they are only when no extension rewrites them.
         return p.handshake_complete and not p.conn.extensions
 
-    def write(self, frame: bytes) -> bool:
-        """Write a prebuilt frame; False when the socket is closing or gone."""
+    def write(self, frame: bytes) -> int:
+        """Write prebuilt frames; returns the bytes still unsent, or -1 when the socket is
+        closing or gone (one call per socket and message: it is the fan-out's inner loop)."""
         p = self._protocol
-        if p.disconnected or p.close_sent or p.transport.is_closing():
-            return False
-        p.transport.write(frame)
-        return True
+        transport = p.transport
+        if p.disconnected or p.close_sent or transport.is_closing():
+            return -1
+        transport.write(frame)
+        return int(transport.get_write_buffer_size())
 
     def buffered(self) -> int:
         return int(self._protocol.transport.get_write_buffer_size())
