@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from scoring.models import Answer, Outcome, Totals
-from scoring.points import points, time_taken_ms
+from scoring.models import _ZERO_TOTALS, Answer, Outcome, Totals, _trusted
+from scoring.points import MAX_POINTS, _check_time_limit
 
 __all__ = ["NO_ANSWER", "apply_outcomes", "distribution", "score_question"]
 
@@ -32,25 +32,30 @@ def score_question(
     which knows who is still in the game; it can use `NO_ANSWER` for the others. An answer
     that arrived after the deadline (it should have been refused) still counts as answered but
     scores 0, because `points` clamps the remaining time.
+
+    Each outcome is exactly `points(...)` and `time_taken_ms(...)` of `scoring.points`, with the
+    same integer formulas written out inline: this loop runs once per player (10,000 in a big
+    game), so the limit is checked once, not twice per answer, and the outcomes, valid by
+    construction, skip the checks of `Outcome` (see `scoring.models`).
     """
+    if not answers:
+        return {}
+    _check_time_limit(time_limit_ms)
+    limit = time_limit_ms
+    twice_limit = 2 * limit
+    twice_max = 2 * MAX_POINTS
     outcomes: dict[str, Outcome] = {}
-    for player_id, answer in answers.items():
-        correct = answer.option == correct_option
-        outcomes[player_id] = Outcome(
-            answered=True,
-            correct=correct,
-            points=points(
-                correct=correct,
-                received_ms=answer.received_ms,
-                deadline_ms=deadline_ms,
-                time_limit_ms=time_limit_ms,
-            ),
-            time_ms=time_taken_ms(
-                received_ms=answer.received_ms,
-                deadline_ms=deadline_ms,
-                time_limit_ms=time_limit_ms,
-            ),
-        )
+    for player_id, (option, received_ms) in answers.items():
+        left = deadline_ms - received_ms  # remaining_ms: clamped to [0, limit]
+        if left < 0:
+            left = 0
+        elif left > limit:
+            left = limit
+        if option == correct_option:  # points: round_half_up(MAX_POINTS * left / limit)
+            points = (twice_max * left + limit) // twice_limit
+            outcomes[player_id] = _trusted(Outcome, (True, True, points, limit - left))
+        else:
+            outcomes[player_id] = _trusted(Outcome, (True, False, 0, limit - left))
     return outcomes
 
 
@@ -74,8 +79,19 @@ def apply_outcomes(totals: Mapping[str, Totals], outcomes: Mapping[str, Outcome]
     from zero.
 
     Returning only the changed players lets the gameserver write back just those entries in one
-    atomic step; the input mapping is never modified.
+    atomic step; the input mapping is never modified. Each entry is `Totals.plus`, written out
+    inline because this runs once per player.
     """
-    return {
-        player_id: totals.get(player_id, Totals()).plus(outcome) for player_id, outcome in outcomes.items()
-    }
+    get = totals.get
+    updated: dict[str, Totals] = {}
+    for player_id, (answered, correct, points, time_ms) in outcomes.items():
+        before = get(player_id, _ZERO_TOTALS)
+        if correct:  # a correct outcome is also answered
+            score, count, right, right_time_ms = before
+            updated[player_id] = _trusted(Totals, (score + points, count + 1, right + 1, right_time_ms + time_ms))
+        elif answered:  # a wrong answer scores 0 (Outcome checks it)
+            score, count, right, right_time_ms = before
+            updated[player_id] = _trusted(Totals, (score, count + 1, right, right_time_ms))
+        else:
+            updated[player_id] = before
+    return updated

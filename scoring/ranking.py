@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from scoring.models import Standing, Totals
+from scoring.models import Standing, Totals, _trusted
 
 __all__ = ["LEADERBOARD_SIZE", "PODIUM_SIZE", "leaderboard", "podium", "rank", "results", "you_final"]
 
@@ -27,27 +27,33 @@ LEADERBOARD_SIZE = 10
 PODIUM_SIZE = 3
 
 
-def _order_key(entry: tuple[str, str, Totals]) -> tuple[int, int, str, str]:
-    """Sort key: highest score first, then the tie-break described in the module docstring."""
-    player_id, name, totals = entry
-    return (-totals.score, totals.correct_time_ms, name.casefold(), player_id)
-
-
 def rank(players: Iterable[tuple[str, str, Totals]]) -> list[Standing]:
     """Everyone's standing, best first, from `(player_id, name, totals)` triples.
 
     The rank of a line is one more than the number of players with a strictly higher score,
     which is the position of the first line with that score in the sorted list.
+
+    Sorted by `(-score, correct_time_ms, name.casefold(), player_id)`, the order described in
+    the module docstring. For speed at 10,000 players the keys are built in one pass, with the
+    input position appended so that the list sorts without a key function and keeps fully
+    equal keys (a repeated id) in input order, as a stable sort by that key would.
     """
-    ordered = sorted(players, key=_order_key)
+    entries = list(players)
+    keyed = [
+        (-totals.score, totals.correct_time_ms, name.casefold(), player_id, position)
+        for position, (player_id, name, totals) in enumerate(entries)
+    ]
+    keyed.sort()
     standings: list[Standing] = []
+    append = standings.append
     current_rank = 0
     previous_score: int | None = None
-    for position, (player_id, name, totals) in enumerate(ordered, start=1):
-        if totals.score != previous_score:
-            current_rank = position
-            previous_score = totals.score
-        standings.append(Standing(rank=current_rank, player_id=player_id, name=name, totals=totals))
+    for place, (negated_score, _, _, _, position) in enumerate(keyed, start=1):
+        if negated_score != previous_score:
+            current_rank = place
+            previous_score = negated_score
+        player_id, name, totals = entries[position]
+        append(_trusted(Standing, (current_rank, player_id, name, totals)))  # ranks start at 1
     return standings
 
 

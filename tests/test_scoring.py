@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 import random
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scoring import (
+    NO_ANSWER,
     Answer,
     Outcome,
     Standing,
@@ -272,3 +274,170 @@ def test_rank_invariants(players: list[tuple[str, str, Totals]], rnd: random.Ran
     shuffled = list(players)
     rnd.shuffle(shuffled)
     assert rank(shuffled) == standings  # deterministic whatever the input order
+
+
+# --- the fast paths against the straightforward definitions -------------------------------------
+#
+# score_question, apply_outcomes and rank are written for speed at 10,000 players (inline
+# formulas, values built without re-checking, a precomputed sort key). These slow references
+# follow the documented definitions literally and build every value through its checking
+# constructor; the fast code must give exactly the same values, in the same order.
+
+
+def _reference_score_question(
+    answers: dict[str, Answer], correct_option: int, deadline_ms: int, time_limit_ms: int
+) -> dict[str, Outcome]:
+    outcomes = {}
+    for player_id, answer in answers.items():
+        remaining = max(0, min(time_limit_ms, deadline_ms - answer.received_ms))
+        correct = answer.option == correct_option
+        outcomes[player_id] = Outcome(
+            answered=True,
+            correct=correct,
+            points=_reference(remaining, time_limit_ms) if correct else 0,
+            time_ms=time_limit_ms - remaining,
+        )
+    return outcomes
+
+
+def _reference_apply_outcomes(totals: dict[str, Totals], outcomes: dict[str, Outcome]) -> dict[str, Totals]:
+    updated = {}
+    for player_id, outcome in outcomes.items():
+        before = totals.get(player_id, Totals())
+        updated[player_id] = Totals(
+            score=before.score + outcome.points,
+            answers=before.answers + (1 if outcome.answered else 0),
+            correct=before.correct + (1 if outcome.correct else 0),
+            correct_time_ms=before.correct_time_ms + (outcome.time_ms if outcome.correct else 0),
+        )
+    return updated
+
+
+def _reference_rank(players: list[tuple[str, str, Totals]]) -> list[Standing]:
+    ordered = sorted(players, key=lambda p: (-p[2].score, p[2].correct_time_ms, p[1].casefold(), p[0]))
+    return [
+        Standing(
+            rank=1 + sum(1 for _, _, other in players if other.score > totals.score),
+            player_id=player_id,
+            name=name,
+            totals=totals,
+        )
+        for player_id, name, totals in ordered
+    ]
+
+
+def _assert_same_values(got: object, expected: object) -> None:
+    """Equal, and of exactly the same classes all the way down (equality alone checks that too)."""
+    assert got == expected
+    assert repr(got) == repr(expected)
+
+
+@st.composite
+def question_strategy(draw: st.DrawFn) -> tuple[int, int, dict[str, Answer]]:
+    """A time limit, a deadline and answers whose remaining time often sits on the edges: the
+    clamps (0 and the limit, one ms either side) and exact halves of the rounding."""
+    limit = draw(st.sampled_from([1, 2, 3, 400, 2_000, 5_000, 20_000]) | st.integers(1, 120_000))
+    deadline = draw(st.integers(0, 1_800_000_000_000))
+    remaining = st.one_of(
+        st.integers(0, limit),
+        st.integers(-2, 2),
+        st.integers(limit - 2, limit + 2),
+        st.integers(-2 * limit - 5, 3 * limit + 5),
+    )
+    answers = draw(
+        st.dictionaries(
+            st.text("abcd", min_size=1, max_size=3),
+            st.builds(lambda option, left: Answer(option, deadline - left), st.integers(-1, 5), remaining),
+            max_size=30,
+        )
+    )
+    return limit, deadline, answers
+
+
+totals_strategy = st.builds(
+    lambda score, correct, wrong, time_ms: Totals(
+        score=score, answers=correct + wrong, correct=correct, correct_time_ms=time_ms
+    ),
+    st.integers(0, 10_000),
+    st.integers(0, 10),
+    st.integers(0, 10),
+    st.integers(0, 1_200_000),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    question_strategy(),
+    st.integers(0, 3),
+    st.dictionaries(st.text("abcd", min_size=1, max_size=3), totals_strategy, max_size=30),
+    st.sets(st.text("abcde", min_size=1, max_size=3), max_size=10),
+)
+def test_fast_scoring_equals_reference(
+    question: tuple[int, int, dict[str, Answer]],
+    correct_option: int,
+    totals: dict[str, Totals],
+    idle: set[str],
+) -> None:
+    limit, deadline, answers = question
+    outcomes = score_question(answers, correct_option=correct_option, deadline_ms=deadline, time_limit_ms=limit)
+    _assert_same_values(outcomes, _reference_score_question(answers, correct_option, deadline, limit))
+    assert list(outcomes) == list(answers)
+    for outcome in outcomes.values():
+        assert Outcome(*outcome) == outcome  # valid, though built without the checks
+
+    # The gameserver may add outcomes of its own for players who did not answer.
+    outcomes = {**{p: NO_ANSWER for p in idle}, **outcomes}
+    snapshot = dict(totals)
+    updated = apply_outcomes(totals, outcomes)
+    _assert_same_values(updated, _reference_apply_outcomes(totals, outcomes))
+    assert list(updated) == list(outcomes)
+    assert totals == snapshot
+    for player_id, outcome in outcomes.items():
+        assert updated[player_id] == totals.get(player_id, Totals()).plus(outcome)
+        assert Totals(*updated[player_id]) == updated[player_id]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text("pq", min_size=1, max_size=2),  # ids repeat now and then: input order decides
+            st.text("aAsStß", max_size=3),  # "ß" casefolds to "ss" (but sorts after "t" as is)
+            st.integers(0, 2),
+            st.integers(0, 1),
+        ),
+        max_size=30,
+    ),
+)
+@example([("p", "ß", 1, 0), ("q", "st", 1, 0)])  # casefold, not lower(): "ss" < "st"
+def test_fast_rank_equals_reference(rows: list[tuple[str, str, int, int]]) -> None:
+    # Few distinct scores and times, so ties on score, time and folded name are common.
+    players = [
+        (player_id, name, Totals(score=100 * score, answers=1, correct=1, correct_time_ms=1000 * time))
+        for player_id, name, score, time in rows
+    ]
+    standings = rank(iter(players))  # any iterable, read once
+    _assert_same_values(standings, _reference_rank(players))
+    for standing in standings:
+        assert Standing(*standing) == standing  # valid, though built without the checks
+
+
+def test_values_keep_dataclass_semantics() -> None:
+    """The values are named tuples for speed, but compare, hash and refuse like frozen dataclasses."""
+    totals = Totals(score=5, answers=2, correct=1, correct_time_ms=300)
+    assert totals == Totals(5, 2, 1, 300)
+    assert hash(totals) == hash(Totals(5, 2, 1, 300))
+    assert repr(totals) == "Totals(score=5, answers=2, correct=1, correct_time_ms=300)"
+    assert Totals() != NO_ANSWER  # type: ignore[comparison-overlap]  # equal items (False == 0), other kind
+    assert Totals() != (0, 0, 0, 0)
+    assert (0, 0, 0, 0) != Totals()
+    assert not Totals() == (0, 0, 0, 0)
+    with pytest.raises(TypeError):
+        assert totals < Totals(6)
+    with pytest.raises(AttributeError):
+        totals.score = 6  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        totals._replace(score=-1)
+    assert totals._replace(score=6) == Totals(6, 2, 1, 300)
+    assert pickle.loads(pickle.dumps(totals)) == totals
+    assert bool(Totals())  # the gameserver writes `updated.get(p) or totals.get(p) or Totals()`
