@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from gameserver.context import LiveContext
 from gameserver.embedded_redis import EmbeddedRedis
-from gameserver.gcwatch import Freezer, GcWatch, freeze, tune
+from gameserver.gcwatch import Freezer, GcHold, GcWatch, freeze, tune
 from gameserver.http_api import api_routes
 from gameserver.hub import Hub
 from gameserver.openapi import openapi_routes
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s)
         service = GameService(store, settings)
         hub = Hub(
-            redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=service.now_ms, freezer=Freezer()
+            redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=service.now_ms,
+            freezer=Freezer(), gc_hold=GcHold(),
         )
         await hub.start()
         freeze()  # what startup built (modules, routes, clients) lives as long as the process
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await task
             await service.shutdown()
             await hub.stop()
+            if hub.gc_hold is not None:
+                hub.gc_hold.release_all()
             await redis.aclose()
             await pool.disconnect()
             if embedded is not None:

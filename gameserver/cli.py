@@ -28,6 +28,7 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
         "log_level": args.log_level,
         "backlog": 4096,
         "ws": "gameserver.wsprotocol:FastWebSocketProtocol",
+        "http": "gameserver.httpprotocol:UpgradeFriendlyHttpProtocol",
         "ws_per_message_deflate": False,
         # Keep-alive pings find dead peers; every 20 s (uvicorn's default) is 1,500 pings a
         # second at 30,000 sockets. Clients that want a faster check send protocol `ping`s.

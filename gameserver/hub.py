@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from gameserver.connection import Connection
-from gameserver.gcwatch import Freezer
+from gameserver.gcwatch import Freezer, GcHold
 from gameserver.keys import GameKeys
 from gameserver.store import GameStore
 from gameserver.wsprotocol import frame_bytes, frame_of
@@ -63,7 +63,7 @@ class Room:
 #: Sockets written per slice of a broadcast before the event loop may run once: a 10,000-socket
 #: broadcast takes ~100 ms, and without a pause the answers arriving meanwhile would wait in
 #: the kernel and be timed late (fewer points). 500 sockets is ~5 ms.
-SLICE = 500
+SLICE = 2000
 
 
 async def _in_slices(room: Room) -> AsyncIterator[tuple[str, set[Connection]]]:
@@ -124,9 +124,13 @@ class Hub:
         lobby_interval_ms: int,
         now_ms: Callable[[], int],
         freezer: Freezer | None = None,
+        gc_hold: GcHold | None = None,
+        gc_hold_players: int = 1000,
     ) -> None:
         self.redis = redis
         self.freezer = freezer
+        self.gc_hold = gc_hold
+        self.gc_hold_players = gc_hold_players
         self.connection_count = 0
         self.store = store
         self.lobby_interval_s = lobby_interval_ms / 1000
@@ -332,10 +336,15 @@ class Hub:
             except Exception:
                 log.exception("listener failed on game %s", room.pin)
         kind = message.get("type")
-        if kind == "question" and room.hosts:
-            self._count_answers(room, int(message["question"]))
+        if kind == "question":
+            if room.hosts:
+                self._count_answers(room, int(message["question"]))
+            if self.gc_hold is not None and len(room.players) >= self.gc_hold_players:
+                self.gc_hold.hold(room.pin)
         elif kind in ("reveal", "finished"):
             room.counting = None
+            if self.gc_hold is not None:
+                self.gc_hold.release(room.pin)
 
     # -- coalesced lobby and answer count ------------------------------------------------
 
@@ -416,3 +425,5 @@ class Hub:
                 timer.cancel()
         room.lobby_timer = room.player_lobby_timer = None
         room.counting = None
+        if self.gc_hold is not None:
+            self.gc_hold.release(room.pin)

@@ -48,3 +48,31 @@ def test_gc_watch_times_collections_and_logs_slow_ones(caplog: pytest.LogCapture
     assert "garbage collection of generation 2" in caplog.text
     gc.collect()
     assert len(watch.pauses_ms) == 1  # uninstalled: no longer timed
+
+
+async def test_gc_hold_disables_collection_while_any_room_holds_and_gives_it_back() -> None:
+    from gameserver.gcwatch import GcHold
+
+    assert gc.isenabled()
+    hold = GcHold(max_hold_s=60)
+    hold.hold("111111")
+    hold.hold("222222")
+    assert not gc.isenabled()
+    hold.release("111111")
+    assert not gc.isenabled()  # the other room's question is still open
+    hold.release("222222")
+    assert gc.isenabled()
+    hold.release("222222")  # releasing twice is harmless
+    assert gc.isenabled()
+
+
+async def test_gc_hold_gives_the_collector_back_after_its_time_limit() -> None:
+    import asyncio
+
+    from gameserver.gcwatch import GcHold
+
+    hold = GcHold(max_hold_s=0.05)
+    hold.hold("111111")  # and the reveal never comes
+    assert not gc.isenabled()
+    await asyncio.sleep(0.2)
+    assert gc.isenabled() and not hold.holding
