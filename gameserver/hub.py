@@ -384,10 +384,10 @@ class Hub:
                 broadcast.send_to(conn)
 
     def follow_answers(self, pin: str, question: int) -> None:
-        """A host joined while `question` runs: count its answers from now (a question that
-        opened earlier started no count for this host)."""
+        """A host (re)joined while `question` runs: send it the count (again) from now on; the
+        counter may have stopped while the room had no host."""
         room = self.rooms.get(pin)
-        if room is not None and room.hosts and room.counting is None:
+        if room is not None and room.hosts:
             self._count_answers(room, question)
 
     def _count_answers(self, room: Room, question: int) -> None:
