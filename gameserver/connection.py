@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from gameserver.wsprotocol import RawWriter, frame_bytes, frame_of
+from gameserver.wsprotocol import RawWriter, frame_bytes
 from transports.codecs import Codec, Frame
 
 log = logging.getLogger(__name__)
@@ -64,22 +64,12 @@ class Connection:
     def send(self, message: Mapping[str, Any]) -> None:
         self.send_frame(self.codec.encode(message))
 
-    def send_encoded(self, data: bytes, *, text: bool) -> None:
-        """Send an encoded message given as bytes (UTF-8 when `text`): no str round trip on
-        the raw path."""
+    def send_frame(self, frame: Frame) -> None:
+        """Send one encoded message (broadcasts with a prebuilt frame use `send_wire`)."""
         if self._closing is not None:
             return
         if self.raw_ready():
-            self._write_raw(frame_of(data, text=text))
-        else:
-            self._enqueue(data.decode() if text else data)
-
-    def send_frame(self, frame: Frame, wire: bytes | None = None) -> None:
-        """Send one encoded message; `wire` is its prebuilt WebSocket frame, if the caller has it."""
-        if self._closing is not None:
-            return
-        if self.raw_ready():
-            self._write_raw(wire if wire is not None else frame_bytes(frame))
+            self._write_raw(frame_bytes(frame))
         else:
             self._enqueue(frame)
 

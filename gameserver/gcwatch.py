@@ -4,7 +4,7 @@ A server holding 10,000 sockets has millions of long-lived objects (each connect
 protocol, a parser, buffers, a Starlette `WebSocket`, a session...). CPython's full (generation
 2) collection walks all of them: at 10k players one pass stops the event loop for hundreds of
 milliseconds, and the allocation that triggers it is usually the burst that matters most (the
-10,000 answers being scored). Two measures, both standard for large asyncio servers:
+10,000 answers being scored). Three measures:
 
 - `gc.freeze()` after each big wave of long-lived objects (startup, then whenever the
   connection count has grown a lot) moves what exists into the permanent generation, which
@@ -12,6 +12,7 @@ milliseconds, and the allocation that triggers it is usually the burst that matt
   (only reference cycles among frozen objects wait, and our connections do not form any that
   outlive a socket).
 - A higher generation-0 threshold: fewer young collections during bursts.
+- `GcHold`: no automatic collection while a big room's question is open (see below).
 
 `GcWatch` records every collection's pause so the load tests and the logs show the effect.
 """
@@ -36,7 +37,6 @@ class GcWatch:
     pauses_ms: list[float] = field(default_factory=list)
     max_kept: int = 10_000
     _started: float | None = None
-    _counts: tuple[int, int, int] = (0, 0, 0)
 
     def install(self) -> None:
         if self._callback not in gc.callbacks:
@@ -49,7 +49,6 @@ class GcWatch:
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
-            self._counts = gc.get_count()
             return
         if self._started is None:
             return
@@ -59,8 +58,8 @@ class GcWatch:
             self.pauses_ms.append(pause_ms)
         if pause_ms >= self.slow_ms:
             log.warning(
-                "garbage collection of generation %d took %.0f ms (%d collected) at %.3f counts %s",
-                info.get("generation", -1), pause_ms, info.get("collected", 0), time.time(), self._counts,
+                "garbage collection of generation %d took %.0f ms (%d collected)",
+                info.get("generation", -1), pause_ms, info.get("collected", 0),
             )
 
 

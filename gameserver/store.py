@@ -98,9 +98,9 @@ def _record_from(pin: str, raw: Mapping[bytes, bytes]) -> GameRecord:
     return GameRecord(pin, meta["title"], meta["host"], int(meta["players"]), state)
 
 
-def _totals_from(raw: str) -> Totals:
-    score, answers, correct, time_ms = (int(part) for part in raw.split(","))
-    return Totals(score=score, answers=answers, correct=correct, correct_time_ms=time_ms)
+def _totals_from(raw: bytes) -> Totals:
+    score, answers, correct, time_ms = raw.split(b",")
+    return Totals(score=int(score), answers=int(answers), correct=int(correct), correct_time_ms=int(time_ms))
 
 
 def _totals_to(totals: Totals) -> str:
@@ -124,13 +124,7 @@ def _answers_from(raw: Mapping[bytes, bytes]) -> dict[str, Answer]:
 
 
 def _all_totals_from(raw: Mapping[bytes, bytes]) -> dict[str, Totals]:
-    result: dict[str, Totals] = {}
-    for player_id, value in raw.items():
-        score, answers, correct, time_ms = value.split(b",")
-        result[player_id.decode()] = Totals(
-            score=int(score), answers=int(answers), correct=int(correct), correct_time_ms=int(time_ms)
-        )
-    return result
+    return {player_id.decode(): _totals_from(value) for player_id, value in raw.items()}
 
 
 class GameStore:
@@ -264,17 +258,9 @@ class GameStore:
         result = await self._all_answered(keys=[keys.meta, keys.answers(question), keys.connected], args=[question])
         return bool(result == 1)
 
-    async def answer_counts(self, pin: str, question: int) -> tuple[int, int]:
-        """(answered, connected) in one round trip, for the host's answer counter."""
-        keys = GameKeys(pin)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hlen(keys.answers(question))
-            pipe.hlen(keys.connected)
-            answered, connected = await pipe.execute()
-        return int(answered), int(connected)
-
     async def answer_counts_many(self, games: list[tuple[str, int]]) -> list[tuple[int, int]]:
-        """`answer_counts` for many (pin, question) pairs in one round trip."""
+        """(answered, connected) of each (pin, question), for the hosts' answer counters: every
+        game of the process in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for pin, question in games:
                 keys = GameKeys(pin)
@@ -308,7 +294,7 @@ class GameStore:
 
     async def player_totals(self, pin: str, player_id: str) -> Totals:
         raw = await self.redis.hget(GameKeys(pin).totals, player_id)
-        return _totals_from(raw.decode()) if raw is not None else Totals()
+        return _totals_from(raw) if raw is not None else Totals()
 
     async def apply_scores(
         self, pin: str, question: int, updated: Mapping[str, Totals], event: Mapping[str, Any]

@@ -203,7 +203,6 @@ class Run:
         for pid in self.servers.root_pids():
             out = self.out / f"pyspy-{phase}-{pid}.txt"
             cmd = [exe, "record", "--pid", str(pid), "-f", "raw", "--threads", "-r", "100", "--nonblocking",
-                   *os.environ.get("LOADTEST_PYSPY_EXTRA", "").split(),
                    "-o", str(out)]  # fmt: skip
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self._pyspy.append((proc, out))
