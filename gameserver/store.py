@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgpack
 import orjson
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from gameserver import scripts
 from gameserver.keys import DUE, GameKeys
@@ -136,8 +138,8 @@ class GameStore:
         r = redis
         self._create = r.register_script(scripts.CREATE_GAME)
         self._join = r.register_script(scripts.JOIN)
-        self._answers = answer_batcher(r.register_script(scripts.ANSWER_MANY), game_ttl_s)
-        self._connects = connect_batcher(r.register_script(scripts.CONNECT_MANY), game_ttl_s)
+        self._answers = answer_batcher(r, game_ttl_s)
+        self._connects = connect_batcher(r, game_ttl_s)
         self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
         self._commit = r.register_script(scripts.COMMIT)
         self._apply_scores = r.register_script(scripts.APPLY_SCORES)
@@ -360,51 +362,106 @@ BatchKey = TypeVar("BatchKey", bound=Hashable)
 
 
 class Batcher(Generic[BatchKey, Item, Result]):
-    """Coalesces calls that share a key into one Redis call: the items submitted while the
-    previous batch of the same key is in flight (or in the same event-loop tick) go together.
+    """Coalesces calls into one Redis script call per key and one pipeline per event-loop tick.
 
-    One drain task per key sends its batches strictly in submission order, so per-key ordering
-    (e.g. "first answer wins") holds exactly as with one call per item. Under a burst this
-    turns thousands of round trips into a few, which is what keeps the connection pool and the
-    event loop from saturating.
+    Items submitted for the same key (one game's answers to one question, say) while that key
+    has a call in flight, or within the same tick, go into one script call; the calls of every
+    key that has items waiting go to Redis together, in one pipeline (one write, one read).
+    A key has at most one call in flight, so per-key order ("first answer wins") holds exactly
+    as with one call per item. One game's burst becomes a few calls; a thousand games with a
+    few answers each become one round trip instead of a thousand, which is what keeps the
+    connection pool and the event loop from saturating.
     """
 
     MAX_BATCH = 1000
 
-    def __init__(self, send: Callable[[BatchKey, list[Item]], Awaitable[list[Result | Exception]]]) -> None:
-        self._send_batch = send
+    def __init__(
+        self,
+        redis: Redis,
+        script: AsyncScript,
+        command: Callable[[BatchKey, list[Item]], tuple[list[str], list[Any]]],
+        parse: Callable[[Any], list[Result | Exception]],
+    ) -> None:
+        self._redis = redis
+        self._script = script
+        self._command = command  # (keys, args) of the script call for one key's items
+        self._parse = parse  # the script's reply -> one result (or refusal) per item
         self._pending: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
-        self._draining: set[BatchKey] = set()
+        self._in_flight: set[BatchKey] = set()
+        self._launch_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, key: BatchKey, item: Item) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
         self._pending.setdefault(key, []).append((item, future))
-        if key not in self._draining:
-            self._draining.add(key)
-            task = asyncio.create_task(self._drain(key))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        self._schedule(loop)
         return await future
 
-    async def _drain(self, key: BatchKey) -> None:
-        try:
-            while self._pending.get(key):
-                batch = self._pending[key][: self.MAX_BATCH]
-                del self._pending[key][: self.MAX_BATCH]
-                await self._send(key, batch)
-            self._pending.pop(key, None)
-        finally:
-            self._draining.discard(key)
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._launch_scheduled:
+            self._launch_scheduled = True
+            loop.call_soon(self._launch)  # after the rest of this tick's submissions
 
-    async def _send(self, key: BatchKey, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        try:
-            results = await self._send_batch(key, [item for item, _ in batch])
-        except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(ServerError(f"could not reach the game store: {exc}"))
+    def _launch(self) -> None:
+        self._launch_scheduled = False
+        batches: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
+        for key in [key for key in self._pending if key not in self._in_flight]:
+            waiting = self._pending[key]
+            batches[key] = waiting[: self.MAX_BATCH]
+            if len(waiting) > self.MAX_BATCH:
+                del waiting[: self.MAX_BATCH]
+            else:
+                del self._pending[key]
+        if not batches:
             return
+        self._in_flight.update(batches)
+        task = asyncio.create_task(self._send(batches))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batches: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]]) -> None:
+        try:
+            replies = await self._execute(
+                [self._command(key, [item for item, _ in batch]) for key, batch in batches.items()]
+            )
+        except Exception as exc:
+            for batch in batches.values():
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(ServerError(f"could not reach the game store: {exc}"))
+        else:
+            for batch, reply in zip(batches.values(), replies, strict=True):
+                self._resolve(batch, reply)
+        finally:
+            self._in_flight.difference_update(batches)
+            if any(key in self._pending for key in batches):
+                self._schedule(asyncio.get_running_loop())
+
+    async def _execute(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """One pipeline of EVALSHA calls; a script Redis does not know (it restarted, or was
+        flushed) is loaded and those calls alone are sent again: they were not run."""
+        replies = await self._pipeline(calls)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            self._script.sha = await self._redis.script_load(self._script.script)
+            for i, reply in zip(missing, await self._pipeline([calls[i] for i in missing]), strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _pipeline(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        sha = self._script.sha
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
+
+    def _resolve(self, batch: list[tuple[Item, asyncio.Future[Result]]], reply: Any) -> None:
+        results: list[Result | Exception]
+        if isinstance(reply, Exception):
+            results = [ServerError(f"the game store refused a call: {reply}")] * len(batch)
+        else:
+            results = self._parse(reply)
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
@@ -417,17 +474,19 @@ class Batcher(Generic[BatchKey, Item, Result]):
 AnswerItem = tuple[str, int, int]  # player_id, option, received_ms
 
 
-def answer_batcher(script: Any, ttl_s: int) -> Batcher[tuple[str, int], AnswerItem, tuple[int, int]]:
+def answer_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], AnswerItem, tuple[int, int]]:
     """Answers to one game's question, recorded by one ANSWER_MANY call per batch; each
     answer's result is (answered, connected) for the question, or its refusal."""
 
-    async def send(key: tuple[str, int], items: list[AnswerItem]) -> list[tuple[int, int] | Exception]:
+    def command(key: tuple[str, int], items: list[AnswerItem]) -> tuple[list[str], list[Any]]:
         pin, question = key
         keys = GameKeys(pin)
         args: list[Any] = [question, ttl_s]
         for player_id, option, received_ms in items:
             args += (player_id, option, received_ms)
-        result = await script(keys=[keys.meta, keys.answers(question), keys.connected, keys.kicked], args=args)
+        return [keys.meta, keys.answers(question), keys.connected, keys.kicked], args
+
+    def parse(result: list[Any]) -> list[tuple[int, int] | Exception]:
         counts = (int(result[0]), int(result[1]))
         outcomes: list[tuple[int, int] | Exception] = []
         for raw in result[2:]:
@@ -435,7 +494,7 @@ def answer_batcher(script: Any, ttl_s: int) -> Batcher[tuple[str, int], AnswerIt
             outcomes.append(counts if status == "ok" else _ERRORS.get(status, ServerError)())
         return outcomes
 
-    return Batcher(send)
+    return Batcher(redis, redis.register_script(scripts.ANSWER_MANY), command, parse)
 
 
 @dataclass(frozen=True)
@@ -447,18 +506,20 @@ class Presence:
     question: int
 
 
-def connect_batcher(script: Any, ttl_s: int) -> Batcher[str, tuple[str, int], Presence]:
+def connect_batcher(redis: Redis, ttl_s: int) -> Batcher[str, tuple[str, int], Presence]:
     """Socket opens and closes of one game, counted by one CONNECT_MANY call per batch (a
     game's end closes every socket at once)."""
 
-    async def send(pin: str, items: list[tuple[str, int]]) -> list[Presence | Exception]:
+    def command(pin: str, items: list[tuple[str, int]]) -> tuple[list[str], list[Any]]:
         keys = GameKeys(pin)
         args: list[Any] = [ttl_s]
         for player_id, delta in items:
             args += (player_id, delta)
-        result = await script(keys=[keys.connected, keys.meta], args=args)
+        return [keys.connected, keys.meta], args
+
+    def parse(result: list[Any]) -> list[Presence | Exception]:
         phase = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
         question = int(result[1])
         return [Presence(int(n), phase, question) for n in result[2:]]
 
-    return Batcher(send)
+    return Batcher(redis, redis.register_script(scripts.CONNECT_MANY), command, parse)

@@ -180,3 +180,53 @@ async def test_concurrent_socket_opens_and_closes_are_all_counted(store: GameSto
     left = await asyncio.gather(*(store.connect("424247", p, -1) for p in players))
     assert {presence.sockets for presence in left} == {0}
     assert await store.redis.hlen(GameKeys("424247").connected) == 0  # none left behind
+
+
+async def test_answers_of_many_games_in_one_tick_share_one_pipeline(
+    store: GameStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pins = [f"4250{i:02d}" for i in range(20)]
+    for pin in pins:
+        state = await new_game(store, pin)
+        started, _ = transition(state, Start(), 5_000)
+        await store.commit(pin, state, started, None)
+    batcher = store._answers
+    pipelines: list[int] = []
+    real_pipeline = batcher._pipeline
+
+    async def counting(calls: list[tuple[list[str], list[object]]]) -> list[object]:
+        pipelines.append(len(calls))
+        return await real_pipeline(calls)
+
+    monkeypatch.setattr(batcher, "_pipeline", counting)
+    calls = [store.answer(pin, f"p{i}", 0, i % 2, 5_000 + i) for pin in pins for i in range(3)]
+    results = await asyncio.gather(*calls)
+    assert pipelines == [20]  # one round trip: one script call per game
+    assert {answered for answered, _ in results} == {3}  # counts as of the end of its batch
+    for pin in pins:
+        assert sorted(await store.answers(pin, 0)) == ["p0", "p1", "p2"]
+
+
+async def test_batches_of_one_game_keep_order_when_split(store: GameStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = await new_game(store, "424248")
+    started, _ = transition(state, Start(), 5_000)
+    await store.commit("424248", state, started, None)
+    # Batches of 7: the game's next batch waits for the one in flight, so a player's later
+    # answers (in later batches) still lose to its first.
+    monkeypatch.setattr(type(store._answers), "MAX_BATCH", 7)
+    calls = [store.answer("424248", f"p{i % 10}", 0, i % 2, 5_000 + i) for i in range(40)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, tuple) for r in results[:10])
+    assert all(isinstance(r, AlreadyAnswered) for r in results[10:])
+    answers = await store.answers("424248", 0)
+    assert {p: a.received_ms for p, a in answers.items()} == {f"p{i}": 5_000 + i for i in range(10)}
+
+
+async def test_answers_are_recorded_after_redis_forgot_the_scripts(store: GameStore) -> None:
+    state = await new_game(store, "424249")
+    started, _ = transition(state, Start(), 5_000)
+    await store.commit("424249", state, started, None)
+    await store.answer("424249", "p1", 0, 0, 5_001)
+    await store.redis.script_flush()  # as after a restart of Redis: EVALSHA now says NOSCRIPT
+    assert await store.answer("424249", "p2", 0, 1, 5_002) == (2, 0)
+    assert sorted(await store.answers("424249", 0)) == ["p1", "p2"]
