@@ -362,15 +362,17 @@ BatchKey = TypeVar("BatchKey", bound=Hashable)
 
 
 class Batcher(Generic[BatchKey, Item, Result]):
-    """Coalesces calls into one Redis script call per key and one pipeline per event-loop tick.
+    """Coalesces calls into one Redis script call per key, and the calls of all keys into one
+    pipeline.
 
-    Items submitted for the same key (one game's answers to one question, say) while that key
-    has a call in flight, or within the same tick, go into one script call; the calls of every
-    key that has items waiting go to Redis together, in one pipeline (one write, one read).
-    A key has at most one call in flight, so per-key order ("first answer wins") holds exactly
-    as with one call per item. One game's burst becomes a few calls; a thousand games with a
-    few answers each become one round trip instead of a thousand, which is what keeps the
-    connection pool and the event loop from saturating.
+    Items submitted for the same key (one game's answers to one question, say) while a
+    pipeline is in flight, or within the same event-loop tick, go into one script call; the
+    calls of every key with items waiting go to Redis together, in one pipeline (one write,
+    one read). One pipeline is in flight at a time and Redis runs it in order, so per-key
+    order ("first answer wins") holds exactly as with one call per item. One game's burst
+    becomes a few calls; a thousand games with a few answers each become one round trip
+    instead of a thousand, which is what keeps the connection pool and the event loop from
+    saturating.
     """
 
     MAX_BATCH = 1000
@@ -387,38 +389,32 @@ class Batcher(Generic[BatchKey, Item, Result]):
         self._command = command  # (keys, args) of the script call for one key's items
         self._parse = parse  # the script's reply -> one result (or refusal) per item
         self._pending: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
-        self._in_flight: set[BatchKey] = set()
-        self._launch_scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, key: BatchKey, item: Item) -> Result:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, []).append((item, future))
-        self._schedule(loop)
+        if self._flusher is None:
+            # Its first step runs after the rest of this tick's submissions have queued.
+            self._flusher = asyncio.create_task(self._flush())
         return await future
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if not self._launch_scheduled:
-            self._launch_scheduled = True
-            loop.call_soon(self._launch)  # after the rest of this tick's submissions
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                await self._send(self._take())
+        finally:
+            self._flusher = None
 
-    def _launch(self) -> None:
-        self._launch_scheduled = False
+    def _take(self) -> dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]]:
         batches: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
-        for key in [key for key in self._pending if key not in self._in_flight]:
-            waiting = self._pending[key]
+        for key, waiting in list(self._pending.items()):
             batches[key] = waiting[: self.MAX_BATCH]
             if len(waiting) > self.MAX_BATCH:
                 del waiting[: self.MAX_BATCH]
             else:
                 del self._pending[key]
-        if not batches:
-            return
-        self._in_flight.update(batches)
-        task = asyncio.create_task(self._send(batches))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return batches
 
     async def _send(self, batches: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]]) -> None:
         try:
@@ -427,16 +423,19 @@ class Batcher(Generic[BatchKey, Item, Result]):
             )
         except Exception as exc:
             for batch in batches.values():
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(ServerError(f"could not reach the game store: {exc}"))
-        else:
-            for batch, reply in zip(batches.values(), replies, strict=True):
+                self._fail(batch, ServerError(f"could not reach the game store: {exc}"))
+            return
+        for batch, reply in zip(batches.values(), replies, strict=True):
+            try:
                 self._resolve(batch, reply)
-        finally:
-            self._in_flight.difference_update(batches)
-            if any(key in self._pending for key in batches):
-                self._schedule(asyncio.get_running_loop())
+            except Exception as exc:  # a reply we cannot read must not leave a caller waiting
+                self._fail(batch, ServerError(f"unexpected store reply: {exc}"))
+
+    @staticmethod
+    def _fail(batch: list[tuple[Item, asyncio.Future[Result]]], error: Exception) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
 
     async def _execute(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         """One pipeline of EVALSHA calls; a script Redis does not know (it restarted, or was

@@ -18,7 +18,7 @@ from gameserver.quizzes import Question, Quiz
 from gameserver.store import GameStore, token_digest
 from scoring import Totals
 from statemachine import End, GameState, Phase, Start, transition
-from statemachine.errors import AlreadyAnswered, NameTaken, NotActive, TooLate, WrongQuestion
+from statemachine.errors import AlreadyAnswered, NameTaken, NotActive, ServerError, TooLate, WrongQuestion
 
 QUIZ = Quiz("t", (Question("q0", ("a", "b"), 0, 10_000), Question("q1", ("a", "b"), 1, 10_000)))
 ENGINES = ["embedded", "configured"]
@@ -230,3 +230,17 @@ async def test_answers_are_recorded_after_redis_forgot_the_scripts(store: GameSt
     await store.redis.script_flush()  # as after a restart of Redis: EVALSHA now says NOSCRIPT
     assert await store.answer("424249", "p2", 0, 1, 5_002) == (2, 0)
     assert sorted(await store.answers("424249", 0)) == ["p1", "p2"]
+
+
+async def test_a_game_whose_script_call_fails_does_not_fail_the_others_in_its_pipeline(store: GameStore) -> None:
+    healthy = await new_game(store, "424250")
+    started, _ = transition(healthy, Start(), 5_000)
+    await store.commit("424250", healthy, started, None)
+    await store.redis.delete(GameKeys("424251").meta)
+    await store.redis.set(GameKeys("424251").meta, "not a hash")  # the script errors on this game
+    good, bad = await asyncio.gather(
+        store.answer("424250", "p1", 0, 0, 5_001), store.answer("424251", "p1", 0, 0, 5_001), return_exceptions=True
+    )
+    assert good == (1, 0)
+    assert isinstance(bad, ServerError)
+    await store.redis.delete(GameKeys("424251").meta)
