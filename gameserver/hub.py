@@ -46,6 +46,9 @@ class Room:
         self.left: list[str] = []
         self.lobby_timer: asyncio.TimerHandle | None = None
         self.player_lobby_timer: asyncio.TimerHandle | None = None
+        # Players see lobby counts only until the first question: a count broadcast to 10,000
+        # sockets is ~100-250 ms of the loop, which must not land inside a question.
+        self.started = False
         # The running question whose answer count the hosts here follow, and the last count sent.
         self.counting: int | None = None
         self.last_count: tuple[int, int] | None = None
@@ -303,6 +306,11 @@ class Hub:
             except Exception:
                 log.exception("listener failed on game %s", room.pin)
         kind = message.get("type")
+        if kind in ("question", "finished"):
+            room.started = True
+            if room.player_lobby_timer is not None:
+                room.player_lobby_timer.cancel()
+                room.player_lobby_timer = None
         if kind == "question":
             if room.hosts:
                 self._count_answers(room, int(message["question"]))
@@ -319,7 +327,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         if room.lobby_timer is None:
             room.lobby_timer = loop.call_later(self.lobby_interval_s, self._flush_host_lobby, room)
-        if room.player_lobby_timer is None:
+        if room.player_lobby_timer is None and not room.started:
             room.player_lobby_timer = loop.call_later(
                 self._player_lobby_interval(room), self._flush_player_lobby, room
             )

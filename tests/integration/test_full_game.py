@@ -117,3 +117,32 @@ async def test_whole_game_three_players(server) -> None:
             if message["type"] in ("question", "lobby", "joined", "hosting", "answer_ack", "answer_count"):
                 assert "correct" not in message, message
         await client.close()
+
+
+async def test_players_get_lobby_counts_only_until_the_first_question(server) -> None:
+    """A count broadcast to every player costs the loop ~10-25 µs per socket: one landing
+    inside a question would time that question's answers late, so after the first question
+    only the host hears of late joiners."""
+    game = await create_game(server.base_url, quiz(n=2, time_limit=20))
+    the_host = await host(server.ws_url, game)
+    ada, _ = await player(server.ws_url, game["pin"], "Ada")
+    lobby = await ada.recv("lobby", skip=())
+    assert lobby["count"] == 1
+    await the_host.send({"type": "start"})
+    await ada.recv("question", skip=("lobby",))
+    await player(server.ws_url, game["pin"], "Bob")  # joins the running game
+    late = []
+    while True:
+        message = await the_host.recv("lobby", skip=("answer_count", "question"))
+        late += [p["name"] for p in message["joined"]]
+        if "Bob" in late:
+            break
+    # the host has had Bob's lobby update; wait two more intervals for any player broadcast
+    await asyncio.sleep(0.8)
+    with_lobby = []
+    try:
+        while True:
+            with_lobby.append(await ada.next_message(timeout=0.2))
+    except TimeoutError:
+        pass
+    assert [m["type"] for m in with_lobby if m["type"] == "lobby"] == []
