@@ -426,8 +426,11 @@ class Batcher(Generic[BatchKey, Item, Result]):
                 self._fail(batch, ServerError(f"could not reach the game store: {exc}"))
             return
         for batch, reply in zip(batches.values(), replies, strict=True):
+            if isinstance(reply, Exception):  # this game's call failed; the others stand
+                self._fail(batch, ServerError(f"the game store refused a call: {reply}"))
+                continue
             try:
-                self._resolve(batch, reply)
+                self._resolve(batch, self._parse(reply))
             except Exception as exc:  # a reply we cannot read must not leave a caller waiting
                 self._fail(batch, ServerError(f"unexpected store reply: {exc}"))
 
@@ -455,12 +458,8 @@ class Batcher(Generic[BatchKey, Item, Result]):
                 pipe.evalsha(sha, len(keys), *keys, *args)
             return list(await pipe.execute(raise_on_error=False))
 
-    def _resolve(self, batch: list[tuple[Item, asyncio.Future[Result]]], reply: Any) -> None:
-        results: list[Result | Exception]
-        if isinstance(reply, Exception):
-            results = [ServerError(f"the game store refused a call: {reply}")] * len(batch)
-        else:
-            results = self._parse(reply)
+    @staticmethod
+    def _resolve(batch: list[tuple[Item, asyncio.Future[Result]]], results: list[Result | Exception]) -> None:
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue

@@ -139,10 +139,10 @@ async def test_players_get_lobby_counts_only_until_the_first_question(server) ->
             break
     # the host has had Bob's lobby update; wait two more intervals for any player broadcast
     await asyncio.sleep(0.8)
-    with_lobby = []
+    since_bob = []
     try:
         while True:
-            with_lobby.append(await ada.next_message(timeout=0.2))
+            since_bob.append(await ada.next_message(timeout=0.2))
     except TimeoutError:
         pass
-    assert [m["type"] for m in with_lobby if m["type"] == "lobby"] == []
+    assert [m for m in since_bob if m["type"] == "lobby"] == []

@@ -700,9 +700,11 @@ function renderControls() {
   if (start) start.disabled = state.count === 0 || state.pendingNext;
 }
 
-function sendNext() {
+// start and next advance the game: one press sends once, and the button rests for 2 s so a
+// double tap cannot skip a question.
+function sendAdvance(type) {
   if (state.pendingNext) return;
-  if (send({ type: "next" })) {
+  if (send({ type })) {
     state.pendingNext = true;
     setTimeout(() => {
       state.pendingNext = false;
@@ -718,7 +720,7 @@ function primaryAction() {
       if (state.count > 0) startGame();
       break;
     case "question":
-      sendNext();
+      sendAdvance("next");
       break;
     case "reveal":
       state.view = "leaderboard";
@@ -727,7 +729,7 @@ function primaryAction() {
       renderControls();
       break;
     case "leaderboard":
-      sendNext();
+      sendAdvance("next");
       break;
     default:
       break;
@@ -735,15 +737,7 @@ function primaryAction() {
 }
 
 function startGame() {
-  if (state.pendingNext) return;
-  if (send({ type: "start" })) {
-    state.pendingNext = true;
-    setTimeout(() => {
-      state.pendingNext = false;
-      renderControls();
-    }, 2000);
-    renderControls();
-  }
+  sendAdvance("start");
 }
 
 function endGame() {
