@@ -26,6 +26,7 @@ COLUMNS: list[Column] = [
     ("fan-out p50/p99/max ms", lambda r, p: _pair(r.get("fanout_ms"), ("p50", "p99", "max"))),
     ("ack p50/p99 ms", lambda r, p: _pair(r.get("ack_ms"))),
     ("reveal p50/p99 ms", lambda r, p: _pair(r.get("reveal_ms"))),
+    ("client-handled p99 fan-out/ack/reveal ms", lambda r, p: _app_p99(r)),
     ("lost", lambda r, p: r.get("lost_answers")),
     ("mismatch", lambda r, p: r.get("score_mismatches")),
     ("window viol.", lambda r, p: r.get("score_window_violations")),
@@ -47,6 +48,14 @@ def _pair(s: dict[str, Any] | None, keys: tuple[str, ...] = ("p50", "p99")) -> s
     if not s:
         return "–"
     return " / ".join(_num(s.get(k)) for k in keys)
+
+
+def _app_p99(r: dict[str, Any]) -> str:
+    """The three p99s as the client processes handled the messages (older reports: –)."""
+    keys = ("fanout_app_ms", "ack_app_ms", "reveal_app_ms")
+    if not any(r.get(k) for k in keys):
+        return "–"
+    return " / ".join(_num((r.get(k) or {}).get("p99")) for k in keys)
 
 
 def table(paths: list[Path]) -> str:

@@ -7,6 +7,9 @@ Definitions (also in docs/performance.md):
 
 - join latency: connect start → `joined` arrival, per player; join_s: the storm's start (`go`)
   → the last `joined`.
+- arrival: the kernel's receive stamp of the message's bytes at the player's socket (see
+  `wsclient`); each latency is also reported as `*_app_ms`, from the moment the client process
+  handled the message, which adds the load generator's own lag on a shared box.
 - fan-out: `question` arrival − its `server_time`.
 - ack: `answer_ack` arrival − the answer's send time.
 - reveal: `reveal` arrival − the close moment. The close moment is the `deadline` when the
@@ -35,14 +38,17 @@ from typing import Any
 from loadtests.metrics import expected_window, score_ok, strict_ok, summarize
 from loadtests.swarm import (
     R_ACK,
+    R_ACK_APP,
     R_CHOSE_CORRECT,
     R_DEADLINE,
     R_LIMIT,
     R_OPTION,
     R_Q,
     R_QRECV,
+    R_QRECV_APP,
     R_REFUSED,
     R_REVEAL,
+    R_REVEAL_APP,
     R_SENT,
     R_SERVER_TIME,
     R_YOU_ANSWERED,
@@ -107,6 +113,9 @@ def evaluate(
     fanout: list[float] = []
     ack: list[float] = []
     reveal: list[float] = []
+    fanout_app: list[float] = []
+    ack_app: list[float] = []
+    reveal_app: list[float] = []
     spread: list[float] = []
     score_dev: list[float] = []
     refused: Counter[str] = Counter()
@@ -147,11 +156,15 @@ def evaluate(
             q = r[R_Q]
             if r[R_QRECV] is not None and r[R_SERVER_TIME] is not None:
                 fanout.append(r[R_QRECV] - r[R_SERVER_TIME])
+                if r[R_QRECV_APP] is not None:
+                    fanout_app.append(r[R_QRECV_APP] - r[R_SERVER_TIME])
             has_reveal = r[R_REVEAL] is not None
             if has_reveal:
                 ref = refs.get((game, q))
                 if ref is not None:
                     reveal.append(r[R_REVEAL] - ref[0])
+                    if r[R_REVEAL_APP] is not None:
+                        reveal_app.append(r[R_REVEAL_APP] - ref[0])
                 hrev = host["reveals"].get(q) if host else None
                 if hrev is not None:
                     spread.append(r[R_REVEAL] - hrev["recv"])
@@ -169,6 +182,8 @@ def evaluate(
                 if r[R_ACK] is not None:
                     acked += 1
                     ack.append(r[R_ACK] - r[R_SENT])
+                    if r[R_ACK_APP] is not None:
+                        ack_app.append(r[R_ACK_APP] - r[R_SENT])
                     acked_opts[(game, q)][r[R_OPTION]] += 1
                     if has_reveal and not r[R_YOU_ANSWERED]:
                         problem = "acked, reveal says answered=false"
@@ -268,6 +283,9 @@ def evaluate(
         "fanout_ms": summarize(fanout),
         "ack_ms": summarize(ack),
         "reveal_ms": summarize(reveal),
+        "fanout_app_ms": summarize(fanout_app),
+        "ack_app_ms": summarize(ack_app),
+        "reveal_app_ms": summarize(reveal_app),
         "reveal_spread_ms": summarize(spread),
         "score_dev_points": summarize(score_dev),
         "close_kinds": dict(close_kinds),
@@ -285,5 +303,13 @@ def evaluate(
         "disconnected": disconnected,
         "lost_examples": lost_examples,
         "mismatch_examples": mismatch_examples,
-        "_samples": {"fanout_ms": fanout, "ack_ms": ack, "reveal_ms": reveal, "join_ms": join_lat},
+        "_samples": {
+            "fanout_ms": fanout,
+            "ack_ms": ack,
+            "reveal_ms": reveal,
+            "join_ms": join_lat,
+            "fanout_app_ms": fanout_app,
+            "ack_app_ms": ack_app,
+            "reveal_app_ms": reveal_app,
+        },
     }

@@ -105,7 +105,8 @@ class Host:
         self._changed.set()
 
     def _on_message(self, data: bytes, is_text: bool) -> None:
-        t = now_ms()
+        ws = self.ws
+        t = ws.arrived_ms if ws is not None and ws.arrived_ms else now_ms()  # as the players' arrivals
         msg = JSON.decode(data) if is_text else get_codec("msgpack").decode(data)
         kind = msg.get("type")
         if kind == "lobby":

@@ -64,6 +64,9 @@ def markdown(rep: dict[str, Any]) -> str:
         ("fanout_ms", "question fan-out (arrival − server_time)"),
         ("ack_ms", "answer ack (ack − send)"),
         ("reveal_ms", "reveal (arrival − close)"),
+        ("fanout_app_ms", "fan-out, as the client process handled it"),
+        ("ack_app_ms", "ack, as the client process handled it"),
+        ("reveal_app_ms", "reveal, as the client process handled it"),
         ("reveal_spread_ms", "reveal spread (arrival − host's arrival)"),
         ("score_dev_points", "points: expected(send) − got"),
     ):
@@ -73,6 +76,9 @@ def markdown(rep: dict[str, Any]) -> str:
             f"{_fmt(s.get('p99'))} | {_fmt(s.get('max'))} |"
         )
     lines += [
+        "",
+        "Arrival = the kernel's receive stamp at the player's socket; \"as the client process handled "
+        "it\" adds the load generator's own lag (it shares the CPU with the server).",
         "",
         f"Join: all joined {_fmt(r.get('join_s'))} s after the start of the join phase.",
         "",
@@ -131,7 +137,19 @@ def plot(rep: dict[str, Any], path: Path) -> None:
         xs = [max(v, 0.01) for v in vals]
         ys = [(i + 1) / n for i in range(n)]
         s = rep.get(key) or {}
-        ax.plot(xs, ys, label=f"{label} (p50 {s.get('p50')}, p99 {s.get('p99')} ms, n={n})")
+        line = ax.plot(xs, ys, label=f"{label} (p50 {s.get('p50')}, p99 {s.get('p99')} ms, n={n})")
+        app_key = key.replace("_ms", "_app_ms")
+        app = sorted(v for v in samples.get(app_key, []) if v is not None)
+        if app and key != "join_ms":
+            app_p99 = (rep.get(app_key) or {}).get("p99")
+            ax.plot(
+                [max(v, 0.01) for v in app],
+                [(i + 1) / len(app) for i in range(len(app))],
+                color=line[0].get_color(),
+                ls=":",
+                lw=1,
+                label=f"{label}, client-handled (p99 {app_p99} ms)",
+            )
     ax.set_xscale("log")
     ax.set_xlabel("latency, ms (log)")
     ax.set_ylabel("fraction of samples ≤ x")

@@ -7,8 +7,12 @@ of all processes and judges them (`evaluate.py`); players judge nothing themselv
 
 Record per question (a list, index constants `R_*`): question arrival, `server_time`,
 `deadline`, `time_limit_ms`, send time, option, whether the option is the correct one, ack
-arrival, refusal code, reveal arrival, `you.answered`, `you.correct`, `you.points`, `you.score`.
+arrival, refusal code, reveal arrival, `you.answered`, `you.correct`, `you.points`, `you.score`,
+then the question, ack and reveal arrivals again as this process handled them (`*_APP`).
 All times are wall-clock milliseconds (`time.time()`), the same clock the server stamps with.
+An arrival is the kernel's receive stamp of the bytes (`WSClient.arrived_ms`): when the server's
+message reached the player's socket, however long this process then took to get to it; the
+`*_APP` times add that lag of the load generator and are reported beside.
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ from loadtests.codec import JSON, get_codec
     R_YOU_CORRECT,
     R_YOU_POINTS,
     R_YOU_SCORE,
-) = range(15)
-RECORD_LEN = 15
+    R_QRECV_APP,
+    R_ACK_APP,
+    R_REVEAL_APP,
+) = range(18)
+RECORD_LEN = 18
 
 ANSWER_ERRORS = frozenset({"not_active", "wrong_question", "too_late", "already_answered", "invalid_option"})
 
@@ -172,7 +179,9 @@ class Player:
 
     # -- messages -----------------------------------------------------------------------------
     def on_message(self, data: bytes, is_text: bool) -> None:
-        t = now_ms()
+        t_app = now_ms()
+        ws = self.ws
+        t = ws.arrived_ms if ws is not None and ws.arrived_ms else t_app
         try:
             msg = (JSON.decode if is_text else self.swarm.mp_decode)(data)
             kind = msg["type"]
@@ -180,17 +189,18 @@ class Player:
             self.swarm.bad_frames += 1
             return
         if kind == "question":
-            self._question(msg, t)
+            self._question(msg, t, t_app)
         elif kind == "answer_ack":
             rec = self.records.get(msg.get("question", self.pending))
             if rec is not None and rec[R_ACK] is None:
                 if msg.get("accepted", True):
                     rec[R_ACK] = t
+                    rec[R_ACK_APP] = t_app
                 else:
                     rec[R_REFUSED] = "not_accepted"
             self.pending = None
         elif kind == "reveal":
-            self._reveal(msg, t)
+            self._reveal(msg, t, t_app)
         elif kind == "lobby" or kind == "leaderboard" or kind == "pong":
             pass
         elif kind == "joined":
@@ -208,13 +218,14 @@ class Player:
         else:
             self.swarm.other_types[kind] = self.swarm.other_types.get(kind, 0) + 1
 
-    def _question(self, msg: dict[str, Any], t: float) -> None:
+    def _question(self, msg: dict[str, Any], t: float, t_app: float) -> None:
         q = msg["question"]
         if q in self.records:
             return
         rec: list[Any] = [None] * RECORD_LEN
         rec[R_Q] = q
         rec[R_QRECV] = t
+        rec[R_QRECV_APP] = t_app
         rec[R_SERVER_TIME] = msg.get("server_time")
         rec[R_DEADLINE] = msg.get("deadline")
         rec[R_LIMIT] = msg.get("time_limit_ms")
@@ -240,7 +251,7 @@ class Player:
             rec[R_REFUSED] = "socket_closed"
         self.swarm.answers_sent += 1
 
-    def _reveal(self, msg: dict[str, Any], t: float) -> None:
+    def _reveal(self, msg: dict[str, Any], t: float, t_app: float) -> None:
         q = int(msg.get("question", -1))
         rec = self.records.get(q)
         if rec is None:  # a reveal for a question we never saw: keep it, judge later
@@ -248,6 +259,7 @@ class Player:
             rec[R_Q] = q
             self.records[q] = rec
         rec[R_REVEAL] = t
+        rec[R_REVEAL_APP] = t_app
         you = msg.get("you") or {}
         rec[R_YOU_ANSWERED] = you.get("answered")
         rec[R_YOU_CORRECT] = you.get("correct")

@@ -1,21 +1,31 @@
-"""A minimal WebSocket client on a bare asyncio Protocol (RFC 6455, client side only).
+"""A minimal WebSocket client on a bare non-blocking socket (RFC 6455, client side only).
 
 Why not `websockets`: a simulated player must cost as little CPU as possible so that the
 harness, which shares the 2-core box with the server, does not measure itself. This client has
-no per-message task, queue or future: `data_received` parses frames and calls the owner's
-`on_message` directly. It supports exactly what a protocol-v1 client needs: one subprotocol,
-text/binary messages (fragmented or not), ping → pong, close. No extensions are offered, so
-the server never compresses.
+no per-message task, queue or future: a readable socket is read in a loop callback, frames are
+parsed and the owner's `on_message` is called directly. It supports exactly what a protocol-v1
+client needs: one subprotocol, text/binary messages (fragmented or not), ping → pong, close.
+No extensions are offered, so the server never compresses.
+
+Why a bare socket and not an asyncio transport: every read also brings the **kernel's receive
+timestamp** (`SO_TIMESTAMPNS`, read with `recvmsg`), the moment the bytes reached this socket.
+On one 2-core box the client processes queue behind the server for the CPU: at 10,000 players a
+message can wait ~100 ms in the socket before its client process gets to it, which is the load
+generator's own lag, not the server's. `arrived_ms` holds the stamp of the read being parsed;
+when a read holds several messages it is that of the newest bytes (an upper bound for the
+others). Where the kernel gives no stamp, it is the time of the read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import random
 import socket
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +34,11 @@ _getrandbits = random.getrandbits
 
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 IP_BIND_ADDRESS_NO_PORT = 24  # Linux: pick the port at connect() time, per 4-tuple
+SO_TIMESTAMPNS = 35  # Linux (asm-generic): a `struct timespec` receive stamp per recvmsg
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+RECV_BYTES = 65536
+ANCILLARY_BYTES = socket.CMSG_SPACE(16)
+_TIMESPEC = struct.Struct("@qq")
 
 
 class HandshakeError(Exception):
@@ -58,49 +73,146 @@ def encode_frame(opcode: int, payload: bytes, key: int | None = None) -> bytes:
     return head + key.to_bytes(4, "big") + mask_payload(payload, key)
 
 
-class WSClient(asyncio.Protocol):
-    """One client connection. `on_message(data, is_text)` is called per complete message;
-    `on_close(code)` once when the connection ends (code 1006 when no close frame came)."""
+def _stamp_ms(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The kernel's receive stamp from `recvmsg` ancillary data, else now (ms, wall clock)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return float(sec * 1000.0 + nsec / 1_000_000.0)
+    return time.time() * 1000.0
+
+
+class WSClient:
+    """One client connection. `on_message(data, is_text)` is called per complete message
+    (`arrived_ms` is then the kernel's stamp of its bytes); `on_close(code)` once when the
+    connection ends (code 1006 when no close frame came)."""
 
     __slots__ = (
         "_buf",
+        "_close_after_flush",
+        "_fd",
         "_frag",
         "_frag_text",
         "_key",
+        "_loop",
+        "_out",
         "_request",
+        "arrived_ms",
         "close_code",
         "closed",
         "handshake",
         "on_close",
         "on_message",
+        "sock",
         "subprotocol",
-        "transport",
     )
 
     def __init__(
         self,
+        sock: socket.socket,
         request: bytes,
         key: bytes,
         on_message: Callable[[bytes, bool], Any],
         on_close: Callable[[int], Any],
     ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.sock: socket.socket | None = sock
+        self._fd = sock.fileno()
         self._request = request
         self._key = key
         self._buf = bytearray()
+        self._out = bytearray()  # bytes the kernel did not take yet (sent when writable)
+        self._close_after_flush = False
         self._frag: bytearray | None = None
         self._frag_text = False
         self.on_message = on_message
         self.on_close = on_close
-        self.transport: asyncio.Transport | None = None
-        self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.arrived_ms = 0.0
+        self.handshake: asyncio.Future[None] = self._loop.create_future()
         self.subprotocol: str | None = None
         self.closed = False
         self.close_code = 1006
 
-    # -- asyncio.Protocol -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(self._request)  # type: ignore[attr-defined]
+    # -- socket I/O ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin reading and send the upgrade request (the socket is connected)."""
+        self._loop.add_reader(self._fd, self._readable)
+        self._put(self._request)
+
+    def _readable(self) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            data, ancillary, _flags, _addr = sock.recvmsg(RECV_BYTES, ANCILLARY_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lost(exc)
+            return
+        if not data:
+            self._lost(None)
+            return
+        self.arrived_ms = _stamp_ms(ancillary)
+        self.data_received(data)
+
+    def _put(self, data: bytes) -> None:
+        """Write `data` after anything still pending; what the kernel won't take waits."""
+        sock = self.sock
+        if sock is None:
+            return
+        if self._out:
+            self._out += data
+            return
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._lost(exc)
+            return
+        if sent < len(data):
+            self._out += data[sent:]
+            self._loop.add_writer(self._fd, self._writable)
+
+    def _writable(self) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            sent = sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lost(exc)
+            return
+        del self._out[:sent]
+        if not self._out:
+            self._loop.remove_writer(self._fd)
+            if self._close_after_flush:
+                self._drop()
+
+    def _shut(self) -> None:
+        """Close the socket once what is pending has been written (as a transport would)."""
+        if self._out:
+            self._close_after_flush = True
+            self._loop.remove_reader(self._fd)
+        else:
+            self._drop()
+
+    def _drop(self) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        self.sock = None
+        self._loop.remove_reader(self._fd)
+        self._loop.remove_writer(self._fd)
+        self._out.clear()
+        sock.close()
+
+    def _lost(self, exc: Exception | None) -> None:
+        self._drop()
+        self.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
@@ -136,15 +248,13 @@ class WSClient(asyncio.Protocol):
         if status != 101:
             self.handshake.set_exception(HandshakeError(status, head))
             self.closed = True
-            assert self.transport is not None
-            self.transport.close()
+            self._drop()
             return
         accept = base64.b64encode(hashlib.sha1(self._key + _GUID).digest()).decode()
         if headers.get("sec-websocket-accept") != accept:
             self.handshake.set_exception(HandshakeError(status, "bad Sec-WebSocket-Accept"))
             self.closed = True
-            assert self.transport is not None
-            self.transport.close()
+            self._drop()
             return
         self.subprotocol = headers.get("sec-websocket-protocol")
         self.handshake.set_result(None)
@@ -204,23 +314,20 @@ class WSClient(asyncio.Protocol):
             self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
             self._write(OP_CLOSE, payload[:2])
             self.closed = True
-            if self.transport is not None:
-                self.transport.close()
+            self._shut()
             self.on_close(self.close_code)
 
     def _write(self, opcode: int, payload: bytes) -> None:
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.write(encode_frame(opcode, payload))
+        if self.sock is not None and not self._close_after_flush:
+            self._put(encode_frame(opcode, payload))
 
     # -- public -------------------------------------------------------------------------------
     def send(self, payload: bytes, text: bool) -> bool:
         """Send one message; False when the connection is already gone."""
-        t = self.transport
-        if self.closed or t is None or t.is_closing():
+        if self.closed or self.sock is None or self._close_after_flush:
             return False
-        t.write(encode_frame(OP_TEXT if text else OP_BIN, payload))
-        return True
+        self._put(encode_frame(OP_TEXT if text else OP_BIN, payload))
+        return self.sock is not None
 
     def close(self, code: int = 1000) -> None:
         """Send a close frame and drop the connection (no wait for the server's close)."""
@@ -229,8 +336,7 @@ class WSClient(asyncio.Protocol):
         self._write(OP_CLOSE, code.to_bytes(2, "big"))
         self.closed = True
         self.close_code = code
-        if self.transport is not None:
-            self.transport.close()
+        self._shut()
         self.on_close(code)
 
 
@@ -260,22 +366,25 @@ async def connect(
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    proto: WSClient | None = None
+    client: WSClient | None = None
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with contextlib.suppress(OSError):  # no kernel stamps: reads are stamped when read
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         if source_ip:
             sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
             sock.bind((source_ip, 0))
         sock.setblocking(False)
         async with asyncio.timeout(within):
             await loop.sock_connect(sock, (host, port))
-            _, proto = await loop.create_connection(lambda: WSClient(request, key, on_message, on_close), sock=sock)
-            await proto.handshake
+            client = WSClient(sock, request, key, on_message, on_close)
+            client.start()
+            await client.handshake
     except BaseException:
-        if proto is not None and proto.transport is not None:
-            proto.closed = True  # the caller learns of the failure from the exception only
-            proto.transport.close()
+        if client is not None:
+            client.closed = True  # the caller learns of the failure from the exception only
+            client._drop()
         else:
             sock.close()
         raise
-    return proto
+    return client
