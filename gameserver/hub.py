@@ -63,11 +63,14 @@ class Room:
         return result
 
 
-#: Sockets written per slice of a broadcast before the event loop may run once: a 10,000-socket
-#: broadcast takes ~100 ms, and without a pause the answers arriving meanwhile would wait in
-#: the kernel and be timed late (fewer points). 2,000 sockets is ~20 ms: stamps stay well
-#: inside the ±50 ms the load tests allow, and the yields add little to the fan-out.
-SLICE = 2000
+#: Sockets written per slice of a broadcast before the event loop may run once. A socket write
+#: costs 10-20 µs on a 2-core box, so a 10,000-socket broadcast holds the loop 100-200 ms;
+#: an answer that arrives meanwhile needs four or five loop turns (read, session, batched Redis
+#: call, reply, ack), each waiting for a slice. At 2,000 sockets (20-40 ms a slice) the answers
+#: sent in the first ~150 ms of a 10k question waited 100-250 ms for their acks (ack p99
+#: 82-108 ms); at 500 (5-10 ms) ack p99 is 54-67 ms and the fan-out no slower
+#: (docs/performance.md). Answers are stamped when read, so smaller slices also time them closer.
+SLICE = 500
 
 
 async def _in_slices(room: Room) -> AsyncIterator[tuple[str, set[Connection]]]:

@@ -1,0 +1,105 @@
+"""The hub's fan-out on the raw write path: every socket gets its frame (personal fields
+spliced in), and the event loop runs between slices of a big broadcast, so answers arriving
+meanwhile are read, stamped and acknowledged instead of waiting for the last socket."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from gameserver import hub as hub_module
+from gameserver.connection import Connection
+from gameserver.hub import Hub, Room
+from gameserver.wsprotocol import RawWriter
+from transports.codecs import CODECS, JSON_SUBPROTOCOL
+
+
+class RecordingTransport:
+    def __init__(self, log: list[int], index: int) -> None:
+        self.frames: list[bytes] = []
+        self._log = log
+        self._index = index
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+        self._log.append(self._index)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+class OpenProtocol:
+    """What `RawWriter` reads of uvicorn's protocol: an open socket with no extension."""
+
+    def __init__(self, transport: RecordingTransport) -> None:
+        self.transport = transport
+        self.disconnected = False
+        self.close_sent = False
+        self.handshake_complete = True
+        self.conn = type("WsConn", (), {"extensions": []})()
+
+
+def _room(players: int, writes: list[int]) -> tuple[Room, list[RecordingTransport]]:
+    room = Room("123456")
+    transports = []
+    for i in range(players):
+        transport = RecordingTransport(writes, i)
+        conn = Connection(
+            None, CODECS[JSON_SUBPROTOCOL], room.pin, "player", max_queue=10,  # type: ignore[arg-type]
+            raw=RawWriter(OpenProtocol(transport)),  # type: ignore[arg-type]
+        )
+        conn.player_id = f"p{i}"
+        room.players[conn.player_id] = {conn}
+        transports.append(transport)
+    return room, transports
+
+
+def _hub() -> Hub:
+    return Hub(None, None, lobby_interval_ms=100, now_ms=lambda: 0)  # type: ignore[arg-type]
+
+
+def _payload(frame: bytes) -> Any:
+    # A server frame under 126 bytes has a 2-byte header; longer ones here a 4-byte header.
+    return orjson.loads(frame[2:] if frame[1] < 126 else frame[4:])
+
+
+def test_every_player_gets_the_shared_message_with_its_own_you_spliced_in() -> None:
+    writes: list[int] = []
+    room, transports = _room(5, writes)
+    reveal = {"type": "reveal", "question": 0, "correct": 1, "distribution": [0, 5]}
+    you = {f"p{i}": {"points": 100 * i} for i in range(5)}
+    board = {"type": "leaderboard", "question": 0, "top": []}
+    asyncio.run(_hub()._deliver(room, [{"msg": reveal, "you": you}, {"msg": board}]))
+    for i, transport in enumerate(transports):
+        assert len(transport.frames) == 1  # the reveal and its leaderboard in one write
+        wire = transport.frames[0]
+        first_length = wire[1]
+        assert _payload(wire[: 2 + first_length]) == reveal | {"you": {"points": 100 * i}}
+        assert _payload(wire[2 + first_length :]) == board
+
+
+def test_the_loop_runs_between_slices_of_a_big_broadcast() -> None:
+    players = hub_module.SLICE * 3 + 7
+    writes: list[int] = []
+    room, _ = _room(players, writes)
+    seen_at: list[int] = []
+
+    async def run() -> None:
+        async def meanwhile() -> None:
+            while len(seen_at) < 3:
+                seen_at.append(len(writes))
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(meanwhile())
+        await asyncio.sleep(0)  # `meanwhile` runs once before the broadcast begins
+        await _hub()._deliver(room, [{"msg": {"type": "question", "question": 0}}])
+        await other
+
+    asyncio.run(run())
+    assert seen_at == [0, hub_module.SLICE, 2 * hub_module.SLICE]
+    assert sorted(writes) == list(range(players))
