@@ -104,9 +104,8 @@ class Host:
         self.closed_code = code
         self._changed.set()
 
-    def _on_message(self, data: bytes, is_text: bool) -> None:
-        ws = self.ws
-        t = ws.arrived_ms if ws is not None and ws.arrived_ms else now_ms()  # as the players' arrivals
+    def _on_message(self, data: bytes, is_text: bool, t: float) -> None:
+        """`t`: the kernel's arrival stamp, as for the players."""
         msg = JSON.decode(data) if is_text else get_codec("msgpack").decode(data)
         kind = msg.get("type")
         if kind == "lobby":

@@ -140,7 +140,7 @@ def plot(rep: dict[str, Any], path: Path) -> None:
         line = ax.plot(xs, ys, label=f"{label} (p50 {s.get('p50')}, p99 {s.get('p99')} ms, n={n})")
         app_key = key.replace("_ms", "_app_ms")
         app = sorted(v for v in samples.get(app_key, []) if v is not None)
-        if app and key != "join_ms":
+        if app:
             app_p99 = (rep.get(app_key) or {}).get("p99")
             ax.plot(
                 [max(v, 0.01) for v in app],

@@ -449,9 +449,6 @@ class Run:
             "fanout_ms": ev["fanout_ms"],
             "ack_ms": ev["ack_ms"],
             "reveal_ms": ev["reveal_ms"],
-            "fanout_app_ms": ev["fanout_app_ms"],
-            "ack_app_ms": ev["ack_app_ms"],
-            "reveal_app_ms": ev["reveal_app_ms"],
             "server_cpu_s": None,
             "rss_per_player_kib": None,
         }

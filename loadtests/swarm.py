@@ -178,10 +178,9 @@ class Player:
         self.swarm.player_done(self)
 
     # -- messages -----------------------------------------------------------------------------
-    def on_message(self, data: bytes, is_text: bool) -> None:
+    def on_message(self, data: bytes, is_text: bool, t: float) -> None:
+        """`t`: the kernel's arrival stamp; `t_app`: now, as this process gets to the message."""
         t_app = now_ms()
-        ws = self.ws
-        t = ws.arrived_ms if ws is not None and ws.arrived_ms else t_app
         try:
             msg = (JSON.decode if is_text else self.swarm.mp_decode)(data)
             kind = msg["type"]

@@ -83,8 +83,8 @@ def _stamp_ms(ancillary: list[tuple[int, int, bytes]]) -> float:
 
 
 class WSClient:
-    """One client connection. `on_message(data, is_text)` is called per complete message
-    (`arrived_ms` is then the kernel's stamp of its bytes); `on_close(code)` once when the
+    """One client connection. `on_message(data, is_text, arrived_ms)` is called per complete
+    message, with the kernel's receive stamp of its bytes; `on_close(code)` once when the
     connection ends (code 1006 when no close frame came)."""
 
     __slots__ = (
@@ -112,7 +112,7 @@ class WSClient:
         sock: socket.socket,
         request: bytes,
         key: bytes,
-        on_message: Callable[[bytes, bool], Any],
+        on_message: Callable[[bytes, bool, float], Any],
         on_close: Callable[[int], Any],
     ) -> None:
         self._loop = asyncio.get_running_loop()
@@ -296,7 +296,7 @@ class WSClient:
     def _frame(self, fin: int, opcode: int, payload: bytes) -> None:
         if opcode == OP_TEXT or opcode == OP_BIN:
             if fin:
-                self.on_message(payload, opcode == OP_TEXT)
+                self.on_message(payload, opcode == OP_TEXT, self.arrived_ms)
             else:
                 self._frag = bytearray(payload)
                 self._frag_text = opcode == OP_TEXT
@@ -307,7 +307,7 @@ class WSClient:
             if fin:
                 data = bytes(self._frag)
                 self._frag = None
-                self.on_message(data, self._frag_text)
+                self.on_message(data, self._frag_text, self.arrived_ms)
         elif opcode == OP_PING:
             self._write(OP_PONG, payload)
         elif opcode == OP_CLOSE:
@@ -344,7 +344,7 @@ async def connect(
     host: str,
     port: int,
     path: str,
-    on_message: Callable[[bytes, bool], Any],
+    on_message: Callable[[bytes, bool, float], Any],
     on_close: Callable[[int], Any],
     subprotocol: str | None = None,
     source_ip: str | None = None,

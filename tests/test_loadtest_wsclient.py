@@ -52,14 +52,10 @@ def server() -> Iterator[EchoServer]:
 
 
 async def _open(port: int, inbox: list[tuple[Any, float, float]], closes: list[int]) -> wsclient.WSClient:
-    client: wsclient.WSClient | None = None
+    def on_message(data: bytes, is_text: bool, arrived_ms: float) -> None:
+        inbox.append((data, arrived_ms, time.time() * 1000))
 
-    def on_message(data: bytes, is_text: bool) -> None:
-        assert client is not None
-        inbox.append((data, client.arrived_ms, time.time() * 1000))
-
-    client = await wsclient.connect("127.0.0.1", port, "/", on_message, closes.append, within=5)
-    return client
+    return await wsclient.connect("127.0.0.1", port, "/", on_message, closes.append, within=5)
 
 
 async def _until(predicate: Any, within_s: float = 5.0) -> None:
@@ -133,7 +129,7 @@ def test_a_refused_upgrade_raises_handshake_error() -> None:
         http = await asyncio.start_server(answer, "127.0.0.1", 0)
         port = http.sockets[0].getsockname()[1]
         with pytest.raises(wsclient.HandshakeError) as refused:
-            await wsclient.connect("127.0.0.1", port, "/", lambda d, t: None, lambda c: None, within=5)
+            await wsclient.connect("127.0.0.1", port, "/", lambda d, t, a: None, lambda c: None, within=5)
         assert refused.value.status == 404
         http.close()
         await http.wait_closed()
