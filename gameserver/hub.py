@@ -266,9 +266,9 @@ class Hub:
         kind = event.get("e")
         if kind == "msgs":
             await self._deliver(room, event["msgs"])
-        elif kind == "join":
+        elif kind == "join":  # one event per batch of joins (JOIN_MANY)
             room.count = event["count"]
-            room.joined.append({"player_id": event["id"], "name": event["name"]})
+            room.joined.extend({"player_id": p["id"], "name": p["name"]} for p in event["joined"])
             self._schedule_lobby(room)
         elif kind == "kick":
             room.count = event["count"]

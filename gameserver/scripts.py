@@ -20,30 +20,52 @@ return 1
 """
 
 # KEYS: meta, names, players, tokens, conn.
-# ARGV: name_key, player_id, name, token_digest, max_players, ttl_s, channel, connect (0|1).
-# Returns {'ok', players, meta...} (meta as HGETALL, after the join) or {error_code}. With
-# connect=1 the player's socket is counted as open in the same step, and the caller needs no
-# second round trip to learn the phase: a join storm is one script call per player.
-JOIN = """
+# ARGV: max_players, ttl_s, channel, then per join: name_key, player_id, name, token_digest,
+# connect (0|1).
+# Returns {players, status1, status2, ..., meta...}: a status per join ('ok' or an error code),
+# then the game's meta as HGETALL after the batch ({} when there is no game). With connect=1 a
+# player's socket is counted as open in the same step, so the caller needs no second round trip
+# to learn the phase. The joins that a process receives within one event-loop tick (or while
+# the previous batch is in flight) share one call: a join storm costs a few round trips per
+# tick, not one per player, and one `join` event lists every player the batch added.
+JOIN_MANY = """
 local m = redis.call('HMGET', KEYS[1], 'phase', 'locked', 'players')
-if not m[1] then return {'unknown_game'} end
-if m[1] == 'FINISHED' then return {'finished'} end
-if m[2] == '1' then return {'locked'} end
-if tonumber(m[3] or '0') >= tonumber(ARGV[5]) then return {'game_full'} end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return {'name_taken'} end
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[4], ARGV[4], ARGV[2])
-local count = redis.call('HINCRBY', KEYS[1], 'players', 1)
-if redis.call('TTL', KEYS[2]) < 0 then
-  for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+local refusal = nil
+if not m[1] then refusal = 'unknown_game'
+elseif m[1] == 'FINISHED' then refusal = 'finished'
+elseif m[2] == '1' then refusal = 'locked' end
+local max_players = tonumber(ARGV[1])
+local count = tonumber(m[3] or '0')
+local out = {0}
+local joined = {}
+for i = 4, #ARGV, 5 do
+  local status = refusal
+  if not status then
+    if count >= max_players then status = 'game_full'
+    elseif redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 0 then status = 'name_taken'
+    else
+      redis.call('HSET', KEYS[3], ARGV[i + 1], ARGV[i + 2])
+      redis.call('HSET', KEYS[4], ARGV[i + 3], ARGV[i + 1])
+      if ARGV[i + 4] == '1' then redis.call('HINCRBY', KEYS[5], ARGV[i + 1], 1) end
+      count = count + 1
+      joined[#joined + 1] = {id = ARGV[i + 1], name = ARGV[i + 2]}
+      status = 'ok'
+    end
+  end
+  out[#out + 1] = status
 end
-if ARGV[8] == '1' then
-  redis.call('HINCRBY', KEYS[5], ARGV[2], 1)
-  if redis.call('TTL', KEYS[5]) < 0 then redis.call('EXPIRE', KEYS[5], ARGV[6]) end
+if #joined > 0 then
+  redis.call('HSET', KEYS[1], 'players', count)
+  if redis.call('TTL', KEYS[2]) < 0 then
+    for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+  end
+  if redis.call('TTL', KEYS[5]) < 0 then redis.call('EXPIRE', KEYS[5], ARGV[2]) end
+  redis.call('PUBLISH', ARGV[3], cjson.encode({e = 'join', joined = joined, count = count}))
 end
-redis.call('PUBLISH', ARGV[7], cjson.encode({e = 'join', id = ARGV[2], name = ARGV[3], count = count}))
-local out = {'ok', count}
-for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
+out[1] = count
+if refusal ~= 'unknown_game' then
+  for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
+end
 return out
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -38,6 +39,11 @@ from statemachine.errors import (
     UnknownGame,
     WrongQuestion,
 )
+
+#: How long a PIN found to exist is taken to exist without asking Redis again, and how many
+#: such PINs a process remembers before it drops the stale ones.
+EXISTS_CACHE_S = 2.0
+EXISTS_CACHE_MAX = 10_000
 
 _ERRORS: dict[str, type[ClientError]] = {
     "unknown_game": UnknownGame,
@@ -135,9 +141,10 @@ class GameStore:
         self.game_ttl_s = game_ttl_s
         self.results_ttl_s = results_ttl_s
         self._quizzes: dict[str, Quiz] = {}
+        self._exists_until: dict[str, float] = {}  # PIN -> monotonic time its "exists" expires
         r = redis
         self._create = r.register_script(scripts.CREATE_GAME)
-        self._join = r.register_script(scripts.JOIN)
+        self._joins = join_batcher(r, game_ttl_s)
         self._answers = answer_batcher(r, game_ttl_s)
         self._connects = connect_batcher(r, game_ttl_s)
         self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
@@ -174,7 +181,18 @@ class GameStore:
         return _record_from(pin, raw) if raw else None
 
     async def exists(self, pin: str) -> bool:
-        return bool(await self.redis.exists(GameKeys(pin).meta))
+        """Whether the game exists. A yes is remembered for `EXISTS_CACHE_S`: every socket of a
+        join storm checks its PIN on connect, and one round trip each was a tenth of the
+        storm's CPU. A game that vanished meanwhile is still refused, by the join itself."""
+        now = time.monotonic()
+        if self._exists_until.get(pin, 0.0) > now:
+            return True
+        found = bool(await self.redis.exists(GameKeys(pin).meta))
+        if found:
+            if len(self._exists_until) >= EXISTS_CACHE_MAX:
+                self._exists_until = {p: t for p, t in self._exists_until.items() if t > now}
+            self._exists_until[pin] = now + EXISTS_CACHE_S
+        return found
 
     async def quiz(self, pin: str) -> Quiz:
         quiz = self._quizzes.get(pin)
@@ -208,17 +226,10 @@ class GameStore:
         connect: bool = False,
     ) -> GameRecord:
         """Adds the player (and, with `connect`, counts its socket as open); returns the game
-        as it is right after the join."""
-        keys = GameKeys(pin)
-        result = self._check(await self._join(
-            keys=[keys.meta, keys.names, keys.players, keys.tokens, keys.connected],
-            args=[
-                name_key, player_id, name, token_digest(token), max_players, self.game_ttl_s, keys.channel,
-                1 if connect else 0,
-            ],
-        ))
-        flat = result[2:]
-        return _record_from(pin, dict(zip(flat[::2], flat[1::2], strict=True)))
+        as it is right after the join (and the others that went to Redis in the same batch)."""
+        return await self._joins.submit(
+            (pin, max_players), (name_key, player_id, name, token_digest(token), 1 if connect else 0)
+        )
 
     async def player_for_token(self, pin: str, token: str) -> str | None:
         keys = GameKeys(pin)
@@ -345,16 +356,6 @@ class GameStore:
         pins = await self._claim_due(keys=[DUE], args=[now_ms, now_ms + lease_ms, limit])
         return [p.decode() if isinstance(p, bytes) else str(p) for p in pins]
 
-    @staticmethod
-    def _check(result: list[Any]) -> list[Any]:
-        status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
-        if status == "ok":
-            return result
-        error = _ERRORS.get(status)
-        if error is None:
-            raise ServerError(f"unexpected store answer {status!r}")
-        raise error()
-
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -382,12 +383,12 @@ class Batcher(Generic[BatchKey, Item, Result]):
         redis: Redis,
         script: AsyncScript,
         command: Callable[[BatchKey, list[Item]], tuple[list[str], list[Any]]],
-        parse: Callable[[Any], list[Result | Exception]],
+        parse: Callable[[BatchKey, int, Any], list[Result | Exception]],
     ) -> None:
         self._redis = redis
         self._script = script
         self._command = command  # (keys, args) of the script call for one key's items
-        self._parse = parse  # the script's reply -> one result (or refusal) per item
+        self._parse = parse  # (key, item count, the script's reply) -> one result (or refusal) per item
         self._pending: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
@@ -425,12 +426,12 @@ class Batcher(Generic[BatchKey, Item, Result]):
             for batch in batches.values():
                 self._fail(batch, ServerError(f"could not reach the game store: {exc}"))
             return
-        for batch, reply in zip(batches.values(), replies, strict=True):
+        for (key, batch), reply in zip(batches.items(), replies, strict=True):
             if isinstance(reply, Exception):  # this game's call failed; the others stand
                 self._fail(batch, ServerError(f"the game store refused a call: {reply}"))
                 continue
             try:
-                self._resolve(batch, self._parse(reply))
+                self._resolve(batch, self._parse(key, len(batch), reply))
             except Exception as exc:  # a reply we cannot read must not leave a caller waiting
                 self._fail(batch, ServerError(f"unexpected store reply: {exc}"))
 
@@ -469,6 +470,36 @@ class Batcher(Generic[BatchKey, Item, Result]):
                 future.set_result(result)
 
 
+JoinItem = tuple[str, str, str, str, int]  # name_key, player_id, name, token_digest, connect
+
+
+def join_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], JoinItem, GameRecord]:
+    """Joins to one game (keyed with the player cap), by one JOIN_MANY call per batch; each
+    join's result is the game's record right after the batch, or its refusal."""
+
+    def command(key: tuple[str, int], items: list[JoinItem]) -> tuple[list[str], list[Any]]:
+        pin, max_players = key
+        keys = GameKeys(pin)
+        args: list[Any] = [max_players, ttl_s, keys.channel]
+        for item in items:
+            args.extend(item)
+        return [keys.meta, keys.names, keys.players, keys.tokens, keys.connected], args
+
+    def parse(key: tuple[str, int], items: int, result: list[Any]) -> list[GameRecord | Exception]:
+        statuses, flat = result[1 : 1 + items], result[1 + items :]
+        record = _record_from(key[0], dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
+        outcomes: list[GameRecord | Exception] = []
+        for raw in statuses:
+            status = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if status == "ok" and record is not None:
+                outcomes.append(record)
+            else:
+                outcomes.append(_ERRORS.get(status, ServerError)())
+        return outcomes
+
+    return Batcher(redis, redis.register_script(scripts.JOIN_MANY), command, parse)
+
+
 AnswerItem = tuple[str, int, int]  # player_id, option, received_ms
 
 
@@ -484,7 +515,7 @@ def answer_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], AnswerI
             args += (player_id, option, received_ms)
         return [keys.meta, keys.answers(question), keys.connected, keys.kicked], args
 
-    def parse(result: list[Any]) -> list[tuple[int, int] | Exception]:
+    def parse(_key: tuple[str, int], _items: int, result: list[Any]) -> list[tuple[int, int] | Exception]:
         counts = (int(result[0]), int(result[1]))
         outcomes: list[tuple[int, int] | Exception] = []
         for raw in result[2:]:
@@ -515,7 +546,7 @@ def connect_batcher(redis: Redis, ttl_s: int) -> Batcher[str, tuple[str, int], P
             args += (player_id, delta)
         return [keys.connected, keys.meta], args
 
-    def parse(result: list[Any]) -> list[Presence | Exception]:
+    def parse(_key: str, _items: int, result: list[Any]) -> list[Presence | Exception]:
         phase = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
         question = int(result[1])
         return [Presence(int(n), phase, question) for n in result[2:]]

@@ -10,6 +10,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -18,7 +19,17 @@ from gameserver.quizzes import Question, Quiz
 from gameserver.store import GameStore, token_digest
 from scoring import Totals
 from statemachine import End, GameState, Phase, Start, transition
-from statemachine.errors import AlreadyAnswered, NameTaken, NotActive, ServerError, TooLate, WrongQuestion
+from statemachine.errors import (
+    AlreadyAnswered,
+    GameFull,
+    Locked,
+    NameTaken,
+    NotActive,
+    ServerError,
+    TooLate,
+    UnknownGame,
+    WrongQuestion,
+)
 
 QUIZ = Quiz("t", (Question("q0", ("a", "b"), 0, 10_000), Question("q1", ("a", "b"), 1, 10_000)))
 ENGINES = ["embedded", "configured"]
@@ -167,6 +178,92 @@ async def test_join_returns_the_game_and_can_count_the_socket_in_the_same_step(s
     assert await store.redis.hget(GameKeys("424246").connected, "p1") == b"1"
     await store.join("424246", name="Bob", name_key="bob", player_id="p2", token="t2", max_players=10)
     assert await store.redis.hget(GameKeys("424246").connected, "p2") is None  # HTTP join: no socket yet
+
+
+async def test_joins_in_one_tick_share_one_call_and_one_event(
+    store: GameStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await new_game(store, "424249")
+    pubsub = store.redis.pubsub()
+    await pubsub.subscribe(GameKeys("424249").channel)
+    calls: list[int] = []
+    real_pipeline = store._joins._pipeline
+
+    async def counting(batch: list[tuple[list[str], list[object]]]) -> list[object]:
+        calls.append(len(batch))
+        return await real_pipeline(batch)
+
+    monkeypatch.setattr(store._joins, "_pipeline", counting)
+    names = ["Ann", "Bob", "ann", "Cy", "Di", "Ed"]  # "ann" takes Ann's name; the cap is 4
+    results = await asyncio.gather(
+        *(
+            store.join(
+                "424249", name=n, name_key=n.lower(), player_id=f"p{i}", token=f"t{i}", max_players=4, connect=True
+            )
+            for i, n in enumerate(names)
+        ),
+        return_exceptions=True,
+    )
+    assert calls == [1]  # six joins, one script call
+    assert [type(r).__name__ for r in results] == [
+        "GameRecord",
+        "GameRecord",
+        "NameTaken",
+        "GameRecord",
+        "GameRecord",
+        "GameFull",
+    ]
+    assert {r.players for r in results if not isinstance(r, Exception)} == {4}  # as after the batch
+    assert await store.players("424249") == {"p0": "Ann", "p1": "Bob", "p3": "Cy", "p4": "Di"}
+    connected = await store.redis.hgetall(GameKeys("424249").connected)
+    assert connected == {b"p0": b"1", b"p1": b"1", b"p3": b"1", b"p4": b"1"}  # refused joins count no socket
+    event = None
+    while event is None:
+        event = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2.0)
+    assert orjson.loads(event["data"]) == {
+        "e": "join",
+        "count": 4,
+        "joined": [
+            {"id": "p0", "name": "Ann"},
+            {"id": "p1", "name": "Bob"},
+            {"id": "p3", "name": "Cy"},
+            {"id": "p4", "name": "Di"},
+        ],
+    }
+    await pubsub.aclose()
+
+
+async def test_batched_joins_are_refused_as_a_whole_by_the_game_state(store: GameStore) -> None:
+    await store.redis.delete(*GameKeys("424250").all_keys(len(QUIZ.questions)))
+    refused = await asyncio.gather(
+        *(
+            store.join("424250", name=f"n{i}", name_key=f"n{i}", player_id=f"p{i}", token=f"t{i}", max_players=10)
+            for i in range(3)
+        ),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, UnknownGame) for r in refused)
+    assert await store.redis.exists(GameKeys("424250").players) == 0  # nothing written for a missing game
+    await new_game(store, "424250")
+    await store.redis.hset(GameKeys("424250").meta, "locked", "1")
+    with pytest.raises(Locked):
+        await store.join("424250", name="Ann", name_key="ann", player_id="p1", token="t1", max_players=10)
+    await store.redis.hset(GameKeys("424250").meta, "locked", "0")
+    with pytest.raises(GameFull):
+        await store.join("424250", name="Ann", name_key="ann", player_id="p1", token="t1", max_players=0)
+
+
+async def test_a_game_seen_to_exist_is_remembered_briefly_and_a_missing_one_never(store: GameStore) -> None:
+    await store.redis.delete(*GameKeys("424251").all_keys(len(QUIZ.questions)))
+    assert not await store.exists("424251")
+    await new_game(store, "424251")
+    assert await store.exists("424251")  # a "no" was not remembered
+    await store.redis.delete(GameKeys("424251").meta)
+    assert await store.exists("424251")  # a "yes" is, for EXISTS_CACHE_S ...
+    with pytest.raises(UnknownGame):  # ... but the join itself still refuses a vanished game
+        await store.join("424251", name="Ann", name_key="ann", player_id="p1", token="t1", max_players=10)
+    store._exists_until["424251"] = 0.0  # the remembered "yes" runs out
+    assert not await store.exists("424251")
 
 
 async def test_concurrent_socket_opens_and_closes_are_all_counted(store: GameStore) -> None:
