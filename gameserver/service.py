@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -137,17 +138,32 @@ class GameService:
 
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> None:
         quiz = await self.store.quiz(pin)
+        await self.answer_soon(pin, player_id, question, option, received_ms, quiz)
+
+    def answer_soon(
+        self, pin: str, player_id: str, question: int, option: int, received_ms: int, quiz: Quiz
+    ) -> asyncio.Future[tuple[int, int]]:
+        """Check and record an answer without awaiting (the socket's receive fast path calls it
+        from a read callback). Raises a bad question or option at once; the future fails with
+        the store's refusal (its `question` set) or resolves once the answer is recorded."""
         if not 0 <= question < len(quiz.questions):
             raise WrongQuestion(f"there is no question {question}", question=question)
         if not 0 <= option < len(quiz.questions[question].options):
             raise InvalidOption(f"question {question} has no option {option}", question=question)
-        try:
-            answered, connected = await self.store.answer(pin, player_id, question, option, received_ms)
-        except ClientError as error:
+        future = self.store.answer_soon(pin, player_id, question, option, received_ms)
+        future.add_done_callback(functools.partial(self._answer_recorded, pin, question))
+        return future
+
+    def _answer_recorded(self, pin: str, question: int, future: asyncio.Future[tuple[int, int]]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if isinstance(error, ClientError):
             error.question = question
-            raise
-        if answered >= connected:
-            self._check_all_answered(pin, question)
+        elif error is None:
+            answered, connected = future.result()
+            if answered >= connected:
+                self._check_all_answered(pin, question)
 
     async def kick(self, pin: str, player_id: object) -> None:
         if not isinstance(player_id, str):

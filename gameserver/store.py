@@ -203,6 +203,10 @@ class GameStore:
             quiz = self._quizzes[pin] = Quiz.from_json(raw)
         return quiz
 
+    def cached_quiz(self, pin: str) -> Quiz | None:
+        """The game's quiz if this process already holds it (no round trip)."""
+        return self._quizzes.get(pin)
+
     def forget(self, pin: str) -> None:
         self._quizzes.pop(pin, None)
 
@@ -262,9 +266,14 @@ class GameStore:
 
     # -- answers and scores --------------------------------------------------------------
 
+    def answer_soon(
+        self, pin: str, player_id: str, question: int, option: int, received_ms: int
+    ) -> asyncio.Future[tuple[int, int]]:
+        """Records the first answer; resolves to (answered, connected) for question `question`."""
+        return self._answers.submit_soon((pin, question), (player_id, option, received_ms))
+
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> tuple[int, int]:
-        """Records the first answer; returns (answered, connected) for question `question`."""
-        return await self._answers.submit((pin, question), (player_id, option, received_ms))
+        return await self.answer_soon(pin, player_id, question, option, received_ms)
 
     async def all_connected_answered(self, pin: str, question: int) -> bool:
         keys = GameKeys(pin)
@@ -393,12 +402,16 @@ class Batcher(Generic[BatchKey, Item, Result]):
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, key: BatchKey, item: Item) -> Result:
+        return await self.submit_soon(key, item)
+
+    def submit_soon(self, key: BatchKey, item: Item) -> asyncio.Future[Result]:
+        """`submit` for callers outside a coroutine: the future resolves with the item's result."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, []).append((item, future))
         if self._flusher is None:
             # Its first step runs after the rest of this tick's submissions have queued.
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return future
 
     async def _flush(self) -> None:
         try:

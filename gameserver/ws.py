@@ -9,6 +9,7 @@ command is checked against it, on every message.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.ratelimit import RateLimiter
 from gameserver.store import GameRecord
-from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS
+from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS, RawWriter
 from statemachine import End, Event, Lock, Next, Start, Unlock
 from statemachine.errors import (
     BadHostToken,
@@ -44,6 +45,10 @@ HOST_COMMANDS: dict[str, Callable[[], Event]] = {
 HOST_ONLY = {"host", "kick", *HOST_COMMANDS}
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+
+
+def ack_message(question: int) -> dict[str, Any]:
+    return {"type": "answer_ack", "question": question, "accepted": True}
 
 
 def error_message(error: ClientError) -> dict[str, Any]:
@@ -80,6 +85,10 @@ class Session:
         )
         self.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst, settings.rate_strikes)
         self.identified = False
+        self._raw = raw
+
+    def raw_writer(self) -> RawWriter | None:
+        return self._raw if isinstance(self._raw, RawWriter) else None
 
     async def run(self) -> None:
         settings = self.live.settings
@@ -105,19 +114,28 @@ class Session:
                     self.conn.close(CLOSE_TOO_BIG, "message too large")
                     break
                 try:
-                    if not self.limiter.allow():
-                        raise RateAbuse("too many messages") if self.limiter.abusive else RateLimited("slow down")
+                    self.check_rate()
                     await self.handle(self.codec.decode(data), received_ms)
                 except ClientError as error:
-                    self.conn.send(error_message(error))
-                    if error.close_code is not None:
-                        self.conn.close(error.close_code, error.code)
+                    self.refuse(error)
                 except (ServerError, RedisError) as error:
-                    # Ours, not the client's: say so and keep the socket; the client may retry.
-                    log.warning("server error on game %s: %s", self.pin, error)
-                    self.conn.send({"type": "error", "code": "server_error", "message": "try again"})
+                    self.server_failed(error)
         finally:
             await self.cleanup()
+
+    def check_rate(self) -> None:
+        if not self.limiter.allow():
+            raise RateAbuse("too many messages") if self.limiter.abusive else RateLimited("slow down")
+
+    def refuse(self, error: ClientError) -> None:
+        self.conn.send(error_message(error))
+        if error.close_code is not None:
+            self.conn.close(error.close_code, error.code)
+
+    def server_failed(self, error: BaseException) -> None:
+        # Ours, not the client's: say so and keep the socket; the client may retry.
+        log.warning("server error on game %s: %s", self.pin, error)
+        self.conn.send({"type": "error", "code": "server_error", "message": "try again"})
 
     async def handle(self, message: dict[str, Any], received_ms: int) -> None:
         raise NotImplementedError
@@ -135,7 +153,14 @@ class Session:
 class PlayerSession(Session):
     role = "player"
 
+    def __init__(self, websocket: WebSocket, live: LiveContext, pin: str) -> None:
+        super().__init__(websocket, live, pin)
+        self._answer_in_flight: asyncio.Future[tuple[int, int]] | None = None
+
     async def handle(self, message: dict[str, Any], received_ms: int) -> None:
+        in_flight = self._answer_in_flight
+        if in_flight is not None:  # a fast-path answer came first: its reply goes first
+            await asyncio.wait([in_flight])
         kind = message["type"]
         if kind in HOST_ONLY:
             raise NotHost(f"{kind!r} is for the host only")
@@ -148,7 +173,7 @@ class PlayerSession(Session):
             option = _int_field(message, "option")
             assert self.conn.player_id is not None
             await self.live.service.answer(self.pin, self.conn.player_id, question, option, received_ms)
-            self.conn.send({"type": "answer_ack", "question": question, "accepted": True})
+            self.conn.send(ack_message(question))
         elif kind in ("join", "resume"):
             if self.identified:
                 raise BadMessage("already joined")
@@ -171,6 +196,7 @@ class PlayerSession(Session):
             raise
         self.identified = True
         await self.welcome(seat.player_id, seat.token, seat.name, score=0, record=record)
+        self.start_fast_path()
 
     async def resume(self, message: dict[str, Any]) -> None:
         token = message.get("token")
@@ -184,6 +210,7 @@ class PlayerSession(Session):
         await service.set_connected(self.pin, player_id, True)
         record = await service.record(self.pin)
         await self.welcome(player_id, token, name, score=await service.player_score(self.pin, player_id), record=record)
+        self.start_fast_path()
 
     async def welcome(self, player_id: str, token: str, name: str, *, score: int, record: GameRecord) -> None:
         self.conn.send({
@@ -193,7 +220,60 @@ class PlayerSession(Session):
         for current in await self.live.service.current_messages(self.pin, player_id=player_id, record=record):
             self.conn.send(current)
 
+    def start_fast_path(self) -> None:
+        """From now on answers are handled straight from the socket's read callback (when the
+        transport offers it, `wsprotocol.FastPath`); everything else still comes through
+        `run`. Same checks, same replies, in the same order as the queued path."""
+        raw = self.raw_writer()
+        if raw is not None:
+            raw.set_fast_path(self.fast_receive)
+
+    def fast_receive(self, data: str | bytes, received_ms: int) -> bool:
+        player_id = self.conn.player_id
+        if not self.conn.open or player_id is None or len(data) > self.live.settings.max_message_bytes:
+            return False  # the queued path closes or refuses it
+        if self._answer_in_flight is not None:
+            return False  # replies stay in request order: the queued path waits for it first
+        quiz = self.live.service.store.cached_quiz(self.pin)
+        if quiz is None:
+            return False
+        try:
+            message = self.codec.decode(data)
+        except ClientError:
+            return False
+        if message["type"] != "answer":
+            return False
+        try:
+            self.check_rate()
+            question = _int_field(message, "question")
+            option = _int_field(message, "option")
+            recorded = self.live.service.answer_soon(self.pin, player_id, question, option, received_ms, quiz)
+        except ClientError as error:
+            self.refuse(error)
+            return True
+        recorded.add_done_callback(functools.partial(self._answer_recorded, question))
+        self._answer_in_flight = recorded
+        return True
+
+    def _answer_recorded(self, question: int, recorded: asyncio.Future[tuple[int, int]]) -> None:
+        self._answer_in_flight = None
+        if recorded.cancelled():
+            return
+        error = recorded.exception()
+        if error is None:
+            self.conn.send(ack_message(question))
+        elif isinstance(error, ClientError):
+            self.refuse(error)
+        elif isinstance(error, (ServerError, RedisError)):
+            self.server_failed(error)
+        else:
+            log.error("answer on game %s failed", self.pin, exc_info=error)
+            self.server_failed(error)
+
     async def cleanup(self) -> None:
+        raw = self.raw_writer()
+        if raw is not None:
+            raw.set_fast_path(None)  # it refers back to this session: no cycle left behind
         if self.identified and self.conn.player_id is not None:
             try:
                 await self.live.service.set_connected(self.pin, self.conn.player_id, False)

@@ -7,6 +7,12 @@ synchronously; this subclass hands the app a `RawWriter` through the ASGI scope 
 `livequiz.raw`, so the hub builds a frame once and writes it to each socket's transport with
 no coroutine, task switch or per-socket framing in between — close to the kernel's floor.
 Apps served by anything else simply don't see the extension and use the ASGI send path.
+
+The receive side has a matching shortcut: a session may install a *fast path*, a plain
+function called from the socket's read callback with each complete message while the app sits
+idle in `receive()`. Whatever it takes (an answer, the hot message of a game) skips the ASGI
+queue, a task wake-up, Starlette's receive chain and uvicorn's pause/resume of reading (two
+`epoll_ctl` calls per message); whatever it declines is queued as before, in order.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import functools
 import logging
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -25,6 +32,8 @@ RAW_EXTENSION = "livequiz.raw"
 #: before it waited in any queue. Answers are timed by it, so a busy event loop does not cost
 #: players points.
 RECEIVED_MS = "livequiz.received_ms"
+#: A session's fast path: (message payload, received ms) -> True when it handled the message.
+FastPath = Callable[[str | bytes, int], bool]
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
 
@@ -75,12 +84,22 @@ class RawWriter:
     def buffered(self) -> int:
         return int(self._protocol.transport.get_write_buffer_size())
 
+    def set_fast_path(self, handler: FastPath | None) -> None:
+        """Install (or, with None, remove: it refers back to the session) the receive fast path."""
+        self._protocol.fast_path = handler
+
 
 class _StampingQueue(asyncio.Queue[Any]):
     def put_nowait(self, item: Any) -> None:
         if item.get("type") == "websocket.receive":
             item[RECEIVED_MS] = time.time_ns() // 1_000_000
         super().put_nowait(item)
+
+    def reader_waiting(self) -> bool:
+        """Nothing queued and the app waiting in `receive()`: a message handled now is handled
+        exactly where its turn would have been."""
+        getters = self._getters  # type: ignore[attr-defined]
+        return not self._queue and any(not getter.done() for getter in getters)  # type: ignore[attr-defined]
 
 
 @functools.cache
@@ -97,8 +116,22 @@ def connection_logger() -> logging.Logger:
 class FastWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = _StampingQueue()
+        self.queue: _StampingQueue = _StampingQueue()
         self.logger = self.conn.logger = connection_logger()
+        self.fast_path: FastPath | None = None
+
+    def send_receive_event_to_app(self) -> None:
+        fast = self.fast_path
+        if fast is not None and len(self.frames) == 1 and not self.close_sent and self.queue.reader_waiting():
+            data = self.frames[0]
+            try:
+                payload: str | bytes = data.decode() if self.curr_msg_data_type == "text" else data
+            except UnicodeDecodeError:
+                payload = b""  # the queued path reports the bad text frame
+            if payload and fast(payload, time.time_ns() // 1_000_000):
+                self.frames = []
+                return
+        super().send_receive_event_to_app()
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
