@@ -229,6 +229,14 @@ class PlayerSession(Session):
             raw.set_fast_path(self.fast_receive)
 
     def fast_receive(self, data: str | bytes, received_ms: int) -> bool:
+        try:
+            return self._fast_answer(data, received_ms)
+        except Exception as error:  # a bug here must not break the socket's read callback
+            log.exception("answer fast path failed on game %s", self.pin)
+            self.server_failed(error)
+            return True
+
+    def _fast_answer(self, data: str | bytes, received_ms: int) -> bool:
         player_id = self.conn.player_id
         if not self.conn.open or player_id is None or len(data) > self.live.settings.max_message_bytes:
             return False  # the queued path closes or refuses it

@@ -205,6 +205,8 @@ def test_prepare_then_extend_is_encoding_the_merged_message(
     assert stock == merged
     encoded = frame if isinstance(frame, bytes) else frame.encode()
     assert codec.extend_bytes(prepared, extra) == encoded  # the bytes path the raw writer uses
+    for key, value in extra.items():  # the hub's per-player splice: one field onto the shared bytes
+        assert codec.splicer(prepared, key)(value) == codec.extend_bytes(prepared, {key: value})
 
 
 @pytest.mark.parametrize("codec", CODEC_LIST, ids=CODEC_IDS)
@@ -218,8 +220,10 @@ def test_one_prepared_broadcast_serves_many_players(
 ) -> None:
     shared = {k: v for k, v in shared.items() if k not in ("you", "results")}
     prepared = codec.prepare(shared)
+    splice = codec.splicer(prepared, "you")
     for you in yous:  # the same Prepared, extended once per player, never mutated
         assert codec.decode(codec.extend(prepared, {"you": you})) == {**shared, "you": you}
+        assert codec.decode(splice(you)) == {**shared, "you": you}
     host_frame = codec.extend(prepared, {"results": []})
     assert codec.decode(host_frame) == {**shared, "results": []}
     assert codec.extend(prepared, {}) == prepared.frame

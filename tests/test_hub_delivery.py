@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgpack
 import orjson
 
 from gameserver import hub as hub_module
 from gameserver.connection import Connection
 from gameserver.hub import Hub, Room
 from gameserver.wsprotocol import RawWriter
-from transports.codecs import CODECS, JSON_SUBPROTOCOL
+from transports.codecs import CODECS, JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL
 
 
 class RecordingTransport:
@@ -103,3 +104,34 @@ def test_the_loop_runs_between_slices_of_a_big_broadcast() -> None:
     asyncio.run(run())
     assert seen_at == [0, hub_module.SLICE, 2 * hub_module.SLICE]
     assert sorted(writes) == list(range(players))
+
+
+def _frames(wire: bytes) -> list[bytes]:
+    """Split concatenated server frames (payloads under 64 KiB)."""
+    frames = []
+    while wire:
+        length, start = (wire[1], 2) if wire[1] < 126 else (int.from_bytes(wire[2:4], "big"), 4)
+        frames.append(wire[: start + length])
+        wire = wire[start + length :]
+    return frames
+
+
+def test_each_codec_gets_its_own_frames_and_players_without_you_the_shared_one() -> None:
+    writes: list[int] = []
+    room, transports = _room(4, writes)
+    packed = next(iter(room.players["p3"]))
+    packed.codec = CODECS[MSGPACK_SUBPROTOCOL]
+    finished = {"type": "finished", "podium": [{"rank": 1, "name": "Ann", "score": 900, "answers": 3}]}
+    reveal = {"type": "reveal", "question": 2, "correct": 0, "distribution": [3, 1]}
+    yous_reveal = {"p0": {"points": 10}, "p1": {"points": 11}, "p3": {"points": 13}}  # p2 has none
+    yous_final = {"p0": {"rank": 2}, "p2": {"rank": 3}, "p3": {"rank": 1}}  # p1 has none
+    items = [{"msg": reveal, "you": yous_reveal}, {"msg": finished, "you": yous_final}]
+    asyncio.run(_hub()._deliver(room, items))
+    for i, transport in enumerate(transports):
+        assert len(transport.frames) == 1  # both messages in one write
+        first, second = _frames(transport.frames[0])
+        decode = (lambda f: msgpack.unpackb(f[2 if f[1] < 126 else 4 :])) if i == 3 else _payload
+        assert first[0] == (0x82 if i == 3 else 0x81)  # binary frames for MessagePack, text for JSON
+        expect_reveal = reveal | ({"you": yous_reveal[f"p{i}"]} if f"p{i}" in yous_reveal else {})
+        expect_final = finished | ({"you": yous_final[f"p{i}"]} if f"p{i}" in yous_final else {})
+        assert decode(first) == expect_reveal and decode(second) == expect_final
