@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from gameserver.context import LiveContext
 from gameserver.embedded_redis import EmbeddedRedis
@@ -31,6 +34,30 @@ from gameserver.telegram_wiring import start_telegram, telegram_routes
 from gameserver.ws import host_endpoint, play_endpoint
 
 log = logging.getLogger("livequiz")
+
+#: The game sockets' paths, as their `WebSocketRoute`s below match them (`{pin}`: `[^/]+`).
+GAME_SOCKET_PATH = re.compile(r"^/ws/(play|host)/([^/]+)$")
+
+
+class LiveQuizApp(Starlette):
+    """Starlette with one shortcut: a game WebSocket goes straight to its endpoint.
+
+    A join storm opens thousands of them, and each would otherwise pass the middleware stack
+    (which lets WebSockets through untouched), the exception wrappers and the router's scan of
+    every route, and keep those coroutine frames alive for the whole game. Everything else,
+    and every path the shortcut does not know, takes the normal way.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not scope.get("root_path"):
+            match = GAME_SOCKET_PATH.match(scope["path"])
+            if match is not None:
+                scope["app"] = self
+                scope["path_params"] = {"pin": match[2]}
+                endpoint = play_endpoint if match[1] == "play" else host_endpoint
+                await endpoint(WebSocket(scope, receive, send))
+                return
+        await super().__call__(scope, receive, send)
 
 
 async def _sweep_forever(service: GameService, interval_s: float) -> None:
@@ -110,7 +137,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/ws/host/{pin}", host_endpoint),
         *_web_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = LiveQuizApp(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     try:
         from gameserver.web import SecurityHeadersMiddleware

@@ -1,4 +1,5 @@
-"""Answers taken straight from the socket's read callback (`wsprotocol.FastPath`).
+"""Answers taken straight from the socket's read callback (`wsprotocol.FastPath`), and game
+sockets taken straight to their endpoint (`app.LiveQuizApp`).
 
 The server runs in this process (uvicorn with our protocol classes, a real Redis), so the test
 can see which messages still went through the queued ASGI path: after a join, answers must
@@ -15,11 +16,14 @@ from typing import Any
 
 import pytest
 import uvicorn
+from starlette.routing import Router
+from starlette.types import Receive, Scope, Send
+from websockets.exceptions import InvalidStatus
 
 from gameserver.app import create_app
 from gameserver.settings import Settings
 from gameserver.ws import PlayerSession
-from tests.support import create_game, free_port, host, player, quiz
+from tests.support import Client, create_game, free_port, host, player, quiz
 
 
 @pytest.fixture
@@ -117,4 +121,31 @@ async def test_the_fast_path_keeps_the_rate_limit(in_process: tuple[str, str], q
     assert set(codes[1:]) == {"already_answered", "rate_limited"}
     assert queued == ["join", "join"]
     for client in (ann, bob, the_host):
+        await client.close()
+
+
+async def test_game_sockets_skip_the_router_and_other_paths_do_not(
+    in_process: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, ws = in_process
+    routed: list[tuple[str, str]] = []
+    original = Router.__call__
+
+    async def spy(self: Router, scope: Scope, receive: Receive, send: Send) -> None:
+        routed.append((scope["type"], scope["path"]))
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(Router, "__call__", spy)
+    game = await create_game(base, quiz(1))
+    the_host = await host(ws, game)
+    ann, joined = await player(ws, game["pin"], "Ann")
+    assert joined["pin"] == game["pin"]
+    assert routed == [("http", "/api/games")]  # the host's and Ann's sockets went straight through
+    with pytest.raises(InvalidStatus) as refused:  # Starlette's router refuses an unknown path, as before
+        await Client.connect(f"{ws}/ws/nowhere/{game['pin']}")
+    assert refused.value.response.status_code == 403
+    assert routed[-1] == ("websocket", f"/ws/nowhere/{game['pin']}")
+    bad_pin = await Client.connect(f"{ws}/ws/play/12ab")
+    assert await bad_pin.closed_with() == 4404  # the endpoint still checks the PIN itself
+    for client in (ann, the_host):
         await client.close()
