@@ -3,7 +3,8 @@
 Every change publishes one event on the game's Redis channel (from inside its Lua script);
 every process holding sockets of that game is subscribed. A message is encoded once per codec
 (`Codec.prepare`) and the same frame is queued on every socket; personal fields (`you`) are
-spliced onto the shared bytes per player (`Codec.extend`), never re-encoding the whole message.
+spliced onto the shared bytes per player (`Codec.splicer`; `Codec.extend` for a socket on the
+ASGI path), never re-encoding the whole message.
 
 Lobby updates and the host's answer counter are coalesced here, per process, to at most one
 per `lobby_interval_ms`: thousands of joins must not become thousands of frames per socket.
