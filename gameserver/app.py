@@ -35,8 +35,10 @@ from gameserver.ws import host_endpoint, play_endpoint
 
 log = logging.getLogger("livequiz")
 
-#: The game sockets' paths, as their `WebSocketRoute`s below match them (`{pin}`: `[^/]+`).
-GAME_SOCKET_PATH = re.compile(r"^/ws/(play|host)/([^/]+)$")
+#: The game sockets, `/ws/{role}/{pin}`: their routes and `LiveQuizApp`'s shortcut both come
+#: from this table, and the pattern matches what the routes' `{pin}` matches (`[^/]+`).
+GAME_SOCKETS = {"play": play_endpoint, "host": host_endpoint}
+GAME_SOCKET_PATH = re.compile(r"^/ws/(" + "|".join(GAME_SOCKETS) + r")/([^/]+)$")
 
 
 class LiveQuizApp(Starlette):
@@ -54,8 +56,7 @@ class LiveQuizApp(Starlette):
             if match is not None:
                 scope["app"] = self
                 scope["path_params"] = {"pin": match[2]}
-                endpoint = play_endpoint if match[1] == "play" else host_endpoint
-                await endpoint(WebSocket(scope, receive, send))
+                await GAME_SOCKETS[match[1]](WebSocket(scope, receive, send))
                 return
         await super().__call__(scope, receive, send)
 
@@ -133,8 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *api_routes(),
         *telegram_routes(),
         *openapi_routes(),
-        WebSocketRoute("/ws/play/{pin}", play_endpoint),
-        WebSocketRoute("/ws/host/{pin}", host_endpoint),
+        *(WebSocketRoute(f"/ws/{role}/{{pin}}", endpoint) for role, endpoint in GAME_SOCKETS.items()),
         *_web_routes(),
     ]
     app = LiveQuizApp(routes=routes, lifespan=lifespan)

@@ -102,7 +102,7 @@ def _player_wires(parts: list[tuple[Broadcast, Mapping[str, Any]]], codec: Codec
     if not personal:
         every = b"".join(shared)
         return lambda _player_id: every
-    if len(personal) == 1:
+    if len(personal) == 1:  # a reveal or the final results: the 10,000-socket case, kept lean
         index = personal[0]
         before, after = b"".join(shared[:index]), b"".join(shared[index + 1 :])
         plain = before + shared[index] + after
@@ -114,13 +114,14 @@ def _player_wires(parts: list[tuple[Broadcast, Mapping[str, Any]]], codec: Codec
             return plain if value is None else before + spliced(value) + after
 
         return one
-    splicers = [broadcast.spliced_wire(codec, "you") if you else None for broadcast, you in parts]
+    # Several personal messages (rare): per message, its shared frame or (splice, you).
+    makers = [(broadcast.spliced_wire(codec, "you"), you) if you else None for broadcast, you in parts]
 
     def many(player_id: str) -> bytes:
         frames = []
-        for (_, you), splice, common in zip(parts, splicers, shared, strict=True):
-            value = you.get(player_id) if splice is not None else None
-            frames.append(common if value is None or splice is None else splice(value))
+        for common, maker in zip(shared, makers, strict=True):
+            value = maker[1].get(player_id) if maker is not None else None
+            frames.append(common if maker is None or value is None else maker[0](value))
         return b"".join(frames)
 
     return many

@@ -22,8 +22,8 @@ return 1
 # KEYS: meta, names, players, tokens, conn.
 # ARGV: max_players, ttl_s, channel, then per join: name_key, player_id, name, token_digest,
 # connect (0|1).
-# Returns {players, status1, status2, ..., meta...}: a status per join ('ok' or an error code),
-# then the game's meta as HGETALL after the batch ({} when there is no game). With connect=1 a
+# Returns {status1, status2, ..., meta...}: a status per join ('ok' or an error code), then
+# the game's meta as HGETALL after the batch (nothing when there is no game). With connect=1 a
 # player's socket is counted as open in the same step, so the caller needs no second round trip
 # to learn the phase. The joins that a process receives within one event-loop tick (or while
 # the previous batch is in flight) share one call: a join storm costs a few round trips per
@@ -36,7 +36,7 @@ elseif m[1] == 'FINISHED' then refusal = 'finished'
 elseif m[2] == '1' then refusal = 'locked' end
 local max_players = tonumber(ARGV[1])
 local count = tonumber(m[3] or '0')
-local out = {0}
+local out = {}
 local joined = {}
 for i = 4, #ARGV, 5 do
   local status = refusal
@@ -62,7 +62,6 @@ if #joined > 0 then
   if redis.call('TTL', KEYS[5]) < 0 then redis.call('EXPIRE', KEYS[5], ARGV[2]) end
   redis.call('PUBLISH', ARGV[3], cjson.encode({e = 'join', joined = joined, count = count}))
 end
-out[1] = count
 if refusal ~= 'unknown_game' then
   for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
 end
@@ -70,8 +69,8 @@ return out
 """
 
 # KEYS: meta, answers:{q}, conn, kicked.  ARGV: question, ttl_s, then per answer: player_id,
-# option, received_ms. The same guard as ANSWER for a batch of answers to one question, so a
-# burst of thousands costs one round trip per event-loop tick instead of one per answer.
+# option, received_ms. The guard of `statemachine.check_answer` for a batch of answers to one
+# question, so a burst of thousands costs one round trip per event-loop tick, not one each.
 # Returns {answered, connected, status1, status2, ...} with status 'ok' or an error code.
 ANSWER_MANY = """
 local m = redis.call('HMGET', KEYS[1], 'phase', 'question', 'deadline')

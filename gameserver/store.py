@@ -499,7 +499,7 @@ def join_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], JoinItem,
         return [keys.meta, keys.names, keys.players, keys.tokens, keys.connected], args
 
     def parse(key: tuple[str, int], items: int, result: list[Any]) -> list[GameRecord | Exception]:
-        statuses, flat = result[1 : 1 + items], result[1 + items :]
+        statuses, flat = result[:items], result[items:]
         record = _record_from(key[0], dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
         outcomes: list[GameRecord | Exception] = []
         for raw in statuses:

@@ -79,16 +79,13 @@ class Session:
         self.subprotocol = self.codec.subprotocol if self.codec.subprotocol in offered else None
         settings = live.settings
         raw = (websocket.scope.get("extensions") or {}).get(RAW_EXTENSION)
+        self.raw: RawWriter | None = raw if isinstance(raw, RawWriter) else None
         self.conn = Connection(
             websocket, self.codec, pin, self.role, settings.send_queue_frames,
-            raw=raw, max_buffer_bytes=settings.send_buffer_bytes,
+            raw=self.raw, max_buffer_bytes=settings.send_buffer_bytes,
         )
         self.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst, settings.rate_strikes)
         self.identified = False
-        self._raw = raw
-
-    def raw_writer(self) -> RawWriter | None:
-        return self._raw if isinstance(self._raw, RawWriter) else None
 
     async def run(self) -> None:
         settings = self.live.settings
@@ -224,9 +221,8 @@ class PlayerSession(Session):
         """From now on answers are handled straight from the socket's read callback (when the
         transport offers it, `wsprotocol.FastPath`); everything else still comes through
         `run`. Same checks, same replies, in the same order as the queued path."""
-        raw = self.raw_writer()
-        if raw is not None:
-            raw.set_fast_path(self.fast_receive)
+        if self.raw is not None:
+            self.raw.set_fast_path(self.fast_receive)
 
     def fast_receive(self, data: str | bytes, received_ms: int) -> bool:
         try:
@@ -279,9 +275,8 @@ class PlayerSession(Session):
             self.server_failed(error)
 
     async def cleanup(self) -> None:
-        raw = self.raw_writer()
-        if raw is not None:
-            raw.set_fast_path(None)  # it refers back to this session: no cycle left behind
+        if self.raw is not None:
+            self.raw.set_fast_path(None)  # it refers back to this session: no cycle left behind
         if self.identified and self.conn.player_id is not None:
             try:
                 await self.live.service.set_connected(self.pin, self.conn.player_id, False)
