@@ -24,17 +24,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from gameserver.quizzes import Quiz
+from gameserver.reveal import reveal_event
 from gameserver.settings import Settings
 from gameserver.store import GameRecord, GameStore, token_digest, tokens_match
 from scoring import (
     Totals,
-    apply_outcomes,
-    distribution,
-    leaderboard,
     podium,
     rank,
     results,
-    score_question,
     you_final,
 )
 from statemachine import (
@@ -231,31 +228,7 @@ class GameService:
         quiz = await self.store.quiz(pin)
         question = quiz.questions[question_index]
         names, recorded, totals = await self.store.scoring_inputs(pin, question_index)
-        answers = {p: a for p, a in recorded.items() if p in names}  # a kicked player's answer is void
-        outcomes = score_question(
-            answers, correct_option=question.correct, deadline_ms=state.deadline_ms,
-            time_limit_ms=question.time_limit_ms,
-        )
-        updated = apply_outcomes(totals, outcomes)
-        standings = rank((p, name, updated.get(p) or totals.get(p) or Totals()) for p, name in names.items())
-        you: dict[str, dict[str, Any]] = {}
-        for standing in standings:
-            outcome = outcomes.get(standing.player_id)
-            you[standing.player_id] = {
-                "answered": outcome is not None,
-                "correct": bool(outcome and outcome.correct),
-                "points": outcome.points if outcome else 0,
-                "score": standing.totals.score,
-                "rank": standing.rank,
-            }
-        reveal = {
-            "type": "reveal",
-            "question": question_index,
-            "correct": question.correct,
-            "distribution": distribution(answers, len(question.options)),
-        }
-        board = {"type": "leaderboard", "question": question_index, "top": leaderboard(standings)}
-        event = {"e": "msgs", "msgs": [{"msg": reveal, "you": you}, {"msg": board}]}
+        updated, event = reveal_event(question_index, question, state.deadline_ms, names, recorded, totals)
         await self.store.apply_scores(pin, question_index, updated, event)
 
     async def finish(self, pin: str) -> None:

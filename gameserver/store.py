@@ -7,10 +7,11 @@ which never changes once created). Writes go through the Lua scripts of `scripts
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -116,23 +117,40 @@ def _totals_to(totals: Totals) -> str:
 
 
 # Parsers of whole hashes, on raw bytes (int() takes ASCII digits as bytes): at 10,000 players
-# per game these run while everyone waits for the reveal.
+# per game these run while everyone waits for the reveal, so each works on all values at once
+# (one join, one split, `map(int)`, tuples zipped together: loops that run in C) instead of
+# splitting and converting value by value. The values are written only by our scripts; a value
+# with the wrong number of fields is refused, never misread.
+
+_new_answer = functools.partial(tuple.__new__, Answer)  # fields from our own records, in order
+_new_totals = functools.partial(tuple.__new__, Totals)
+
+
+def _fields(values: Collection[bytes], per_value: int, what: str) -> Iterator[int]:
+    """The comma-separated integers of every value, in order, as one iterator."""
+    commas = per_value - 1
+    if not all(value.count(b",") == commas for value in values):
+        raise ServerError(f"a stored {what} record is malformed")
+    return iter(list(map(int, b",".join(values).split(b","))))
 
 
 def _players_from(raw: Mapping[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return dict(zip(map(bytes.decode, raw), map(bytes.decode, raw.values()), strict=True))
 
 
 def _answers_from(raw: Mapping[bytes, bytes]) -> dict[str, Answer]:
-    result: dict[str, Answer] = {}
-    for player_id, value in raw.items():
-        option, received = value.split(b",")
-        result[player_id.decode()] = Answer(option=int(option), received_ms=int(received))
-    return result
+    if not raw:
+        return {}
+    fields = _fields(raw.values(), 2, "answer")
+    return dict(zip(map(bytes.decode, raw), map(_new_answer, zip(fields, fields, strict=True)), strict=True))
 
 
 def _all_totals_from(raw: Mapping[bytes, bytes]) -> dict[str, Totals]:
-    return {player_id.decode(): _totals_from(value) for player_id, value in raw.items()}
+    if not raw:
+        return {}
+    fields = _fields(raw.values(), 4, "totals")
+    totals = map(_new_totals, zip(fields, fields, fields, fields, strict=True))
+    return dict(zip(map(bytes.decode, raw), totals, strict=True))
 
 
 class GameStore:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from scoring.models import Answer, Outcome, Standing, Totals
 from scoring.points import MAX_POINTS, points, remaining_ms, time_taken_ms
 from scoring.question import NO_ANSWER, apply_outcomes, distribution, score_question
-from scoring.ranking import LEADERBOARD_SIZE, PODIUM_SIZE, leaderboard, podium, rank, results, you_final
+from scoring.ranking import LEADERBOARD_SIZE, PODIUM_SIZE, leaderboard, podium, rank, rank_order, results, you_final
 
 __all__ = [
     "LEADERBOARD_SIZE",
@@ -29,6 +29,7 @@ __all__ = [
     "podium",
     "points",
     "rank",
+    "rank_order",
     "remaining_ms",
     "results",
     "score_question",

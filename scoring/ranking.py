@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from scoring.models import Standing, Totals, _trusted
 
-__all__ = ["LEADERBOARD_SIZE", "PODIUM_SIZE", "leaderboard", "podium", "rank", "results", "you_final"]
+__all__ = ["LEADERBOARD_SIZE", "PODIUM_SIZE", "leaderboard", "podium", "rank", "rank_order", "results", "you_final"]
 
 #: The protocol's `leaderboard.top` holds at most this many lines.
 LEADERBOARD_SIZE = 10
@@ -27,33 +27,49 @@ LEADERBOARD_SIZE = 10
 PODIUM_SIZE = 3
 
 
+def rank_order(players: Sequence[tuple[str, str, Totals]]) -> tuple[list[int], list[int]]:
+    """The ranking as two lists: `order`, the input positions best first, and `ranks`, the
+    competition rank of each line of `order`.
+
+    Sorted by `(-score, correct_time_ms, name.casefold(), player_id)`, the order described in
+    the module docstring, with the input position last so that the list sorts without a key
+    function and keeps fully equal keys (a repeated id) in input order, as a stable sort by
+    that key would. A 10,000-player reveal needs each player's rank and score, not 10,000
+    `Standing` values (building them was most of `rank`'s time), so this is the core that
+    `rank` wraps.
+    """
+    keyed = [
+        (-totals.score, totals.correct_time_ms, name.casefold(), player_id, position)
+        for position, (player_id, name, totals) in enumerate(players)
+    ]
+    keyed.sort()
+    ranks: list[int] = []
+    append = ranks.append
+    current_rank = 0
+    previous_score: int | None = None
+    for line, key in enumerate(keyed, start=1):
+        if key[0] != previous_score:  # the first line with a score gives the score its rank
+            current_rank = line
+            previous_score = key[0]
+        append(current_rank)
+    return [key[4] for key in keyed], ranks
+
+
 def rank(players: Iterable[tuple[str, str, Totals]]) -> list[Standing]:
     """Everyone's standing, best first, from `(player_id, name, totals)` triples.
 
     The rank of a line is one more than the number of players with a strictly higher score,
-    which is the position of the first line with that score in the sorted list.
-
-    Sorted by `(-score, correct_time_ms, name.casefold(), player_id)`, the order described in
-    the module docstring. For speed at 10,000 players the keys are built in one pass, with the
-    input position appended so that the list sorts without a key function and keeps fully
-    equal keys (a repeated id) in input order, as a stable sort by that key would.
+    which is the position of the first line with that score in the sorted list. Sorted by
+    `(-score, correct_time_ms, name.casefold(), player_id)`, then input order: the order
+    described in the module docstring (see `rank_order`).
     """
     entries = list(players)
-    keyed = [
-        (-totals.score, totals.correct_time_ms, name.casefold(), player_id, position)
-        for position, (player_id, name, totals) in enumerate(entries)
-    ]
-    keyed.sort()
+    order, ranks = rank_order(entries)
     standings: list[Standing] = []
     append = standings.append
-    current_rank = 0
-    previous_score: int | None = None
-    for place, (negated_score, _, _, _, position) in enumerate(keyed, start=1):
-        if negated_score != previous_score:
-            current_rank = place
-            previous_score = negated_score
+    for position, line_rank in zip(order, ranks, strict=True):
         player_id, name, totals = entries[position]
-        append(_trusted(Standing, (current_rank, player_id, name, totals)))  # ranks start at 1
+        append(_trusted(Standing, (line_rank, player_id, name, totals)))
     return standings
 
 
