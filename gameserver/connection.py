@@ -29,8 +29,8 @@ CLOSE_TOO_SLOW = 1013
 
 class Connection:
     __slots__ = (
-        "_closing", "_queue", "_raw", "_wake", "_writer", "codec", "max_buffer_bytes", "max_queue", "pin",
-        "player_id", "role", "websocket",
+        "_closing", "_queue", "_raw", "_raw_usable", "_wake", "_writer", "codec", "max_buffer_bytes", "max_queue",
+        "pin", "player_id", "role", "websocket",
     )
 
     def __init__(
@@ -39,6 +39,9 @@ class Connection:
     ) -> None:
         self.websocket = websocket
         self._raw = raw
+        # Once usable, a raw writer stays so (a completed handshake and its extensions never
+        # change), so the fan-out's inner loop checks a flag, not the protocol, per socket.
+        self._raw_usable = False
         self.max_buffer_bytes = max_buffer_bytes
         self.codec = codec
         self.pin = pin
@@ -75,7 +78,11 @@ class Connection:
 
     def raw_ready(self) -> bool:
         """Frames may go straight to the transport: nothing queued ahead of them (order)."""
-        return self._raw is not None and not self._queue and self._raw.usable()
+        if self._queue:
+            return False
+        if not self._raw_usable:
+            self._raw_usable = self._raw is not None and self._raw.usable()
+        return self._raw_usable
 
     def send_wire(self, wire: bytes) -> None:
         """Write complete frames (one or several, concatenated); only when `raw_ready()`."""
@@ -83,9 +90,7 @@ class Connection:
             self._write_raw(wire)
 
     def _write_raw(self, wire: bytes) -> None:
-        raw = self._raw
-        assert raw is not None
-        unsent = raw.write(wire)
+        unsent = self._raw.write(wire)  # type: ignore[union-attr]  # raw_ready() said there is one
         if unsent < 0:
             self._closing = (1006, "")
         elif unsent > self.max_buffer_bytes:

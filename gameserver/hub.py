@@ -26,8 +26,8 @@ from gameserver.connection import Connection
 from gameserver.gcwatch import Freezer, GcHold
 from gameserver.keys import GameKeys
 from gameserver.store import GameStore
-from gameserver.wsprotocol import frame_bytes, frame_of
-from transports.codecs import Codec, Prepared
+from gameserver.wsprotocol import frame_bytes, frame_header, frame_of
+from transports.codecs import Codec, Prepared, Splice
 from transports.port import GameListener
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,13 @@ SLICE = 500
 PLAYER_LOBBY_SPACING_S = 0.0005
 
 
-async def _in_slices(room: Room) -> AsyncIterator[tuple[str, set[Connection]]]:
-    """The room's players (a snapshot), letting the event loop run between slices."""
+async def _in_slices(room: Room) -> AsyncIterator[list[tuple[str, set[Connection]]]]:
+    """The room's players (a snapshot) in slices, letting the event loop run between them."""
     players = list(room.players.items())
     for start in range(0, len(players), SLICE):
         if start:
             await asyncio.sleep(0)
-        for entry in players[start : start + SLICE]:
-            yield entry
+        yield players[start : start + SLICE]
 
 
 def _personal(you: Mapping[str, Any], player_id: str) -> dict[str, Any] | None:
@@ -107,11 +106,17 @@ def _player_wires(parts: list[tuple[Broadcast, Mapping[str, Any]]], codec: Codec
         before, after = b"".join(shared[:index]), b"".join(shared[index + 1 :])
         plain = before + shared[index] + after
         you = parts[index][1]
-        spliced = parts[index][0].spliced_wire(codec, "you")
+        head, encode, tail = parts[index][0].splice(codec, "you")
+        fixed = len(head) + len(tail)
+        text = not codec.binary
+        join = b"".join
 
         def one(player_id: str) -> bytes:
             value = you.get(player_id)
-            return plain if value is None else before + spliced(value) + after
+            if value is None:
+                return plain
+            encoded = encode(value)  # one allocation for all the frames of this socket:
+            return join((before, frame_header(fixed + len(encoded), text=text), head, encoded, tail, after))
 
         return one
     # Several personal messages (rare): per message, its shared frame or (splice, you).
@@ -154,9 +159,13 @@ class Broadcast:
             wire = self._wire[codec.subprotocol] = frame_bytes(prepared.frame)
         return wire
 
+    def splice(self, codec: Codec, key: str) -> Splice:
+        """This message with `key: value` added per recipient (unframed parts)."""
+        return codec.splicer(self._prepare(codec), key)
+
     def spliced_wire(self, codec: Codec, key: str) -> Callable[[Any], bytes]:
         """value -> the complete frame of this message with `key: value` added."""
-        splice = codec.splicer(self._prepare(codec), key)
+        splice = self.splice(codec, key)
         text = not codec.binary
 
         def wire(value: Any) -> bytes:
@@ -336,16 +345,21 @@ class Hub:
         call per socket, not one per message."""
         parts = [(Broadcast(item["msg"]), item.get("you") or {}) for item in items]
         wires: dict[str, Callable[[str], bytes]] = {}  # per codec: player id -> all its frames
-        async for player_id, conns in _in_slices(room):
-            for conn in conns:
-                if conn.raw_ready():
-                    wire = wires.get(conn.codec.subprotocol)
-                    if wire is None:
-                        wire = wires[conn.codec.subprotocol] = _player_wires(parts, conn.codec)
+        codec: Codec | None = None  # the codec of the previous socket, and its `wire`
+        wire: Callable[[str], bytes] | None = None
+        async for players in _in_slices(room):
+            for player_id, conns in players:
+                for conn in conns:
+                    if not conn.raw_ready():
+                        for broadcast, you in parts:
+                            broadcast.send_to(conn, _personal(you, player_id))
+                        continue
+                    if conn.codec is not codec:  # nearly always the same codec as the socket before
+                        codec = conn.codec
+                        wire = wires.get(codec.subprotocol)
+                        if wire is None:
+                            wire = wires[codec.subprotocol] = _player_wires(parts, codec)
                     conn.send_wire(wire(player_id))
-                else:
-                    for broadcast, you in parts:
-                        broadcast.send_to(conn, _personal(you, player_id))
         for conn in room.hosts:
             for (broadcast, _), item in zip(parts, items, strict=True):
                 broadcast.send_to(conn, item.get("host") or None)

@@ -45,17 +45,23 @@ def frame_bytes(payload: str | bytes) -> bytes:
     return frame_of(payload, text=False)
 
 
+_HEADER_16 = struct.Struct(">BBH").pack
+_HEADER_64 = struct.Struct(">BBQ").pack
+
+
+def frame_header(length: int, *, text: bool) -> bytes:
+    """The header of one final, unmasked server frame of `length` payload bytes."""
+    first = 0x80 | (OPCODE_TEXT if text else OPCODE_BINARY)
+    if length < 126:
+        return bytes((first, length))
+    if length < 0x10000:
+        return _HEADER_16(first, 126, length)
+    return _HEADER_64(first, 127, length)
+
+
 def frame_of(data: bytes, *, text: bool) -> bytes:
     """One final, unmasked server frame around already-encoded `data`."""
-    opcode = OPCODE_TEXT if text else OPCODE_BINARY
-    length = len(data)
-    if length < 126:
-        header = bytes((0x80 | opcode, length))
-    elif length < 0x10000:
-        header = bytes((0x80 | opcode, 126)) + struct.pack(">H", length)
-    else:
-        header = bytes((0x80 | opcode, 127)) + struct.pack(">Q", length)
-    return header + data
+    return frame_header(len(data), text=text) + data
 
 
 class RawWriter:

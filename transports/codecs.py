@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgpack
 import orjson
@@ -34,6 +34,18 @@ class Prepared:
         self.count = count  # number of top-level fields in body
 
 
+class Splice(NamedTuple):
+    """A message with one field added per recipient: `head + encode(value) + tail` (the parts
+    are kept apart so that a writer can join them with its own framing in one allocation)."""
+
+    head: bytes
+    encode: Callable[[Any], bytes]
+    tail: bytes
+
+    def __call__(self, value: Any) -> bytes:
+        return self.head + self.encode(value) + self.tail
+
+
 class Codec(Protocol):
     subprotocol: str
     binary: bool
@@ -50,9 +62,9 @@ class Codec(Protocol):
         """`extend` as encoded bytes (UTF-8 for a text codec): for writers that frame bytes."""
         ...
 
-    def splicer(self, prepared: Prepared, key: str) -> Callable[[Any], bytes]:
-        """A function value -> the bytes of `extend_bytes(prepared, {key: value})`, with all
-        that does not depend on the value done once (a reveal's `you`, 10,000 times)."""
+    def splicer(self, prepared: Prepared, key: str) -> Splice:
+        """`extend_bytes(prepared, {key: value})` as `head + encode(value) + tail`, with all that
+        does not depend on the value done once (a reveal's `you`, 10,000 times)."""
         ...
 
 
@@ -100,15 +112,10 @@ class JsonCodec:
         tail = orjson.dumps(extra)
         return tail if prepared.count == 0 else prepared.body[:-1] + b"," + tail[1:]
 
-    def splicer(self, prepared: Prepared, key: str) -> Callable[[Any], bytes]:
+    def splicer(self, prepared: Prepared, key: str) -> Splice:
         name = orjson.dumps(key)
         head = b"{" + name + b":" if prepared.count == 0 else prepared.body[:-1] + b"," + name + b":"
-        dumps = orjson.dumps
-
-        def splice(value: Any) -> bytes:
-            return head + dumps(value) + b"}"
-
-        return splice
+        return Splice(head, orjson.dumps, b"}")
 
 
 def _map_header(count: int) -> bytes:
@@ -168,15 +175,10 @@ class MsgpackCodec:
         assert isinstance(frame, bytes)
         return frame
 
-    def splicer(self, prepared: Prepared, key: str) -> Callable[[Any], bytes]:
+    def splicer(self, prepared: Prepared, key: str) -> Splice:
         packer = msgpack.Packer(use_bin_type=True)
         head: bytes = _map_header(prepared.count + 1) + prepared.body + packer.pack(key)
-        pack: Callable[[Any], bytes] = packer.pack
-
-        def splice(value: Any) -> bytes:
-            return head + pack(value)
-
-        return splice
+        return Splice(head, packer.pack, b"")
 
 
 CODECS: dict[str, Codec] = {
