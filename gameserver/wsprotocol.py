@@ -13,6 +13,12 @@ function called from the socket's read callback with each complete message while
 idle in `receive()`. Whatever it takes (an answer, the hot message of a game) skips the ASGI
 queue, a task wake-up, Starlette's receive chain and uvicorn's pause/resume of reading (two
 `epoll_ctl` calls per message); whatever it declines is queued as before, in order.
+
+A message that arrives as exactly one small, final, masked data frame in one read (every
+answer) is also unmasked here rather than run through `websockets`' generator-based parser,
+when that parser sits between frames with nothing buffered; anything else (a frame split
+across reads, fragments, control frames, larger frames, a declined message) goes to the
+parser, so its state is only ever skipped over at a frame boundary.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import apply_mask  # type: ignore[attr-defined]  # C speedups when built
+from websockets.protocol import OPEN
+from websockets.streams import StreamReader
 
 RAW_EXTENSION = "livequiz.raw"
 #: Key added to each `websocket.receive` message: server clock (ms) when the frame was parsed,
@@ -119,12 +128,62 @@ def connection_logger() -> logging.Logger:
     return logger
 
 
+#: First byte of a final, unfragmented text or binary frame with no extension bits.
+_FINAL_DATA = {0x81: True, 0x82: False}  # -> is text
+#: A masked frame with a 7-bit length: 2 header bytes, 4 mask bytes, at most 125 payload bytes.
+_SMALL_MASKED_MAX = 6 + 125
+_AT_EOF = StreamReader.at_eof.__code__
+
+
+def _between_frames(parser: Any) -> bool:
+    """The parser coroutine waits for the first byte of a frame (innermost: `at_eof()`), not
+    in the middle of one (`read_exact()` of its header, length, mask or payload)."""
+    for _ in range(8):  # ServerProtocol.parse -> Protocol.parse -> StreamReader.at_eof
+        inner = getattr(parser, "gi_yieldfrom", None)
+        if inner is None:
+            return getattr(parser, "gi_code", None) is _AT_EOF
+        parser = inner
+    return False
+
+
 class FastWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue: _StampingQueue = _StampingQueue()
         self.logger = self.conn.logger = connection_logger()
         self.fast_path: FastPath | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.fast_path is not None and 6 < len(data) <= _SMALL_MASKED_MAX and self._take_small_frame(data):
+            return
+        super().data_received(data)
+
+    def _take_small_frame(self, data: bytes) -> bool:
+        """Hand one complete small masked data frame straight to the fast path; False (nothing
+        consumed) when it is not exactly that, the parser is mid-frame, or the path declines."""
+        text = _FINAL_DATA.get(data[0])
+        if text is None or data[1] != 0x80 | (len(data) - 6):  # masked, length = the rest
+            return False
+        conn = self.conn
+        if (
+            conn.state is not OPEN
+            or conn.current_size is not None  # inside a fragmented message
+            or conn.reader.buffer
+            or not _between_frames(conn.parser)
+            or self.frames
+            or self.close_sent
+            or not self.queue.reader_waiting()
+        ):
+            return False
+        payload = apply_mask(data[6:], data[2:6])
+        if text:
+            try:
+                message: str | bytes = payload.decode()
+            except UnicodeDecodeError:
+                return False  # the parser reports it (close 1007)
+        else:
+            message = payload
+        return bool(message) and self.fast_path(message, time.time_ns() // 1_000_000)  # type: ignore[misc]
 
     def send_receive_event_to_app(self) -> None:
         fast = self.fast_path
