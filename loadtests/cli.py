@@ -76,6 +76,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output directory (default artifacts/loadtest/SCENARIO-TIMESTAMP)")
     p.add_argument("--max-seconds", type=float, default=300.0, help="hard bound of the whole run (default 300)")
     p.add_argument("--client-procs", type=int, help="load-generator processes (default: 1 per 5000 players)")
+    p.add_argument(
+        "--client-normal-scheduling",
+        action="store_true",
+        help="leave the client processes under normal scheduling (default: SCHED_BATCH, so that a woken "
+        "client does not preempt the server on the shared cores)",
+    )
     p.add_argument("--connect-concurrency", type=int, default=200, help="joins in flight at once, in all")
     p.add_argument("--join-rate", type=float, default=0.0, help="joins per second in all (0: as fast as possible)")
     p.add_argument("--source-ips", type=int, help="spread connections over 127.0.0.1..N (default: as needed)")
@@ -122,6 +128,7 @@ def options_from(ns: argparse.Namespace, argv: list[str]) -> Options:
         out=ns.out,
         max_seconds=ns.max_seconds,
         client_procs=ns.client_procs,
+        client_batch=not ns.client_normal_scheduling,
         connect_concurrency=ns.connect_concurrency,
         join_rate=ns.join_rate,
         tolerance_ms=ns.tolerance_ms,

@@ -91,6 +91,7 @@ class Options:
     progress: bool = True
     source_ips: int | None = None
     pyspy: bool = False  # profile the server processes per phase with py-spy (if installed)
+    client_batch: bool = True  # client processes under SCHED_BATCH (swarm.yield_to_the_server)
     command: str = ""
 
 
@@ -287,6 +288,7 @@ class Run:
                 join_rate=opts.join_rate / nproc if opts.join_rate else 0.0,
                 source_ips=ips,
                 hard_deadline=hard_end + 20,
+                batch_scheduling=opts.client_batch,
             )
             p = ctx.Process(target=worker_main, args=(cfg, self.queue, self.go, self.stop), daemon=True)
             p.start()

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from loadtests.cli import options_from, parser
 from loadtests.evaluate import evaluate
 from loadtests.metrics import (
     expected_window,
@@ -275,3 +276,22 @@ def test_smoke_300_players_two_servers(tmp_path: Path) -> None:
     assert rep["distribution_mismatch"] == 0, summary
     assert rep["missing_questions"] == rep["missing_reveals"] == 0, summary
     assert rc == 0, summary
+
+
+def test_client_processes_yield_to_the_server() -> None:
+    # In a child process: the scheduling class sticks to whoever calls it.
+    code = (
+        "import os\n"
+        "from loadtests.swarm import yield_to_the_server\n"
+        "assert os.sched_getscheduler(0) == os.SCHED_OTHER\n"
+        "assert yield_to_the_server()\n"
+        "print(os.sched_getscheduler(0) == os.SCHED_BATCH)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "True"
+
+
+def test_batch_scheduling_of_the_clients_is_the_default_and_can_be_turned_off() -> None:
+    assert options_from(parser().parse_args(["one-game"]), []).client_batch is True
+    ns = parser().parse_args(["one-game", "--client-normal-scheduling"])
+    assert options_from(ns, []).client_batch is False
