@@ -314,8 +314,9 @@ class Hub:
             room = self.rooms.get(pin)
             if room is None:
                 continue
+            data = message["data"]
             try:
-                await self.dispatch(room, orjson.loads(message["data"]))
+                await self.dispatch(room, self.store.published.take(data) or orjson.loads(data))
             except Exception:
                 log.exception("bad event on %s", channel)
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
 from redis.asyncio import Redis
 
+from gameserver.hub import Hub, Room
 from gameserver.keys import GameKeys
 from gameserver.quizzes import Question, Quiz
-from gameserver.store import GameStore, token_digest
+from gameserver.store import GameStore, RecentPublications, token_digest
 from scoring import Totals
 from statemachine import End, GameState, Phase, Start, transition
 from statemachine.errors import (
@@ -341,3 +343,54 @@ async def test_a_game_whose_script_call_fails_does_not_fail_the_others_in_its_pi
     assert good == (1, 0)
     assert isinstance(bad, ServerError)
     await store.redis.delete(GameKeys("424251").meta)
+
+
+def test_recent_publications_are_taken_once_bounded_and_only_when_big() -> None:
+    published = RecentPublications(keep=2, min_bytes=10)
+    small, big = b"x" * 9, [b"a" * 10, b"b" * 10, b"c" * 10]
+    published.add(small, {"e": "small"})
+    for payload in big:
+        published.add(payload, {"e": payload.decode()[0]})
+    assert published.take(small) is None  # too small to be worth remembering
+    assert published.take(big[0]) is None  # aged out: only the last two are kept
+    assert published.take(bytes(big[2])) == {"e": "c"}  # by value, not identity
+    assert published.take(big[2]) is None  # once
+    published.discard(big[1])
+    assert published.take(big[1]) is None
+
+
+async def test_the_hub_takes_its_own_big_events_without_parsing_them(
+    store: GameStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin = "424251"
+    state = await new_game(store, pin)
+    started, _ = transition(state, Start(), 5_000)
+    await store.commit(pin, state, started, None)
+    closed, _ = transition(started, End(), 6_000)
+    await store.commit(pin, started, closed, None)
+    hub = Hub(store.redis, store, lobby_interval_ms=100, now_ms=lambda: 0)
+    received: list[Any] = []
+    monkeypatch.setattr(hub, "dispatch", lambda room, event: _record(received, event))
+    hub.rooms[pin] = Room(pin)
+    await hub.start()
+    try:
+        await hub._pubsub.subscribe(GameKeys(pin).channel)  # type: ignore[union-attr]
+        you = {f"p{i}": {"answered": False, "score": 0, "rank": 1} for i in range(3_000)}  # > 64 KiB
+        event = {"e": "msgs", "msgs": [{"msg": {"type": "reveal", "question": 0}, "you": you}]}
+        assert not await store.apply_scores(pin, 1, {}, event)  # not that question: nothing published
+        assert store.published.take(orjson.dumps(event)) is None
+        assert await store.apply_scores(pin, 0, {}, event)
+        other = {"e": "msgs", "msgs": [{"msg": {"type": "lobby"}, "you": dict(you)}]}
+        await store.publish(pin, other)  # published by "another process": parsed
+        for _ in range(200):
+            if len(received) == 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await hub.stop()
+    assert received[0] is event  # the very object: not parsed again
+    assert received[1] == other and received[1] is not other
+
+
+async def _record(received: list[Any], event: Any) -> None:
+    received.append(event)
