@@ -130,9 +130,12 @@ _new_totals = functools.partial(tuple.__new__, Totals)
 def _fields(values: Collection[bytes], per_value: int, what: str) -> Iterator[int]:
     """The comma-separated integers of every value, in order, as one iterator."""
     commas = per_value - 1
-    if not all(value.count(b",") == commas for value in values):
-        raise ServerError(f"a stored {what} record is malformed")
-    return iter(list(map(int, b",".join(values).split(b","))))
+    try:
+        if all(value.count(b",") == commas for value in values):
+            return iter(list(map(int, b",".join(values).split(b","))))
+    except ValueError:  # a field that is not an integer
+        pass
+    raise ServerError(f"a stored {what} record is malformed")
 
 
 def _players_from(raw: Mapping[bytes, bytes]) -> dict[str, str]:

@@ -154,11 +154,12 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         self.fast_path: FastPath | None = None
 
     def data_received(self, data: bytes) -> None:
-        if self.fast_path is not None and 6 < len(data) <= _SMALL_MASKED_MAX and self._take_small_frame(data):
+        fast = self.fast_path
+        if fast is not None and 6 < len(data) <= _SMALL_MASKED_MAX and self._take_small_frame(data, fast):
             return
         super().data_received(data)
 
-    def _take_small_frame(self, data: bytes) -> bool:
+    def _take_small_frame(self, data: bytes, fast: FastPath) -> bool:
         """Hand one complete small masked data frame straight to the fast path; False (nothing
         consumed) when it is not exactly that, the parser is mid-frame, or the path declines."""
         text = _FINAL_DATA.get(data[0])
@@ -183,7 +184,7 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
                 return False  # the parser reports it (close 1007)
         else:
             message = payload
-        return bool(message) and self.fast_path(message, time.time_ns() // 1_000_000)  # type: ignore[misc]
+        return bool(message) and fast(message, time.time_ns() // 1_000_000)
 
     def send_receive_event_to_app(self) -> None:
         fast = self.fast_path

@@ -403,11 +403,11 @@ def new_loop() -> asyncio.AbstractEventLoop:
 def yield_to_the_server() -> bool:
     """Run this client process under SCHED_BATCH: woken by a message, it no longer preempts
     the process that is running (Linux's wake-up preemption is off for batch tasks); it waits
-    for its turn. Players' devices never take CPU from a real server; on this shared box, a
-    10k fan-out that wakes the client processes cost the server ~1,000 involuntary context
-    switches and 100-200 ms stalls in one run in several (`getrusage` in a loop-lag probe). The
-    clients still get their share of the CPU, and every latency is taken from kernel receive
-    stamps and send times, so the measure itself does not change. True when applied."""
+    for its turn. Players' devices never take CPU from a real server; on a shared 2-core box,
+    a 10k fan-out that wakes the client processes cost the server stalls of 100-240 ms with
+    ~1,000 involuntary context switches each, in most runs (`getrusage` in a loop-lag probe).
+    The clients still get their share of the CPU, and every latency is taken from kernel
+    receive stamps and send times, so what is measured does not change. True when applied."""
     try:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux, or not allowed: normal scheduling
