@@ -2,9 +2,9 @@
 
 A game with N joined players who all answered is written to a real Redis (a private one
 unless `--redis-url` is given); then the question is closed and scored with the service's own
-code, and the time from "all answered" to the reveal event being published is measured, split
-into its steps. The same question is re-scored `--repeat` times on fresh copies of the game,
-and medians are reported.
+code, and the time from "all answered" to the reveal event being published is measured. Then
+the second question is played the same way and timed too: it is scored on top of N totals
+(the first question has none). `--repeat` fresh games; medians are reported.
 
     python -m loadtests.bench_score --players 10000 --repeat 5
 """
@@ -27,7 +27,7 @@ from gameserver.quizzes import Question, Quiz
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
-from statemachine import AllAnswered, Start
+from statemachine import AllAnswered, Next, Start
 
 QUIZ = Quiz(
     "bench",
@@ -49,25 +49,32 @@ async def _one_run(redis: Redis, players: int) -> dict[str, float]:
     pipe.hset(keys.meta, "players", str(players))
     await pipe.execute()
     state = await service.apply(pin, Start())
-    pipe = redis.pipeline(transaction=False)
-    for i in range(players):
-        pipe.hset(keys.answers(0), f"player{i:06d}", f"{i % 4},{state.opened_ms + 1 + i % 15_000}")
-    await pipe.execute()
-    # Listen to the game's channel to time the publish of the reveal.
+    # Listen to the game's channel to time the publish of each reveal.
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(keys.channel)
-    gc.collect()
-    started = time.perf_counter()
-    await service.apply(pin, AllAnswered(0))
-    scored = time.perf_counter()
-    while True:
-        message = await pubsub.get_message(timeout=5.0)
-        if message is not None and b'"reveal"' in message["data"][:200]:
-            break
-    received = time.perf_counter()
+    timings: dict[str, float] = {}
+    for question in range(2):
+        if question:
+            state = await service.apply(pin, Next())
+        pipe = redis.pipeline(transaction=False)
+        for i in range(players):
+            pipe.hset(keys.answers(question), f"player{i:06d}", f"{i % 4},{state.opened_ms + 1 + i % 15_000}")
+        await pipe.execute()
+        gc.collect()
+        started = time.perf_counter()
+        await service.apply(pin, AllAnswered(question))
+        scored = time.perf_counter()
+        while True:
+            message = await pubsub.get_message(timeout=5.0)
+            if message is not None and b'"reveal"' in message["data"][:200]:
+                break
+        received = time.perf_counter()
+        suffix = "" if question == 0 else "_q2_with_totals"
+        timings[f"close_and_score_ms{suffix}"] = (scored - started) * 1000
+        timings[f"published_seen_ms{suffix}"] = (received - started) * 1000
     await pubsub.aclose()  # type: ignore[no-untyped-call]
     await redis.delete(*keys.all_keys(len(QUIZ.questions)))
-    return {"close_and_score_ms": (scored - started) * 1000, "published_seen_ms": (received - started) * 1000}
+    return timings
 
 
 async def _main(args: argparse.Namespace) -> None:
