@@ -120,13 +120,14 @@ def _player_wires(parts: list[tuple[Broadcast, Mapping[str, Any]]], codec: Codec
 
         return one
     # Several personal messages (rare): per message, its shared frame or (splice, you).
-    makers = [(broadcast.spliced_wire(codec, "you"), you) if you else None for broadcast, you in parts]
+    makers = [(broadcast.splice(codec, "you"), you) if you else None for broadcast, you in parts]
+    text = not codec.binary
 
     def many(player_id: str) -> bytes:
         frames = []
         for common, maker in zip(shared, makers, strict=True):
             value = maker[1].get(player_id) if maker is not None else None
-            frames.append(common if maker is None or value is None else maker[0](value))
+            frames.append(common if maker is None or value is None else frame_of(maker[0](value), text=text))
         return b"".join(frames)
 
     return many
@@ -162,16 +163,6 @@ class Broadcast:
     def splice(self, codec: Codec, key: str) -> Splice:
         """This message with `key: value` added per recipient (unframed parts)."""
         return codec.splicer(self._prepare(codec), key)
-
-    def spliced_wire(self, codec: Codec, key: str) -> Callable[[Any], bytes]:
-        """value -> the complete frame of this message with `key: value` added."""
-        splice = self.splice(codec, key)
-        text = not codec.binary
-
-        def wire(value: Any) -> bytes:
-            return frame_of(splice(value), text=text)
-
-        return wire
 
     def send_to(self, conn: Connection, extra: Mapping[str, Any] | None = None) -> None:
         if conn.raw_ready():

@@ -323,9 +323,6 @@ class GameStore:
         """Records the first answer; resolves to (answered, connected) for question `question`."""
         return self._answers.submit_soon((pin, question), (player_id, option, received_ms))
 
-    async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> tuple[int, int]:
-        return await self.answer_soon(pin, player_id, question, option, received_ms)
-
     async def all_connected_answered(self, pin: str, question: int) -> bool:
         keys = GameKeys(pin)
         result = await self._all_answered(keys=[keys.meta, keys.answers(question), keys.connected], args=[question])

@@ -268,10 +268,9 @@ class PlayerSession(Session):
             self.conn.send(ack_message(question))
         elif isinstance(error, ClientError):
             self.refuse(error)
-        elif isinstance(error, (ServerError, RedisError)):
-            self.server_failed(error)
         else:
-            log.error("answer on game %s failed", self.pin, exc_info=error)
+            if not isinstance(error, (ServerError, RedisError)):  # not expected: keep the trace
+                log.error("answer on game %s failed", self.pin, exc_info=error)
             self.server_failed(error)
 
     async def cleanup(self) -> None:

@@ -146,6 +146,16 @@ def _between_frames(parser: Any) -> bool:
     return False
 
 
+def _offer(fast: FastPath, data: bytes, *, text: bool) -> bool:
+    """Give one complete message to the fast path, stamped now. False when it declines, or for
+    bad UTF-8 in a text message: the queued path or the parser reports that (close 1007)."""
+    try:
+        message: str | bytes = data.decode() if text else data
+    except UnicodeDecodeError:
+        return False
+    return bool(message) and fast(message, time.time_ns() // 1_000_000)
+
+
 class FastWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -176,27 +186,19 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
             or not self.queue.reader_waiting()
         ):
             return False
-        payload = apply_mask(data[6:], data[2:6])
-        if text:
-            try:
-                message: str | bytes = payload.decode()
-            except UnicodeDecodeError:
-                return False  # the parser reports it (close 1007)
-        else:
-            message = payload
-        return bool(message) and fast(message, time.time_ns() // 1_000_000)
+        return _offer(fast, apply_mask(data[6:], data[2:6]), text=text)
 
     def send_receive_event_to_app(self) -> None:
         fast = self.fast_path
-        if fast is not None and len(self.frames) == 1 and not self.close_sent and self.queue.reader_waiting():
-            data = self.frames[0]
-            try:
-                payload: str | bytes = data.decode() if self.curr_msg_data_type == "text" else data
-            except UnicodeDecodeError:
-                payload = b""  # the queued path reports the bad text frame
-            if payload and fast(payload, time.time_ns() // 1_000_000):
-                self.frames = []
-                return
+        if (
+            fast is not None
+            and len(self.frames) == 1
+            and not self.close_sent
+            and self.queue.reader_waiting()
+            and _offer(fast, self.frames[0], text=self.curr_msg_data_type == "text")
+        ):
+            self.frames = []
+            return
         super().send_receive_event_to_app()
 
     def handle_connect(self, event: Any) -> None:

@@ -84,16 +84,16 @@ async def test_answers_first_wins_and_guards(store: GameStore) -> None:
     with pytest.raises(NameTaken):
         await store.join("424244", name="ANN", name_key="ann", player_id="p2", token="tok2", max_players=10)
     with pytest.raises(NotActive):
-        await store.answer("424244", "p1", 0, 1, 5_100)
+        await store.answer_soon("424244", "p1", 0, 1, 5_100)
     started, _ = transition(state, Start(), 5_000)
     await store.commit("424244", state, started, None)
     with pytest.raises(WrongQuestion):
-        await store.answer("424244", "p1", 1, 1, 5_100)
+        await store.answer_soon("424244", "p1", 1, 1, 5_100)
     with pytest.raises(TooLate):
-        await store.answer("424244", "p1", 0, 1, started.deadline_ms + 1)
-    assert await store.answer("424244", "p1", 0, 1, 5_100) == (1, 0)
+        await store.answer_soon("424244", "p1", 0, 1, started.deadline_ms + 1)
+    assert await store.answer_soon("424244", "p1", 0, 1, 5_100) == (1, 0)
     with pytest.raises(AlreadyAnswered):
-        await store.answer("424244", "p1", 0, 0, 5_200)
+        await store.answer_soon("424244", "p1", 0, 0, 5_200)
     answers = await store.answers("424244", 0)
     assert answers["p1"].option == 1 and answers["p1"].received_ms == 5_100
     assert await store.player_for_token("424244", "tok") == "p1"
@@ -145,7 +145,7 @@ async def test_answer_script_refuses_what_the_pure_guard_refuses(
     except Exception as error:
         expected = type(error)
     try:
-        await store.answer("424246", "p1", question, 0, received)
+        await store.answer_soon("424246", "p1", question, 0, received)
         got: type[Exception] | None = None
     except Exception as error:
         got = type(error)
@@ -159,9 +159,9 @@ async def test_batched_answers_keep_first_answer_wins_in_arrival_order(store: Ga
     started, _ = transition(state, Start(), 5_000)
     await store.commit("424247", state, started, None)
     # 300 answers submitted in one tick travel in one batch; p7 answers twice, p8 three times.
-    calls = [store.answer("424247", f"p{i}", 0, i % 2, 5_000 + i) for i in range(300)]
-    calls += [store.answer("424247", "p7", 0, 0, 6_000), store.answer("424247", "p8", 0, 1, 6_001)]
-    calls += [store.answer("424247", "p8", 0, 0, 6_002)]
+    calls = [store.answer_soon("424247", f"p{i}", 0, i % 2, 5_000 + i) for i in range(300)]
+    calls += [store.answer_soon("424247", "p7", 0, 0, 6_000), store.answer_soon("424247", "p8", 0, 1, 6_001)]
+    calls += [store.answer_soon("424247", "p8", 0, 0, 6_002)]
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(r, tuple) for r in results[:300])
     assert all(isinstance(r, AlreadyAnswered) for r in results[300:])
@@ -298,7 +298,7 @@ async def test_answers_of_many_games_in_one_tick_share_one_pipeline(
         return await real_pipeline(calls)
 
     monkeypatch.setattr(batcher, "_pipeline", counting)
-    calls = [store.answer(pin, f"p{i}", 0, i % 2, 5_000 + i) for pin in pins for i in range(3)]
+    calls = [store.answer_soon(pin, f"p{i}", 0, i % 2, 5_000 + i) for pin in pins for i in range(3)]
     results = await asyncio.gather(*calls)
     assert pipelines == [20]  # one round trip: one script call per game
     assert {answered for answered, _ in results} == {3}  # counts as of the end of its batch
@@ -313,7 +313,7 @@ async def test_batches_of_one_game_keep_order_when_split(store: GameStore, monke
     # Batches of 7: the game's next batch waits for the one in flight, so a player's later
     # answers (in later batches) still lose to its first.
     monkeypatch.setattr(type(store._answers), "MAX_BATCH", 7)
-    calls = [store.answer("424248", f"p{i % 10}", 0, i % 2, 5_000 + i) for i in range(40)]
+    calls = [store.answer_soon("424248", f"p{i % 10}", 0, i % 2, 5_000 + i) for i in range(40)]
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(r, tuple) for r in results[:10])
     assert all(isinstance(r, AlreadyAnswered) for r in results[10:])
@@ -325,9 +325,9 @@ async def test_answers_are_recorded_after_redis_forgot_the_scripts(store: GameSt
     state = await new_game(store, "424249")
     started, _ = transition(state, Start(), 5_000)
     await store.commit("424249", state, started, None)
-    await store.answer("424249", "p1", 0, 0, 5_001)
+    await store.answer_soon("424249", "p1", 0, 0, 5_001)
     await store.redis.script_flush()  # as after a restart of Redis: EVALSHA now says NOSCRIPT
-    assert await store.answer("424249", "p2", 0, 1, 5_002) == (2, 0)
+    assert await store.answer_soon("424249", "p2", 0, 1, 5_002) == (2, 0)
     assert sorted(await store.answers("424249", 0)) == ["p1", "p2"]
 
 
@@ -338,7 +338,9 @@ async def test_a_game_whose_script_call_fails_does_not_fail_the_others_in_its_pi
     await store.redis.delete(GameKeys("424251").meta)
     await store.redis.set(GameKeys("424251").meta, "not a hash")  # the script errors on this game
     good, bad = await asyncio.gather(
-        store.answer("424250", "p1", 0, 0, 5_001), store.answer("424251", "p1", 0, 0, 5_001), return_exceptions=True
+        store.answer_soon("424250", "p1", 0, 0, 5_001),
+        store.answer_soon("424251", "p1", 0, 0, 5_001),
+        return_exceptions=True,
     )
     assert good == (1, 0)
     assert isinstance(bad, ServerError)
