@@ -26,6 +26,7 @@ COLUMNS: list[Column] = [
     ("fan-out p50/p99/max ms", lambda r, p: _pair(r.get("fanout_ms"), ("p50", "p99", "max"))),
     ("ack p50/p99 ms", lambda r, p: _pair(r.get("ack_ms"))),
     ("reveal p50/p99 ms", lambda r, p: _pair(r.get("reveal_ms"))),
+    ("results p50/p99 ms", lambda r, p: _pair(r.get("results_ms"))),
     ("client-handled p99 fan-out/ack/reveal ms", lambda r, p: _app_p99(r)),
     ("lost", lambda r, p: r.get("lost_answers")),
     ("mismatch", lambda r, p: r.get("score_mismatches")),

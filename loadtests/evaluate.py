@@ -17,6 +17,10 @@ Definitions (also in docs/performance.md):
   last answer's send time (the server closes on the last answer, which it can't receive before
   it was sent: so this is an upper bound of the true latency); when the host forced it with
   `next`, that send time. `reveal_spread` is the arrival minus the host's own reveal arrival.
+- results: `finished` arrival − the send time of the host's message that ended the game (its
+  `next` after the last question, or `end`). The load generator's players close their socket
+  as soon as they have it, as a real player may, so the server handles those closes while it
+  still delivers to the others.
 - lost answer: sent and neither acked nor refused; or acked but the player's reveal is missing
   (while the socket stayed open) or says `answered: false`; per game and question the
   distribution must also hold exactly the acked options: a shortfall counts as lost where the
@@ -116,6 +120,7 @@ def evaluate(
     fanout_app: list[float] = []
     ack_app: list[float] = []
     reveal_app: list[float] = []
+    results: list[float] = []
     spread: list[float] = []
     score_dev: list[float] = []
     refused: Counter[str] = Counter()
@@ -248,6 +253,9 @@ def evaluate(
                             "limit": r[R_LIMIT],
                         }
                     )
+        finish_sent = host.get("finish_sent") if host is not None else None
+        if finished_ms and finish_sent is not None:
+            results.append(finished_ms - finish_sent)
         if finished_ms and isinstance(final_score, int) and final_score != total:
             final_mismatch += 1
 
@@ -287,6 +295,7 @@ def evaluate(
         "ack_app_ms": summarize(ack_app),
         "reveal_app_ms": summarize(reveal_app),
         "reveal_spread_ms": summarize(spread),
+        "results_ms": summarize(results),
         "score_dev_points": summarize(score_dev),
         "close_kinds": dict(close_kinds),
         "answers_sent": sent,
@@ -311,5 +320,6 @@ def evaluate(
             "fanout_app_ms": fanout_app,
             "ack_app_ms": ack_app,
             "reveal_app_ms": reveal_app,
+            "results_ms": results,
         },
     }

@@ -74,6 +74,7 @@ class Host:
     reveals: dict[int, dict[str, Any]] = field(default_factory=dict)  # q -> msg + "recv"
     forced_next: dict[int, float] = field(default_factory=dict)  # q -> when we closed it
     start_sent: float = 0.0
+    finish_sent: float | None = None  # when we sent what ends the game (`next` after the last question, `end`)
     finished: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
     closed_code: int | None = None
@@ -160,15 +161,19 @@ class Host:
                     break
             on_reveal()
             await asyncio.sleep(between_s)
+            if q == questions - 1:
+                self.finish_sent = now_ms()
             self.send({"type": "next"})
         if not await self.wait_for(lambda: self.finished is not None, 30.0):
             self.errors.append("no_finished")
+            self.finish_sent = now_ms()
             self.send({"type": "end"})
             await self.wait_for(lambda: self.finished is not None, 10.0)
 
     async def end(self) -> None:
         """Finish the game now (join storm, aborted run)."""
         if self.finished is None:
+            self.finish_sent = now_ms()
             self.send({"type": "end"})
             await self.wait_for(lambda: self.finished is not None, 15.0)
 
@@ -190,6 +195,7 @@ class Host:
                 for q, m in self.reveals.items()
             },
             "forced_next": dict(self.forced_next),
+            "finish_sent": self.finish_sent,
             "finished": None if self.finished is None else self.finished["recv"],
             "results": None if self.finished is None else self.finished.get("results"),
             "errors": list(self.errors),

@@ -68,6 +68,7 @@ def markdown(rep: dict[str, Any]) -> str:
         ("ack_app_ms", "ack, as the client process handled it"),
         ("reveal_app_ms", "reveal, as the client process handled it"),
         ("reveal_spread_ms", "reveal spread (arrival − host's arrival)"),
+        ("results_ms", "final results (arrival − the host's ending message)"),
         ("score_dev_points", "points: expected(send) − got"),
     ):
         s = r.get(key) or {}
@@ -129,6 +130,7 @@ def plot(rep: dict[str, Any], path: Path) -> None:
         ("fanout_ms", "fan-out"),
         ("ack_ms", "ack"),
         ("reveal_ms", "reveal"),
+        ("results_ms", "final results"),
     ):
         vals = sorted(v for v in samples.get(key, []) if v is not None)
         if not vals:

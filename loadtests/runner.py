@@ -451,6 +451,7 @@ class Run:
             "fanout_ms": ev["fanout_ms"],
             "ack_ms": ev["ack_ms"],
             "reveal_ms": ev["reveal_ms"],
+            "results_ms": ev["results_ms"],
             "server_cpu_s": None,
             "rss_per_player_kib": None,
         }

@@ -129,6 +129,7 @@ def _host(dist: list[int]) -> dict[str, Any]:
         "questions": {0: {"recv": 1_005.0, "server_time": 1_000, "deadline": 21_000, "time_limit_ms": 20_000}},
         "reveals": {0: {"recv": 9_000.0, "distribution": dist, "correct": 1}},
         "forced_next": {},
+        "finish_sent": 28_900.0,
         "errors": [],
     }
 
@@ -148,6 +149,17 @@ def test_evaluate_clean_run() -> None:
     assert ev["fanout_ms"]["p50"] == 10.0
     assert ev["ack_ms"]["max"] == 20.0
     assert ev["join_s"] == 0.05
+    assert ev["results_ms"]["max"] == 100.0  # `finished` at 29_000 - the host's last `next` (28_900)
+
+
+def test_results_latency_counts_only_players_who_got_finished() -> None:
+    got_it = _player(0, [])
+    left_early = (1, 0, 0, 0.0, 50.0, None, 1000, 20_000.0, 0.0, None, [])  # closed, no `finished`
+    ev = evaluate([got_it, left_early], [_host([0, 0, 0, 0])], [1], 50, go_ms=0.0)
+    assert ev["results_ms"]["n"] == 1
+    assert ev["results_ms"]["p50"] == 100.0
+    no_ending_seen = {**_host([0, 0, 0, 0]), "finish_sent": None}
+    assert evaluate([got_it], [no_ending_seen], [1], 50, go_ms=0.0)["results_ms"]["n"] == 0
 
 
 def test_evaluate_finds_lost_answers_and_bad_scores() -> None:
