@@ -106,6 +106,61 @@ def test_the_loop_runs_between_slices_of_a_big_broadcast() -> None:
     assert sorted(writes) == list(range(players))
 
 
+def _loop_turns_during(hub: Hub, room: Room, writes: list[int], message: dict[str, Any]) -> list[int]:
+    """How many sockets had been written each time another task ran: once just before the
+    delivery, then each time it let the loop run."""
+    seen_at: list[int] = []
+
+    async def run() -> None:
+        done = False
+
+        async def meanwhile() -> None:
+            while not done:
+                seen_at.append(len(writes))
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(meanwhile())
+        await asyncio.sleep(0)  # `meanwhile` runs once before the broadcast begins
+        await hub._deliver(room, [{"msg": message}])
+        done = True
+        await other
+
+    asyncio.run(run())
+    return sorted(set(seen_at))
+
+
+def _big_room(pin: str = "123456") -> tuple[Room, list[int]]:
+    writes: list[int] = []
+    room, _ = _room(hub_module.SLICE * 3 + 7, writes)
+    room.pin = pin
+    return room, writes
+
+
+def test_final_results_go_out_in_one_pass_when_no_question_is_open_here() -> None:
+    # The players' closes after their results must not hold up everyone else's results.
+    hub = _hub()
+    room, writes = _big_room()
+    hub.rooms[room.pin] = room
+    question = _loop_turns_during(hub, room, writes, {"type": "question", "question": 0})
+    assert question == [0, hub_module.SLICE, 2 * hub_module.SLICE, 3 * hub_module.SLICE]
+    assert room.taking_answers
+    players = len(room.players)
+    reveal = {"type": "reveal", "question": 0, "correct": 1, "distribution": [0, 0]}
+    assert _loop_turns_during(hub, room, writes, reveal) == [players]  # the loop ran only before it
+    assert not room.taking_answers
+    assert _loop_turns_during(hub, room, writes, {"type": "finished", "podium": []}) == [2 * players]
+    assert len(writes) == 3 * players
+
+
+def test_big_deliveries_still_pause_while_another_game_here_takes_answers() -> None:
+    hub = _hub()
+    (room, writes), (other, other_writes) = _big_room("123456"), _big_room("654321")
+    hub.rooms.update({room.pin: room, other.pin: other})
+    _loop_turns_during(hub, other, other_writes, {"type": "question", "question": 0})
+    turns = _loop_turns_during(hub, room, writes, {"type": "finished", "podium": []})
+    assert turns == [0, hub_module.SLICE, 2 * hub_module.SLICE, 3 * hub_module.SLICE]
+
+
 def _frames(wire: bytes) -> list[bytes]:
     """Split concatenated server frames (payloads under 64 KiB)."""
     frames = []
