@@ -351,8 +351,11 @@ class Hub:
         # room's message goes out. With no question open in any room here there are none to
         # wait for: the players' final results then go out in one pass, before the loop takes
         # the 10,000 closes of those who have them (~60 µs each; they delayed the last
-        # player's results from ~0.3 to ~1 s).
-        pause = room.taking_answers or any(other.taking_answers for other in self.rooms.values())
+        # player's results from ~0.3 to ~1 s). A room of one slice never pauses: the rooms are
+        # not walked for each of a thousand small games' messages.
+        pause = len(room.players) > SLICE and (
+            room.taking_answers or any(other.taking_answers for other in self.rooms.values())
+        )
         wires: dict[str, Callable[[str], bytes]] = {}  # per codec: player id -> all its frames
         codec: Codec | None = None  # the codec of the previous socket, and its `wire`
         wire: Callable[[str], bytes] | None = None
