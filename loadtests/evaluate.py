@@ -117,6 +117,9 @@ def evaluate(
     fanout: list[float] = []
     ack: list[float] = []
     reveal: list[float] = []
+    # Per question index (all games): one slow question shows as such, not as a fat tail.
+    fanout_by_q: defaultdict[int, list[float]] = defaultdict(list)
+    reveal_by_q: defaultdict[int, list[float]] = defaultdict(list)
     fanout_app: list[float] = []
     ack_app: list[float] = []
     reveal_app: list[float] = []
@@ -161,6 +164,8 @@ def evaluate(
             q = r[R_Q]
             if r[R_QRECV] is not None and r[R_SERVER_TIME] is not None:
                 fanout.append(r[R_QRECV] - r[R_SERVER_TIME])
+                if q is not None:
+                    fanout_by_q[q].append(fanout[-1])
                 if r[R_QRECV_APP] is not None:
                     fanout_app.append(r[R_QRECV_APP] - r[R_SERVER_TIME])
             has_reveal = r[R_REVEAL] is not None
@@ -168,6 +173,8 @@ def evaluate(
                 ref = refs.get((game, q))
                 if ref is not None:
                     reveal.append(r[R_REVEAL] - ref[0])
+                    if q is not None:
+                        reveal_by_q[q].append(reveal[-1])
                     if r[R_REVEAL_APP] is not None:
                         reveal_app.append(r[R_REVEAL_APP] - ref[0])
                 hrev = host["reveals"].get(q) if host else None
@@ -296,6 +303,8 @@ def evaluate(
         "reveal_app_ms": summarize(reveal_app),
         "reveal_spread_ms": summarize(spread),
         "results_ms": summarize(results),
+        "fanout_ms_by_question": {str(q): summarize(v) for q, v in sorted(fanout_by_q.items())},
+        "reveal_ms_by_question": {str(q): summarize(v) for q, v in sorted(reveal_by_q.items())},
         "score_dev_points": summarize(score_dev),
         "close_kinds": dict(close_kinds),
         "answers_sent": sent,

@@ -76,6 +76,17 @@ def markdown(rep: dict[str, Any]) -> str:
             f"| {label} | {_fmt(s.get('n'))} | {_fmt(s.get('p50'))} | {_fmt(s.get('p90'))} | "
             f"{_fmt(s.get('p99'))} | {_fmt(s.get('max'))} |"
         )
+    by_question = [
+        (q, (r.get("fanout_ms_by_question") or {}).get(q) or {}, (r.get("reveal_ms_by_question") or {}).get(q) or {})
+        for q in sorted(set(r.get("fanout_ms_by_question") or {}) | set(r.get("reveal_ms_by_question") or {}), key=int)
+    ]
+    if by_question:
+        lines += ["", "| question | fan-out p50 / p99 / max | reveal p50 / p99 / max |", "|---|---|---|"]
+        lines += [
+            f"| {q} | {_fmt(f.get('p50'))} / {_fmt(f.get('p99'))} / {_fmt(f.get('max'))} | "
+            f"{_fmt(v.get('p50'))} / {_fmt(v.get('p99'))} / {_fmt(v.get('max'))} |"
+            for q, f, v in by_question
+        ]
     lines += [
         "",
         "Arrival = the kernel's receive stamp at the player's socket; \"as the client process handled "

@@ -112,7 +112,7 @@ def _rec(q: int, **kw: Any) -> tuple[Any, ...]:
     names = {
         "sent": R_SENT, "option": R_OPTION, "chose_correct": R_CHOSE_CORRECT, "ack": R_ACK,
         "reveal": R_REVEAL, "answered": R_YOU_ANSWERED, "correct": R_YOU_CORRECT,
-        "points": R_YOU_POINTS, "score": R_YOU_SCORE,
+        "points": R_YOU_POINTS, "score": R_YOU_SCORE, "qrecv": R_QRECV,
     }  # fmt: skip
     for k, v in kw.items():
         r[names[k]] = v
@@ -150,6 +150,19 @@ def test_evaluate_clean_run() -> None:
     assert ev["ack_ms"]["max"] == 20.0
     assert ev["join_s"] == 0.05
     assert ev["results_ms"]["max"] == 100.0  # `finished` at 29_000 - the host's last `next` (28_900)
+
+
+def test_latencies_are_also_given_per_question() -> None:
+    """One late question must show as that question, not only as a fat tail of the whole run."""
+    answered = {"sent": 9_000.0, "option": 1, "chose_correct": True, "ack": 9_020.0, "reveal": 9_100.0,
+                "answered": True, "correct": True, "points": 599, "score": 599}  # fmt: skip
+    players = [_player(i, [_rec(0, **answered), _rec(1, qrecv=1_510.0 + i)]) for i in range(3)]
+    ev = evaluate(players, [_host([0, 3, 0, 0])], [1, 1], 50, go_ms=0.0)
+    assert ev["fanout_ms_by_question"]["0"]["max"] == 10.0
+    assert ev["fanout_ms_by_question"]["1"]["p50"] == 511.0
+    assert ev["fanout_ms_by_question"]["1"]["n"] == 3
+    assert set(ev["reveal_ms_by_question"]) == {"0"}  # question 1 was never revealed
+    assert ev["fanout_ms"]["n"] == 6
 
 
 def test_results_latency_counts_only_players_who_got_finished() -> None:
@@ -201,6 +214,8 @@ def test_report_files(tmp_path: Path) -> None:
     assert "_samples" not in data
     assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"
     assert "lost answers" in markdown(rep)
+    rep["fanout_ms_by_question"] = {"0": {"p50": 1.0, "p99": 3.0, "max": 3.0}}
+    assert "| 0 | 1.00 / 3.00 / 3.00 | – / – / – |" in markdown(rep)
 
 
 # -- the harness against a fake server ------------------------------------------------------------
