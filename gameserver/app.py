@@ -27,6 +27,7 @@ from gameserver.gcwatch import Freezer, GcHold, GcWatch, freeze, tune
 from gameserver.http_api import api_routes
 from gameserver.hub import Hub
 from gameserver.openapi import openapi_routes
+from gameserver.openfiles import REDIS_POOL_SIZE, connection_limit, open_files_limit
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
@@ -37,6 +38,17 @@ log = logging.getLogger("livequiz")
 
 #: The game sockets, `/ws/{role}/{pin}`: their routes and `LiveQuizApp`'s shortcut both come
 #: from this table, and the pattern matches what the routes' `{pin}` matches (`[^/]+`).
+def _log_connection_room(settings: Settings) -> None:
+    room = connection_limit(settings.max_connections)
+    log.info("open files: %d; this process takes up to %d connections", open_files_limit(), room)
+    if room <= settings.max_players:
+        log.warning(
+            "a full game (%d players and a host) needs more connections than this process takes (%d): "
+            "raise the open-files limit (ulimit -Hn, systemd LimitNOFILE=) or run more workers",
+            settings.max_players, room,
+        )
+
+
 GAME_SOCKETS = {"play": play_endpoint, "host": host_endpoint}
 GAME_SOCKET_PATH = re.compile(r"^/ws/(" + "|".join(GAME_SOCKETS) + r")/([^/]+)$")
 
@@ -92,9 +104,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             embedded = EmbeddedRedis(settings.data_dir / "redis")
             url = await asyncio.to_thread(embedded.start)
             log.info("started a private Redis at %s", url)
-        # Bounded, so a burst queues for a connection instead of opening thousands; answers
-        # are batched per game, so the pool is sized for many concurrent games.
-        pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=20)
+        pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=20)
         redis = Redis(connection_pool=pool)
         store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s)
         service = GameService(store, settings)
@@ -103,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             freezer=Freezer(), gc_hold=GcHold(),
         )
         await hub.start()
+        _log_connection_room(settings)
         freeze()  # what startup built (modules, routes, clients) lives as long as the process
         live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub)
         app.state.live = live

@@ -15,6 +15,7 @@ import orjson
 import uvicorn
 
 from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.openfiles import connection_limit, raise_open_files_limit
 from gameserver.settings import Settings
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -35,11 +36,15 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
         "ws_ping_interval": 60.0,
         "ws_ping_timeout": 30.0,
         "timeout_graceful_shutdown": 5,
+        # HTTP requests beyond it get uvicorn's 503; WebSocket upgrades bypass uvicorn's check,
+        # so `FastWebSocketProtocol` applies the same limit to them.
+        "limit_concurrency": connection_limit(settings.max_connections),
     }
 
 
 def serve(args: argparse.Namespace) -> int:
     settings = Settings()
+    raise_open_files_limit()  # before the workers start: they inherit it
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url and args.workers > 1:
         # Several workers must share one Redis: start it here, hand its URL to every worker.

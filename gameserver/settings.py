@@ -20,6 +20,9 @@ class Settings(BaseSettings):
 
     # Bounds (DESIGN.md principle 8); each has a stated rule when hit.
     max_players: int = Field(10_000, ge=1)  # join beyond it -> game_full
+    # Sockets one process holds at once (0: as many as its open files allow, `openfiles`);
+    # a connection beyond it -> HTTP 503 with Retry-After, before the WebSocket handshake.
+    max_connections: int = Field(0, ge=0)
     max_message_bytes: int = Field(4096, ge=256)  # larger frame -> close 1009
     max_questions: int = Field(200, ge=1)  # larger quiz -> invalid_quiz
     rate_per_s: float = Field(10.0, gt=0)  # sustained messages per socket

@@ -156,6 +156,15 @@ def _offer(fast: FastPath, data: bytes, *, text: bool) -> bool:
     return bool(message) and fast(message, time.time_ns() // 1_000_000)
 
 
+#: The body of the 503 that refuses a handshake when the process is full (the HTTP API's form).
+SERVER_FULL_BODY = '{"error": {"code": "server_full", "message": "This server is full; try again shortly."}}'
+#: Seconds a refused client is asked to wait (`Retry-After`) when the process is full.
+RETRY_AFTER_S = 5
+#: At most one "full" warning per this many seconds: a storm of refusals must not flood the log.
+FULL_WARNING_INTERVAL_S = 10.0
+_last_full_warning = [0.0]
+
+
 class FastWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -202,7 +211,29 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         super().send_receive_event_to_app()
 
     def handle_connect(self, event: Any) -> None:
+        limit = self.config.limit_concurrency
+        if limit is not None and len(self.connections) > limit:  # this one is counted too
+            self._refuse_full(event, limit)
+            return
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][RAW_EXTENSION] = RawWriter(self)
+
+    def _refuse_full(self, request: Any, limit: int) -> None:
+        """Answer the handshake with HTTP 503 and close: the process holds as many connections
+        as its open files allow (`openfiles`). Refused whole, before any file or task of the
+        app is spent on it, so the players already connected lose nothing."""
+        response = self.conn.reject(503, SERVER_FULL_BODY)
+        response.headers["Content-Type"] = "application/json"
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        self.request = request
+        self.response = response
+        self.handshake_initiated = self.handshake_complete = self.close_sent = True
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
+        now = time.monotonic()
+        if now - _last_full_warning[0] >= FULL_WARNING_INTERVAL_S:
+            _last_full_warning[0] = now
+            self.logger.warning("refusing WebSocket connections: %d held, the limit of this process", limit)

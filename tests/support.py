@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -26,6 +28,11 @@ TEST_SETTINGS = {
     "LIVEQUIZ_CLOSE_GRACE_MS": "100",
     "LIVEQUIZ_FIRST_MESSAGE_TIMEOUT_S": "2",
 }
+
+
+def _lower_open_files(soft: int) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def free_port() -> int:
@@ -64,8 +71,11 @@ class ServerProcess:
 
 
 def start_server(
-    data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None, workers: int = 1
+    data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None, workers: int = 1,
+    soft_open_files: int | None = None,
 ) -> ServerProcess:
+    """`livequiz serve` on a free port; `soft_open_files` starts it with that soft open-files
+    limit, as a login shell's 1,024 would."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ) | TEST_SETTINGS | {
@@ -78,6 +88,7 @@ def start_server(
             [sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", "warning",
              "--workers", str(workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=None if soft_open_files is None else functools.partial(_lower_open_files, soft_open_files),
         )
     server = ServerProcess(port, process, log_path)
     deadline = time.monotonic() + 30
