@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -28,11 +26,6 @@ TEST_SETTINGS = {
     "LIVEQUIZ_CLOSE_GRACE_MS": "100",
     "LIVEQUIZ_FIRST_MESSAGE_TIMEOUT_S": "2",
 }
-
-
-def _lower_open_files(soft: int) -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def free_port() -> int:
@@ -84,11 +77,12 @@ def start_server(
     } | (extra_env or {})
     log_path = data_dir / f"server-{port}.log"
     with open(log_path, "wb") as log:
+        # The shell lowers the limit and is replaced by the server (exec): the same pid.
+        lowered = [] if soft_open_files is None else ["sh", "-c", f'ulimit -Sn {soft_open_files} && exec "$0" "$@"']
         process = subprocess.Popen(
-            [sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", "warning",
+            [*lowered, sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", "warning",
              "--workers", str(workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=None if soft_open_files is None else functools.partial(_lower_open_files, soft_open_files),
         )
     server = ServerProcess(port, process, log_path)
     deadline = time.monotonic() + 30
