@@ -36,9 +36,10 @@ from gameserver.ws import host_endpoint, play_endpoint
 
 log = logging.getLogger("livequiz")
 
-#: The game sockets, `/ws/{role}/{pin}`: their routes and `LiveQuizApp`'s shortcut both come
-#: from this table, and the pattern matches what the routes' `{pin}` matches (`[^/]+`).
+
 def _log_connection_room(settings: Settings) -> None:
+    """Say at start how many connections this process takes (`livequiz serve` enforces it), and
+    warn when a full game would not fit: an operator finds out now, not at the 1,000th join."""
     room = connection_limit(settings.max_connections)
     log.info("open files: %d; this process takes up to %d connections", open_files_limit(), room)
     if room <= settings.max_players:
@@ -49,6 +50,8 @@ def _log_connection_room(settings: Settings) -> None:
         )
 
 
+#: The game sockets, `/ws/{role}/{pin}`: their routes and `LiveQuizApp`'s shortcut both come
+#: from this table, and the pattern matches what the routes' `{pin}` matches (`[^/]+`).
 GAME_SOCKETS = {"play": play_endpoint, "host": host_endpoint}
 GAME_SOCKET_PATH = re.compile(r"^/ws/(" + "|".join(GAME_SOCKETS) + r")/([^/]+)$")
 
