@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import signal
 import sys
@@ -21,8 +22,22 @@ from gameserver.settings import Settings
 SAMPLES = Path(__file__).parent / "samples"
 
 
+#: Our own loggers: without this only their warnings reached stderr (Python's last-resort
+#: handler), so start-up facts such as the connection room or the private Redis were lost.
+APP_LOGGERS = ("livequiz", "gameserver", "transports", "persistence")
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus our loggers on its stderr handler at the `--log-level`."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    for name in APP_LOGGERS:
+        config["loggers"][name] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
 def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     return {
+        "log_config": _log_config(args.log_level),
         "host": args.host,
         "port": args.port,
         "ws_max_size": settings.max_message_bytes,

@@ -65,7 +65,7 @@ class ServerProcess:
 
 def start_server(
     data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None, workers: int = 1,
-    soft_open_files: int | None = None,
+    soft_open_files: int | None = None, log_level: str = "warning",
 ) -> ServerProcess:
     """`livequiz serve` on a free port; `soft_open_files` starts it with that soft open-files
     limit, as a login shell's 1,024 would."""
@@ -80,7 +80,7 @@ def start_server(
         # The shell lowers the limit and is replaced by the server (exec): the same pid.
         lowered = [] if soft_open_files is None else ["sh", "-c", f'ulimit -Sn {soft_open_files} && exec "$0" "$@"']
         process = subprocess.Popen(
-            [*lowered, sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", "warning",
+            [*lowered, sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", log_level,
              "--workers", str(workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -46,7 +46,9 @@ async def test_serve_started_with_a_low_soft_limit_seats_players_past_it(tmp_pat
     """A login shell gives 1,024 open files; the server used to fail every connect past that
     (reset, nothing logged). Started with 300 here, it must seat 400 players; with room for
     fewer than a full game it says so at start."""
-    server = start_server(tmp_path, redis_url, {"LIVEQUIZ_MAX_CONNECTIONS": "450"}, soft_open_files=300)
+    server = start_server(
+        tmp_path, redis_url, {"LIVEQUIZ_MAX_CONNECTIONS": "450"}, soft_open_files=300, log_level="info"
+    )
     try:
         soft, hard = resource.prlimit(server.process.pid, resource.RLIMIT_NOFILE)
         assert soft == hard > 300
@@ -61,9 +63,9 @@ async def test_serve_started_with_a_low_soft_limit_seats_players_past_it(tmp_pat
 
         clients = await asyncio.gather(*(seat(i) for i in range(400)))
         await asyncio.gather(*(client.close() for client in clients))
-        assert "a full game (10000 players and a host) needs more connections than this process takes (450)" in (
-            server.log_path.read_text()
-        )
+        log = server.log_path.read_text()
+        assert f"open files: {hard}; this process takes up to 450 connections" in log
+        assert "a full game (10000 players and a host) needs more connections than this process takes (450)" in log
     finally:
         server.stop()
 
