@@ -15,6 +15,7 @@ from typing import Any
 from gameserver.quizzes import Question
 from scoring import (
     LEADERBOARD_SIZE,
+    NO_ANSWER,
     Answer,
     Standing,
     Totals,
@@ -49,23 +50,14 @@ def reveal_event(
     get_outcome = outcomes.get
     for position, line_rank in zip(order, ranks, strict=True):
         player_id, _, player_totals = entries[position]
-        outcome = get_outcome(player_id)
-        if outcome is None:
-            you[player_id] = {
-                "answered": False,
-                "correct": False,
-                "points": 0,
-                "score": player_totals.score,
-                "rank": line_rank,
-            }
-        else:
-            you[player_id] = {
-                "answered": True,
-                "correct": outcome.correct,
-                "points": outcome.points,
-                "score": player_totals.score,
-                "rank": line_rank,
-            }
+        outcome = get_outcome(player_id, NO_ANSWER)
+        you[player_id] = {
+            "answered": outcome.answered,
+            "correct": outcome.correct,
+            "points": outcome.points,
+            "score": player_totals.score,
+            "rank": line_rank,
+        }
     top = [Standing(ranks[line], *entries[order[line]]) for line in range(min(LEADERBOARD_SIZE, len(order)))]
     reveal = {
         "type": "reveal",

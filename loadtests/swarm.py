@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gameserver.openfiles import raise_open_files_limit
 from loadtests import wsclient
 from loadtests.codec import JSON, get_codec
 
@@ -381,14 +382,13 @@ class Swarm:
 
 
 def raise_nofile() -> None:
-    """Lift the open-files limit as far as allowed (root may raise the hard limit too)."""
+    """Lift the open-files limit as far as allowed: a privileged process may raise the hard
+    limit to 262,144 first; then the soft limit goes up to the hard one, as `livequiz serve`
+    does for itself."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    for want in (262144, hard):
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, hard)))
-            return
-        except (ValueError, OSError):
-            continue
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (262144, max(262144, hard)))
+    raise_open_files_limit()
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
