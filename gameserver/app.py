@@ -21,20 +21,28 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from gameserver.archiver import ResultsArchiver
 from gameserver.context import LiveContext
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.gcwatch import Freezer, GcHold, GcWatch, freeze, tune
-from gameserver.http_api import api_routes
+from gameserver.http_api import api_exception_handlers, api_routes
 from gameserver.hub import Hub
 from gameserver.openapi import openapi_routes
 from gameserver.openfiles import REDIS_POOL_SIZE, connection_limit, open_files_limit
+from gameserver.platform import platform_routes
 from gameserver.service import GameService
 from gameserver.settings import Settings
+from gameserver.sqlworker import SqlWorker
 from gameserver.store import GameStore
 from gameserver.telegram_wiring import start_telegram, telegram_routes
 from gameserver.ws import host_endpoint, play_endpoint
+from persistence.db import open_database
 
 log = logging.getLogger("livequiz")
+
+#: How often each process looks for finished games whose results are not yet in SQL (left by
+#: a process that died half way); a finishing process archives its own game at once.
+ARCHIVE_SWEEP_S = 2.0
 
 
 def _log_connection_room(settings: Settings) -> None:
@@ -116,13 +124,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             freezer=Freezer(), gc_hold=GcHold(),
         )
         await hub.start()
+        # `livequiz serve` has migrated already (once, before the workers); this is a no-op
+        # then, and the migration for an app started some other way.
+        db = await open_database(settings.database_url, settings.data_dir, schema=settings.database_schema)
+        sql_worker = SqlWorker(db.url, db.schema)
+        sql_worker.start()
+        archiver = ResultsArchiver(redis, sql_worker, service.now_ms)
+        service.on_finished = archiver.enqueue
         _log_connection_room(settings)
         freeze()  # what startup built (modules, routes, clients) lives as long as the process
-        live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub)
+        live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub, db=db)
         app.state.live = live
         live.extras["telegram"] = await start_telegram(live)  # None without a bot token
         background: list[asyncio.Task[Any]] = [
-            asyncio.create_task(_sweep_forever(service, settings.sweep_interval_ms / 1000), name="sweeper")
+            asyncio.create_task(_sweep_forever(service, settings.sweep_interval_ms / 1000), name="sweeper"),
+            asyncio.create_task(archiver.run_forever(ARCHIVE_SWEEP_S), name="archiver"),
         ]
         try:
             yield
@@ -138,6 +154,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await hub.stop()
             if hub.gc_hold is not None:
                 hub.gc_hold.release_all()
+            await archiver.stop()
+            await asyncio.to_thread(sql_worker.stop)
+            await db.dispose()
             await redis.aclose()
             await pool.disconnect()
             if embedded is not None:
@@ -146,12 +165,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [
         *api_routes(),
+        *platform_routes(),
         *telegram_routes(),
         *openapi_routes(),
         *(WebSocketRoute(f"/ws/{role}/{{pin}}", endpoint) for role, endpoint in GAME_SOCKETS.items()),
         *_web_routes(),
     ]
-    app = LiveQuizApp(routes=routes, lifespan=lifespan)
+    app = LiveQuizApp(routes=routes, lifespan=lifespan, exception_handlers=dict(api_exception_handlers()))
     app.state.settings = settings
     try:
         from gameserver.web import SecurityHeadersMiddleware

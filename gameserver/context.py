@@ -11,6 +11,7 @@ from gameserver.hub import Hub
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
+from persistence.db import Database
 
 
 @dataclass
@@ -20,4 +21,5 @@ class LiveContext:
     store: GameStore
     service: GameService
     hub: Hub
+    db: Database | None = None  # the platform's SQL database; None only in engine-only tests
     extras: dict[str, Any] = field(default_factory=dict)

@@ -10,6 +10,10 @@ from __future__ import annotations
 #: process sweeps it, so the games of a dead process still advance.
 DUE = "livequiz:due"
 
+#: Sorted set of finished games' PINs whose results still have to reach SQL, by due time (ms).
+#: Global like DUE, for the same reason: a dead process's finished games are archived by others.
+ARCHIVE = "livequiz:archive"
+
 
 class GameKeys:
     __slots__ = ("pin", "prefix")
@@ -67,6 +71,12 @@ class GameKeys:
         """String: the final results event, kept with the PIN for results_ttl_s."""
         return self.prefix + "results"
 
+    @property
+    def links(self) -> str:
+        """Hash: the game's ties to platform accounts: "host" -> user id, "exam" -> exam id,
+        "p:<player_id>" -> user id of a player who joined signed in."""
+        return self.prefix + "links"
+
     def answers(self, question: int) -> str:
         """Hash: player_id -> "option,received_ms" for one question (first answer wins)."""
         return f"{self.prefix}answers:{question}"
@@ -78,5 +88,5 @@ class GameKeys:
 
     def all_keys(self, question_count: int) -> list[str]:
         fixed = [self.meta, self.quiz, self.names, self.players, self.tokens, self.totals,
-                 self.connected, self.kicked, self.reveal, self.results]
+                 self.connected, self.kicked, self.reveal, self.results, self.links]
         return fixed + [self.answers(i) for i in range(question_count)]

@@ -20,7 +20,7 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from gameserver.quizzes import Quiz
@@ -78,6 +78,10 @@ class GameService:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._checks: dict[tuple[str, int], bool] = {}  # all-answered checks in flight -> recheck wanted
+        # Called with the PIN once a finished game's results are stored in Redis, before the
+        # game leaves the due set (so a crash in between finishes and calls it again): the
+        # platform queues the results for SQL here (gameserver.archiver).
+        self.on_finished: Callable[[str], Awaitable[None]] | None = None
 
     # -- games ---------------------------------------------------------------------------
 
@@ -254,6 +258,8 @@ class GameService:
                 ],
             }
             await self.store.finish(pin, state.question_count, event)
+        if self.on_finished is not None:
+            await self.on_finished(pin)
         self._disarm(pin)
         await self.store.due_remove(pin)
 

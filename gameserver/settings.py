@@ -15,8 +15,11 @@ class Settings(BaseSettings):
     redis_url: str = ""
     #: Where the private Redis keeps its append-only file (and other local data).
     data_dir: Path = Path("data")
-    #: SQL database of the persistence modules (SQLite file by default).
+    #: SQL database of the persistence modules: empty is a SQLite file `data_dir/livequiz.db`;
+    #: `postgresql://user@host/db` (or any SQLAlchemy URL) for real deployments.
     database_url: str = ""
+    #: PostgreSQL schema to use (its `search_path`); empty: the database's default.
+    database_schema: str = ""
 
     # Bounds (DESIGN.md principle 8); each has a stated rule when hit.
     max_players: int = Field(10_000, ge=1)  # join beyond it -> game_full

@@ -1,0 +1,164 @@
+"""The SQL database of the platform: one async engine, sessions, and migrations at start.
+
+By default a SQLite file under the data directory (WAL, so readers never wait for the one
+writer, and a busy timeout instead of "database is locked"); `LIVEQUIZ_DATABASE_URL` points it
+at PostgreSQL for real deployments and several machines. Plain URLs are given the async driver
+this package ships with (`sqlite` → aiosqlite, `postgresql` → asyncpg), so an operator writes
+the URL their other tools understand.
+
+Migrations are Alembic's, shipped in `persistence/migrations` and applied by `upgrade()`:
+`livequiz serve` runs it at start, `livequiz db upgrade` on demand. Alembic's runner is
+synchronous; `upgrade()` drives it over the async engine through `run_sync` so one URL (and,
+in tests, one PostgreSQL schema) serves both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x6C69766571756979  # "liveqiy": any fixed number our processes agree on
+
+#: Plain driver names → the async driver this package ships.
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+
+
+def database_url(configured: str, data_dir: Path) -> str:
+    """The async URL to connect to: the configured one (driver made async), else the SQLite
+    file `data_dir/livequiz.db`."""
+    if not configured:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(data_dir / 'livequiz.db').resolve()}"
+    url = make_url(configured)
+    driver = ASYNC_DRIVERS.get(url.drivername, url.drivername)
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Database:
+    """The engine and a session factory; `schema` (PostgreSQL only) isolates tests."""
+
+    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+        self.url = url
+        self.schema = schema
+        connect_args: dict[str, Any] = {}
+        options: dict[str, Any] = {}
+        if self.is_sqlite:
+            # One writer at a time is SQLite's rule; waiting for it beats failing on it.
+            connect_args["timeout"] = 10
+        else:
+            options["pool_size"] = 10
+            options["max_overflow"] = 10
+            options["pool_pre_ping"] = True
+            if schema:
+                connect_args["server_settings"] = {"search_path": schema}
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, connect_args=connect_args, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.url).get_backend_name() == "sqlite"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on any error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def upgrade(self, revision: str = "head") -> None:
+        async with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                # Several processes or machines may start at once: one migrates, the others
+                # wait here and then find nothing left to do (the lock ends with the transaction).
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            await connection.run_sync(_run_alembic, "upgrade", revision)
+
+    async def downgrade(self, revision: str = "base") -> None:
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_run_alembic, "downgrade", revision)
+
+    async def current_revision(self) -> str | None:
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+    async def is_at_head(self) -> bool:
+        return await self.current_revision() == head_revision()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _run_alembic(connection: Connection, action: str, revision: str) -> None:
+    config = alembic_config(connection)
+    if action == "upgrade":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)
+
+
+async def open_database(
+    configured_url: str, data_dir: Path, *, schema: str | None = None, migrate: bool = True
+) -> Database:
+    """The database of the settings, migrated to head (what `livequiz serve` does at start)."""
+    database = Database(database_url(configured_url, data_dir), schema=schema or None)
+    if migrate:
+        await database.upgrade()
+    return database
+
+
+def run_upgrade(configured_url: str, data_dir: Path, schema: str | None = None) -> str | None:
+    """`livequiz db upgrade`: migrate and return the revision now applied."""
+
+    async def _upgrade() -> str | None:
+        database = await open_database(configured_url, data_dir, schema=schema)
+        try:
+            return await database.current_revision()
+        finally:
+            await database.dispose()
+
+    return asyncio.run(_upgrade())
