@@ -1,22 +1,34 @@
-"""The HTTP API of PROTOCOL.md. Errors answer `{"error": {"code", "message", "details"?}}`."""
+"""The HTTP API of PROTOCOL.md. Errors answer `{"error": {"code", "message", "details"?}}`.
+
+Failures of the server itself answer in the same shape (`api_exception_handlers`): Redis
+unreachable or no free PIN -> 503 `server_busy` with `Retry-After`; anything unexpected -> 500
+`server_error`. The traceback goes to the log, never to the client.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gameserver.context import LiveContext
-from gameserver.quizzes import parse_quiz
+from gameserver.quizzes import parse_quiz, quiz_source
 from gameserver.store import GameRecord, tokens_match
 from gameserver.ws import PIN_PATTERN
 from statemachine import Phase
-from statemachine.errors import BadMessage, ClientError, InvalidQuiz, UnknownGame
+from statemachine.errors import BadMessage, ClientError, InvalidQuiz, ServerError, UnknownGame
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 512 * 1024
+#: Seconds a client is asked to wait (`Retry-After`) when the server is busy (Redis away, no PIN).
+BUSY_RETRY_AFTER_S = 5
 
 
 class ORJSONResponse(JSONResponse):
@@ -29,6 +41,12 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     if details is not None:
         error["details"] = details
     return ORJSONResponse({"error": error}, status_code=status)
+
+
+def busy_response(message: str = "The server is busy; try again shortly.") -> Response:
+    response = error_response(503, "server_busy", message)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
 
 
 def client_error_response(error: ClientError) -> Response:
@@ -70,10 +88,17 @@ async def create_game(request: Request) -> Response:
     live = _live(request)
     try:
         data = await _json_body(request, InvalidQuiz)
-        quiz, skipped = parse_quiz(data, max_questions=live.settings.max_questions)
+        quiz, skipped = parse_quiz(quiz_source(data), max_questions=live.settings.max_questions)
     except ClientError as error:
         return client_error_response(error)
-    pin, host_token = await live.service.create_game(quiz)
+    try:
+        pin, host_token = await live.service.create_game(quiz)
+    except ServerError:  # every PIN drawn was taken: the PIN space is (nearly) full
+        log.warning("no free PIN for a new game")
+        return busy_response("No free game PIN right now; try again shortly.")
+    from gameserver.platform.links import link_host  # the platform wires in; the game API needs none of it
+
+    await link_host(live, pin, request)
     body = {"pin": pin, "host_token": host_token, "question_count": len(quiz.questions), "skipped": skipped}
     return ORJSONResponse(body, status_code=201)
 
@@ -98,12 +123,18 @@ async def join_game(request: Request) -> Response:
         seat = await live.service.join(pin, data["name"])
     except ClientError as error:
         return client_error_response(error)
+    from gameserver.platform.links import link_player
+
+    await link_player(live, pin, seat.player_id, request)
     return ORJSONResponse({"player_id": seat.player_id, "token": seat.token, "name": seat.name}, status_code=201)
 
 
 async def game_results(request: Request) -> Response:
     try:
         live, pin, record = await _game(request)
+    except UnknownGame as error:
+        # The live game expired from Redis: its results are kept in SQL (gameserver.archiver).
+        return await _stored_results(request, error)
     except ClientError as error:
         return client_error_response(error)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -117,6 +148,22 @@ async def game_results(request: Request) -> Response:
     return ORJSONResponse({"results": stored["msgs"][0]["host"]["results"]})
 
 
+async def _stored_results(request: Request, unknown: UnknownGame) -> Response:
+    from gameserver.platform.results_api import stored_results
+
+    db = _live(request).db
+    pin = str(request.path_params["pin"])
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if db is None or not PIN_PATTERN.match(pin):
+        return client_error_response(unknown)
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
+    results = await stored_results(db, pin, token.strip())
+    if results is None:  # no stored game, or not this host's: say no more than an unknown PIN would
+        return client_error_response(unknown)
+    return ORJSONResponse({"results": results})
+
+
 async def healthz(request: Request) -> Response:
     live = _live(request)
     try:
@@ -124,6 +171,24 @@ async def healthz(request: Request) -> Response:
     except Exception as exc:
         return ORJSONResponse({"status": "unavailable", "redis": str(exc)}, status_code=503)
     return ORJSONResponse({"status": "ok"})
+
+
+async def _busy(request: Request, exc: Exception) -> Response:
+    log.warning("%s %s: server busy: %s", request.method, request.url.path, exc)
+    return busy_response()
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Logged with its traceback by uvicorn (Starlette re-raises after answering).
+    return error_response(500, "server_error", "Something went wrong on the server; try again.")
+
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def api_exception_handlers() -> Mapping[Any, ExceptionHandler]:
+    """Starlette `exception_handlers`: server failures in the API's JSON error shape."""
+    return {RedisError: _busy, ServerError: _busy, Exception: _server_error}
 
 
 def api_routes() -> list[Route]:

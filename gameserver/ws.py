@@ -45,6 +45,7 @@ HOST_COMMANDS: dict[str, Callable[[], Event]] = {
 HOST_ONLY = {"host", "kick", *HOST_COMMANDS}
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+CLOSE_SERVER_ERROR = 1011
 
 
 def ack_message(question: int) -> dict[str, Any]:
@@ -194,6 +195,9 @@ class PlayerSession(Session):
         self.identified = True
         await self.welcome(seat.player_id, seat.token, seat.name, score=0, record=record)
         self.start_fast_path()
+        from gameserver.platform.links import link_player  # imported late: the platform imports the game API
+
+        await link_player(self.live, self.pin, seat.player_id, self.websocket)
 
     async def resume(self, message: dict[str, Any]) -> None:
         token = message.get("token")
@@ -333,7 +337,15 @@ async def _serve(websocket: WebSocket, session_type: type[Session]) -> None:
     offered = list(websocket.scope.get("subprotocols") or [])
     codec = pick_codec(offered)
     await websocket.accept(subprotocol=codec.subprotocol if codec.subprotocol in offered else None)
-    if not PIN_PATTERN.match(pin) or not await live.service.store.exists(pin):
+    try:
+        known = bool(PIN_PATTERN.match(pin)) and await live.service.store.exists(pin)
+    except (RedisError, ServerError) as error:
+        # Ours (Redis away): say so with a close frame the client can act on, not a dropped TCP.
+        log.warning("refusing a socket of game %s: %s", pin, error)
+        await websocket.send_text('{"type": "error", "code": "server_error", "message": "try again"}')
+        await websocket.close(CLOSE_SERVER_ERROR, "server_error")
+        return
+    if not known:
         await websocket.close(4404, "unknown PIN")
         return
     await session_type(websocket, live, pin).run()
