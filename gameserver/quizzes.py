@@ -6,15 +6,22 @@ Only single-correct-answer (`select_one`) questions are played; any other type i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from statemachine.errors import InvalidQuiz
+from statemachine.text import first_layout_breaker, has_visible, visible_key
 
 PLAYABLE_TYPE = "select_one"
+#: The bundled sample quizzes. Their answer keys stay on the server: the public preview
+#: (`public_sample`) has none, and `POST /api/games {"sample": name}` plays one by name.
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,22 @@ class Quiz:
         )
 
 
+MAX_OPTION_LENGTH = 150
+
+
+def _shown_text(value: str, *, newlines: bool) -> str:
+    """`value` stripped, or ValueError when it would show nothing or break the layout of the
+    shared screen (a control character, a direction override; a newline where one line is
+    drawn). See `statemachine.text`."""
+    cleaned = value.strip()
+    breaker = first_layout_breaker(cleaned, newlines=newlines)
+    if breaker is not None:
+        raise ValueError(f"must not contain control or direction characters (U+{ord(breaker):04X})")
+    if not has_visible(cleaned):
+        raise ValueError("must have a visible character")
+    return cleaned
+
+
 class QuestionIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -63,17 +86,18 @@ class QuestionIn(BaseModel):
 
     @field_validator("text")
     @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+    def _text_visible(cls, value: str) -> str:
+        return _shown_text(value, newlines=True)
 
     @field_validator("options")
     @classmethod
-    def _options_not_blank(cls, value: list[str]) -> list[str]:
-        cleaned = [option.strip() for option in value]
-        if any(not option or len(option) > 150 for option in cleaned):
-            raise ValueError("every option must be 1-150 characters")
+    def _options_visible_and_distinct(cls, value: list[str]) -> list[str]:
+        cleaned = [_shown_text(option, newlines=False) for option in value]
+        if any(len(option) > MAX_OPTION_LENGTH for option in cleaned):
+            raise ValueError(f"every option must be 1-{MAX_OPTION_LENGTH} characters")
+        keys = [visible_key(option) for option in cleaned]
+        if len(set(keys)) != len(keys):
+            raise ValueError("options must differ from each other")
         return cleaned
 
     @model_validator(mode="after")
@@ -89,6 +113,11 @@ class QuizIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     questions: list[dict[str, Any]] = Field(min_length=1)
     settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("title")
+    @classmethod
+    def _title_visible(cls, value: str) -> str:
+        return _shown_text(value, newlines=False)
 
 
 def parse_quiz(data: object, *, max_questions: int) -> tuple[Quiz, int]:
@@ -123,7 +152,7 @@ def parse_quiz(data: object, *, max_questions: int) -> tuple[Quiz, int]:
             "the quiz has no playable question",
             details=[{"loc": ["questions"], "msg": "no select_one question", "type": "no_playable_question"}],
         )
-    return Quiz(quiz_in.title.strip() or quiz_in.title, tuple(questions)), skipped
+    return Quiz(quiz_in.title, tuple(questions)), skipped
 
 
 def _details(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:
@@ -131,3 +160,40 @@ def _details(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[s
         {"loc": [*prefix, *error["loc"]], "msg": error["msg"], "type": error["type"]}
         for error in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
+
+
+def load_sample(name: str) -> dict[str, Any] | None:
+    """The bundled sample quiz `name` as stored (answer keys included), or None."""
+    if not SAMPLE_NAME.match(name):
+        return None
+    try:
+        data = orjson.loads((SAMPLES_DIR / f"{name}.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def public_sample(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see of a sample: its questions without `correct`, and its name, so that
+    posting the preview back (`{"sample": name, ...}`) creates the real game."""
+    questions = [
+        {key: value for key, value in question.items() if key != "correct"} if isinstance(question, dict) else question
+        for question in data.get("questions") or []
+    ]
+    return {"sample": name, **{k: v for k, v in data.items() if k != "questions"}, "questions": questions}
+
+
+def quiz_source(data: object) -> object:
+    """The quiz a `POST /api/games` body asks for: the body itself, or with a `sample` field
+    the bundled sample of that name (the body's other fields are then not used). Raises
+    InvalidQuiz for an unknown sample."""
+    if not isinstance(data, dict) or "sample" not in data:
+        return data
+    name = data["sample"]
+    sample = load_sample(name) if isinstance(name, str) else None
+    if sample is None:
+        raise InvalidQuiz(
+            "no such sample quiz",
+            details=[{"loc": ["sample"], "msg": "not a bundled sample", "type": "unknown_sample"}],
+        )
+    return sample

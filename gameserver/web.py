@@ -24,6 +24,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gameserver.quizzes import load_sample, public_sample
+
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 SAMPLES_DIR = HERE / "samples"
@@ -141,11 +143,12 @@ async def sample_get(request: Request) -> Response:
         name = name[:-5]
     if not SAMPLE_NAME_RE.match(name):
         return _bad("not_found", "no such sample", 404)
-    path = SAMPLES_DIR / f"{name}.json"
-    data = _load_sample(path) if path.is_file() else None
+    data = load_sample(name)
     if data is None:
         return _bad("not_found", "no such sample", 404)
-    return JSONResponse(data)
+    # Public: players could read the answer keys here, so the preview has none; posting it
+    # back to `POST /api/games` plays the stored sample by its name.
+    return JSONResponse(public_sample(name, data))
 
 
 async def favicon(request: Request) -> Response:

@@ -4,9 +4,10 @@ Names are shown on a projected screen to a whole classroom and compared for `nam
 they are normalized before either: surrounding whitespace stripped, inner runs of whitespace
 (tabs, newlines, non-breaking spaces) collapsed to one space, and Unicode NFC so that "é" typed
 as one code point or as "e" plus an accent is the same name. Control and format characters
-(Unicode category C*: zero-width joiners, direction overrides, unassigned code points) are
+(Unicode category C*: zero-width spaces, direction overrides, unassigned code points) are
 refused, because they make names that look alike but differ, or scramble the layout around
-them.
+them; the one exception is the joiners inside an emoji sequence (a family, a flag). A name must
+draw something (not only fillers such as U+3164), and its length is counted in graphemes.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ from __future__ import annotations
 import unicodedata
 
 from statemachine.errors import NameInvalid
+from statemachine.text import graphemes, has_visible, refused_in_name
 
 __all__ = ["MAX_NAME_LENGTH", "name_key", "normalize_name"]
 
-#: Longest accepted name, in code points after normalization; fits one leaderboard line.
+#: Longest accepted name, in graphemes (what a reader counts) after normalization; fits one
+#: leaderboard line.
 MAX_NAME_LENGTH = 24
+#: Code points in one grapheme: the longest emoji sequences have about ten; more is marks
+#: stacked to draw over the lines around it. With the grapheme count it bounds a name.
+MAX_GRAPHEME_CODE_POINTS = 16
 
 
 def normalize_name(raw: object) -> str:
@@ -34,11 +40,16 @@ def normalize_name(raw: object) -> str:
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if not name:
         raise NameInvalid("name must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise NameInvalid(f"name must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
-    for char in name:
-        if unicodedata.category(char).startswith("C"):
+    shown = graphemes(name)  # counted as a reader sees them: a family emoji is one
+    if len(shown) > MAX_NAME_LENGTH:
+        raise NameInvalid(f"name must be at most {MAX_NAME_LENGTH} characters, got {len(shown)}")
+    for grapheme in shown:
+        if len(grapheme) > MAX_GRAPHEME_CODE_POINTS:
+            raise NameInvalid("name must not stack marks on one character")
+        if (char := refused_in_name(grapheme)) is not None:
             raise NameInvalid(f"name must not contain control or format characters (U+{ord(char):04X})")
+    if not has_visible(name):
+        raise NameInvalid("name must have a visible character")
     return name
 
 
