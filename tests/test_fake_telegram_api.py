@@ -493,3 +493,47 @@ def test_threaded_mode_and_private_chat_needs_start() -> None:
         worker.join()
         assert seen == ["/start join_AbC123", "welcome"]
         assert tg.max_ops_in_window(42, 1.0) == 2  # the 403 attempt counts too
+
+
+async def test_latency_is_a_round_trip_and_in_flight_calls_count_against_the_group() -> None:
+    async with FakeTelegram(latency=0.3, group_rate_limit=(3, 60.0)) as tg, make_bot(tg) as bot:
+        started = time.monotonic()
+        await bot.send_message(GROUP, "one")
+        took = time.monotonic() - started
+        assert 0.3 <= took < 0.6
+        call = tg.calls_for("sendMessage", GROUP)[0]
+        assert call.mono - started == pytest.approx(0.15, abs=0.08)  # half a trip to reach Telegram
+        assert call.answered_mono >= call.mono
+        # three more at once: two fit (the first still counts), the third is refused with 429,
+        # although none of them had been answered when the others arrived
+        outcomes = await asyncio.gather(
+            *(bot.send_message(GROUP, f"burst {i}") for i in range(3)), return_exceptions=True
+        )
+        refused = [o for o in outcomes if isinstance(o, RetryAfter)]
+        assert len(refused) == 1 and 55 <= seconds(refused[0].retry_after) <= 60
+        assert tg.max_ops_in_window(GROUP, 60, include_failed=False) == 3
+        tg.latency = 0.0  # settable at any time
+        started = time.monotonic()
+        await bot.get_me()
+        assert time.monotonic() - started < 0.2
+
+
+async def test_poll_options_must_be_distinct_and_within_limits() -> None:
+    async with FakeTelegram() as tg, make_bot(tg) as bot:
+        with pytest.raises(BadRequest, match=r"(?i)poll_option_duplicate"):
+            await bot.send_poll(GROUP, "Q", ["same", "same"], type="quiz", correct_option_id=0)
+        with pytest.raises(BadRequest, match=r"(?i)poll_answer_invalid"):
+            await bot.send_poll(GROUP, "Q", ["x" * 101, "y"])
+        with pytest.raises(BadRequest, match=r"(?i)poll_question_invalid"):
+            await bot.send_poll(GROUP, "Q" * 301, ["a", "b"])
+        assert tg.polls(GROUP) == []
+        assert await bot.send_poll(GROUP, "Q" * 300, ["x" * 100, "y"])
+
+
+async def test_get_updates_reports_what_it_handed_out() -> None:
+    async with FakeTelegram(latency=0.1) as tg, make_bot(tg) as bot:
+        tg.send_text(GROUP, tg.user(7, "Ann"), "hello")
+        updates = await bot.get_updates(timeout=1)
+        call = tg.calls_for("getUpdates")[-1]
+        assert [u["update_id"] for u in call.result] == [u.update_id for u in updates]
+        assert time.monotonic() - call.answered_mono >= 0.05  # the answer still had half a trip to go

@@ -26,6 +26,17 @@ Fidelity notes:
 * editMessageText without ``reply_markup`` removes the inline keyboard (as Telegram does).
 * The bot cannot message a private chat before the user wrote to it (403, "bot can't initiate
   conversation with a user"): use ``send_text(user_id, user, "/start", "private")`` first.
+* ``latency`` (seconds, settable at any time) is the round trip of every Bot API call: half of it
+  passes before the request "reaches Telegram" (its ``Call.mono``, when limits are checked and
+  the call takes effect), half before the answer reaches the bot; a webhook POST leaves half a
+  round trip after its update was made.  ``Call.answered_mono`` / ``answered_wall`` say when the
+  answer left Telegram, so it reaches the bot ``latency / 2`` later.
+* ``group_rate_limit=(n, window_s)``: a group or supergroup takes at most ``n`` counted
+  operations (RATE_LIMITED_METHODS) per rolling ``window_s``; the next answers 429 with
+  ``parameters.retry_after``.  Calls still in flight count from when they reached Telegram.
+* Poll limits as Telegram's: question 1-300 characters, 1-12 options of 1-100 characters, options
+  distinct (else 400 POLL_OPTION_DUPLICATE: the group never sees that poll).
+* Two getUpdates at once: the older one ends with 409 Conflict, as on Telegram.
 * Polls: quizzes default to ``allows_revoting=False``; votes after close / revotes are rejected and
   recorded in ``tg.events`` (kind ``"vote_rejected"``).  Auto-close emits a ``poll`` update, as does
   stopPoll.  ``min_open_period`` (default 5 like Telegram) can be lowered to keep tests fast.
@@ -169,6 +180,9 @@ class Call:
     description: str | None = None
     duration: float = 0.0
     token: str = ""
+    answered_mono: float = 0.0  # when the answer left Telegram (reaches the bot latency / 2 later)
+    answered_wall: float = 0.0
+    result: Any = None  # what the call returned (getUpdates: the updates handed out)
 
     @property
     def counted(self) -> bool:
@@ -828,6 +842,7 @@ class FakeTelegram:
         webhook_retries: int = 3,
         strict_webhook: bool = False,
         host: str = "127.0.0.1",
+        latency: float = 0.0,
     ) -> None:
         self.token = token
         self.bot_username = bot_username
@@ -842,6 +857,9 @@ class FakeTelegram:
         self.strict_webhook = strict_webhook
         self.host = host
         self.port = 0
+        self.latency = latency  # round trip of every call, seconds
+        #: per group: when each counted operation reached Telegram (in flight ones included)
+        self._group_ops: dict[int, deque[float]] = {}
 
         self.calls: list[Call] = []
         self.events: list[FakeTelegramEvent] = []
@@ -1014,13 +1032,17 @@ class FakeTelegram:
         return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, status_code=404)
 
     async def _endpoint(self, request: Request) -> Response:
-        mono, wall = time.monotonic(), time.time()
         token = request.path_params["token"]
         raw_method = request.path_params["method"]
         method = _CANONICAL.get(raw_method.lower(), raw_method)
         params: JSONDict = {}
         status = 200
         body: JSONDict
+        result: Any = None
+        half_trip = self.latency / 2
+        if half_trip > 0:
+            await asyncio.sleep(half_trip)
+        mono, wall = time.monotonic(), time.time()
         try:
             params = await _read_params(request)
             result = await self._dispatch(token, method, params, mono)
@@ -1042,8 +1064,13 @@ class FakeTelegram:
                 description=body.get("description"),
                 duration=time.monotonic() - mono,
                 token=token,
+                answered_mono=time.monotonic(),
+                answered_wall=time.time(),
+                result=result,
             )
         )
+        if half_trip > 0:
+            await asyncio.sleep(half_trip)
         return JSONResponse(body, status_code=status)
 
     def _call_chat_id(self, method: str, params: JSONDict) -> int | str | None:
@@ -1073,16 +1100,16 @@ class FakeTelegram:
         assert self.group_rate_limit is not None
         limit, window = self.group_rate_limit
         chat = self._chats.get(chat_id)
-        if chat is None or chat.type not in ("group", "supergroup"):
+        chat_type = chat.type if chat is not None else self._infer_chat_type(chat_id)
+        if chat_type not in ("group", "supergroup"):
             return
-        recent = [
-            c.mono
-            for c in self.calls
-            if c.chat_id == chat_id and c.counted and c.error_code != 429 and c.mono > mono - window
-        ]
+        recent = self._group_ops.setdefault(chat_id, deque())
+        while recent and recent[0] <= mono - window:
+            recent.popleft()
         if len(recent) >= limit:
-            retry = max(1, math.ceil(min(recent) + window - mono))
+            retry = max(1, math.ceil(recent[0] + window - mono))
             raise _ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        recent.append(mono)
 
     # ---------------------------------------------------------------------------------- bot identity
 
@@ -1328,6 +1355,8 @@ class FakeTelegram:
         if self._wh_client is None:
             self._wh_client = httpx.AsyncClient(timeout=10.0, trust_env=False)
         headers = {"X-Telegram-Bot-Api-Secret-Token": webhook.secret} if webhook.secret else {}
+        if self.latency > 0:
+            await asyncio.sleep(self.latency / 2)
         async with webhook.semaphore:
             for attempt in range(1, self.webhook_retries + 2):
                 status: int | None = None
@@ -1571,6 +1600,8 @@ class FakeTelegram:
             raise _bad("POLL_ANSWERS_INVALID")
         if any(not 1 <= len(o) <= 100 for o in options):
             raise _bad("POLL_ANSWER_INVALID")
+        if len(set(options)) != len(options):
+            raise _bad("POLL_OPTION_DUPLICATE")
         poll_type = str(params.get("type") or "regular")
         if poll_type not in ("regular", "quiz"):
             raise _bad("poll type is invalid")
