@@ -40,10 +40,6 @@ from persistence.db import open_database
 
 log = logging.getLogger("livequiz")
 
-#: How often each process looks for finished games whose results are not yet in SQL (left by
-#: a process that died half way); a finishing process archives its own game at once.
-ARCHIVE_SWEEP_S = 2.0
-
 
 def _log_connection_room(settings: Settings) -> None:
     """Say at start how many connections this process takes (`livequiz serve` enforces it), and
@@ -129,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         db = await open_database(settings.database_url, settings.data_dir, schema=settings.database_schema)
         sql_worker = SqlWorker(db.url, db.schema)
         sql_worker.start()
-        archiver = ResultsArchiver(redis, sql_worker, service.now_ms)
+        archiver = ResultsArchiver(redis, sql_worker, service.now_ms, lease_ms=settings.archive_lease_ms)
         service.on_finished = archiver.enqueue
         _log_connection_room(settings)
         freeze()  # what startup built (modules, routes, clients) lives as long as the process
@@ -138,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         live.extras["telegram"] = await start_telegram(live)  # None without a bot token
         background: list[asyncio.Task[Any]] = [
             asyncio.create_task(_sweep_forever(service, settings.sweep_interval_ms / 1000), name="sweeper"),
-            asyncio.create_task(archiver.run_forever(ARCHIVE_SWEEP_S), name="archiver"),
+            asyncio.create_task(archiver.run_forever(settings.archive_interval_ms / 1000), name="archiver"),
         ]
         try:
             yield

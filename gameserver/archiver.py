@@ -36,7 +36,6 @@ from persistence.results.store import FinishedGame, ResultLine, record_game
 
 log = logging.getLogger("livequiz.archiver")
 
-LEASE_MS = 30_000
 RETRY_MS = 5_000
 
 
@@ -68,8 +67,9 @@ def finished_game(pin: str, meta: Mapping[bytes, bytes], event: Mapping[str, Any
 
 
 class ResultsArchiver:
-    def __init__(self, redis: Redis, worker: SqlWorker, now_ms: Callable[[], int]) -> None:
+    def __init__(self, redis: Redis, worker: SqlWorker, now_ms: Callable[[], int], *, lease_ms: int) -> None:
         self.redis = redis
+        self.lease_ms = lease_ms
         self.worker = worker
         self.now_ms = now_ms
         self._claim = redis.register_script(scripts.CLAIM_DUE)
@@ -85,7 +85,7 @@ class ResultsArchiver:
     async def run_once(self, limit: int = 20) -> int:
         """Archive the queued games that are due; the number archived (or found archived)."""
         now = self.now_ms()
-        raw = await self._claim(keys=[ARCHIVE], args=[now, now + LEASE_MS, limit])
+        raw = await self._claim(keys=[ARCHIVE], args=[now, now + self.lease_ms, limit])
         done = 0
         for item in raw:
             pin = item.decode() if isinstance(item, bytes) else str(item)

@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     send_queue_frames: int = Field(256, ge=8)  # a socket this far behind is closed 1013
     send_buffer_bytes: int = Field(256 * 1024, ge=4096)  # ... or with this much unsent
     first_message_timeout_s: float = Field(10.0, gt=0)  # no join/host/resume -> close 1008
+    # Per client address, counted in Redis across processes (`iplimits`); over -> 429
+    # rate_limited + Retry-After. Sized for a class behind one school NAT; 0 turns one off.
+    ip_join_limit: int = Field(60, ge=0)  # joins per address per window
+    ip_join_window_s: float = Field(10.0, gt=0)
+    ip_create_limit: int = Field(30, ge=0)  # games created per address per window
+    ip_create_window_s: float = Field(60.0, gt=0)
+    ip_lookup_miss_limit: int = Field(60, ge=0)  # look-ups of PINs with no game per window
+    ip_lookup_miss_window_s: float = Field(60.0, gt=0)
+    # Comma-separated proxy addresses whose X-Forwarded-For is believed; anyone else's is ignored.
+    trusted_proxies: str = ""
 
     # Timing.
     lobby_interval_ms: int = Field(300, ge=50)  # lobby/answer_count updates at most this often
@@ -41,6 +51,10 @@ class Settings(BaseSettings):
     close_grace_ms: int = Field(150, ge=0)  # a deadline close waits this long for answers in flight
     results_ttl_s: int = Field(24 * 3600, ge=60)  # finished games (and their PINs) are kept this long
     game_ttl_s: int = Field(24 * 3600, ge=60)  # an unfinished game is dropped after this long
+    # Finished games' results reach SQL at once; a process that died while writing them leaves
+    # its claim for this long, and every process looks for such games this often.
+    archive_lease_ms: int = Field(30_000, ge=500)
+    archive_interval_ms: int = Field(2_000, ge=100)
 
     # Telegram bridge: off without a token.
     telegram_token: str = ""

@@ -66,7 +66,7 @@ async def record_game(db: Database, game: FinishedGame) -> bool:
             if game.lines:
                 # One executemany of plain rows: 10,000 players are one round of inserts, not
                 # 10,000 ORM objects.
-                await session.execute(insert(PlayerResult), [
+                await session.exec(insert(PlayerResult), params=[
                     {"game_id": row.id, "rank": line.rank, "name": line.name, "score": line.score,
                      "answers": line.answers, "correct": line.correct, "user_id": line.user_id}
                     for line in game.lines
@@ -150,7 +150,7 @@ async def played_by(db: Database, user_id: int, *, limit: int, before_id: int | 
 
 async def forget_player(session: AsyncSession, user_id: int) -> None:
     """Account deletion: the user's lines stay, as "deleted user" and linked to no one's name."""
-    await session.execute(
+    await session.exec(
         update(PlayerResult).where(col(PlayerResult.user_id) == user_id).values(name=DELETED_USER)
     )
 
