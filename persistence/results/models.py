@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from persistence.accounts.models import User  # noqa: F401  (the table our foreign keys name must be known)
 from persistence.types import UTCDateTime, utcnow
 
 

@@ -20,6 +20,7 @@ from persistence.db import Database
 from persistence.results.models import GameResult, PlayerResult
 
 DELETED_USER = "deleted user"
+INSERT_BATCH = 250
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,15 @@ async def record_game(db: Database, game: FinishedGame) -> bool:
             )
             session.add(row)
             await session.flush()
-            if game.lines:
-                # One executemany of plain rows: 10,000 players are one round of inserts, not
-                # 10,000 ORM objects.
+            # Plain rows in executemany batches, not ORM objects. Bounded batches: each is a
+            # long stretch that holds the interpreter lock, so the socket loop (another thread,
+            # gameserver.sqlworker) waits for it; at 10,000 players one batch stalled it 5-8 ms
+            # (median worst stall), 250-row batches 2-6 ms (loadtests/bench_results.py).
+            for start in range(0, len(game.lines), INSERT_BATCH):
                 await session.exec(insert(PlayerResult), params=[
                     {"game_id": row.id, "rank": line.rank, "name": line.name, "score": line.score,
                      "answers": line.answers, "correct": line.correct, "user_id": line.user_id}
-                    for line in game.lines
+                    for line in game.lines[start:start + INSERT_BATCH]
                 ])
     except IntegrityError:
         # Another process inserted the same game_key between our check and our insert; its
