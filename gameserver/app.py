@@ -17,11 +17,13 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gameserver.archiver import ResultsArchiver
+from gameserver.classroom import classroom_routes
 from gameserver.context import LiveContext
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.gcwatch import Freezer, GcHold, GcWatch, freeze, tune
@@ -30,6 +32,7 @@ from gameserver.hub import Hub
 from gameserver.openapi import openapi_routes
 from gameserver.openfiles import REDIS_POOL_SIZE, connection_limit, open_files_limit
 from gameserver.platform import platform_routes
+from gameserver.readiness import readiness_routes
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.sqlworker import SqlWorker
@@ -162,13 +165,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         *api_routes(),
         *platform_routes(),
+        *readiness_routes(),
         *telegram_routes(),
         *openapi_routes(),
+        *classroom_routes(),
         *(WebSocketRoute(f"/ws/{role}/{{pin}}", endpoint) for role, endpoint in GAME_SOCKETS.items()),
         *_web_routes(),
     ]
     app = LiveQuizApp(routes=routes, lifespan=lifespan, exception_handlers=dict(api_exception_handlers()))
     app.state.settings = settings
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # pages and scripts over slow phone links
     try:
         from gameserver.web import SecurityHeadersMiddleware
     except ImportError:

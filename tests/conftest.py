@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gameserver.embedded_redis import EmbeddedRedis
+from tests.sql_support import SqlTarget, sql_targets
 from tests.support import ServerProcess, start_server
 
 
@@ -46,3 +47,12 @@ def server_pair(tmp_path: Path, redis_url: str) -> Iterator[tuple[ServerProcess,
     yield first, second
     first.stop()
     second.stop()
+
+
+@pytest.fixture(params=sql_targets())
+def sql_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlTarget]:
+    """A fresh SQL database: a SQLite file, or (when LIVEQUIZ_TEST_DATABASE_URL is set) a
+    PostgreSQL schema of its own, dropped after the test."""
+    target: SqlTarget = request.param
+    with target.prepared(tmp_path) as ready:
+        yield ready

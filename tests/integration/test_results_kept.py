@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,8 @@ from sqlalchemy import text
 from gameserver.keys import ARCHIVE, GameKeys
 from persistence.db import Database
 from tests.platform_support import Account, make_account, platform_server, wait_for
-from tests.sql_support import SqlTarget, sql_targets
+from tests.sql_support import SqlTarget
 from tests.support import Client, create_game, host, player, quiz
-
-
-@pytest.fixture(params=sql_targets())
-def sql_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlTarget]:
-    with request.param.prepared(tmp_path) as ready:
-        yield ready
 
 
 async def signed_in_player(ws_url: str, pin: str, name: str, account: Account) -> Client:
@@ -194,3 +187,4 @@ async def _wait_blocked_insert(db: Database) -> None:
                 return
         await asyncio.sleep(0.05)
     raise AssertionError("the writer never reached its insert")
+

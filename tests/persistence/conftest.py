@@ -3,20 +3,12 @@ it to the machine's PostgreSQL), on PostgreSQL too, each in a fresh schema it dr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from persistence.db import Database
-from tests.sql_support import PG_URL_ENV, SqlTarget, sql_targets
-
-
-@pytest.fixture(params=sql_targets())
-def sql_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlTarget]:
-    target: SqlTarget = request.param
-    with target.prepared(tmp_path) as ready:
-        yield ready
+from tests.sql_support import SqlTarget
 
 
 @pytest.fixture
@@ -29,5 +21,3 @@ async def database(sql_target: SqlTarget) -> AsyncIterator[Database]:
     finally:
         await db.dispose()
 
-
-__all__ = ["PG_URL_ENV"]
