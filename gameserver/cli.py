@@ -51,6 +51,10 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
         "ws_ping_interval": 60.0,
         "ws_ping_timeout": 30.0,
         "timeout_graceful_shutdown": 5,
+        # A client's address (per-address limits, `iplimits`) is the socket's peer, or what a
+        # listed proxy says in X-Forwarded-For; with no proxy listed, no header is believed.
+        "proxy_headers": bool(settings.trusted_proxies.strip()),
+        "forwarded_allow_ips": settings.trusted_proxies.strip() or None,
         # HTTP requests beyond it get uvicorn's 503; WebSocket upgrades bypass uvicorn's check,
         # so `FastWebSocketProtocol` applies the same limit to them.
         "limit_concurrency": connection_limit(settings.max_connections),
@@ -58,6 +62,13 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.lan:
+        from gameserver.lan import LISTEN_ALL, lan_public_url
+
+        # Listen on every interface and put the address phones can open in join links and QR codes.
+        args.host = LISTEN_ALL
+        os.environ["LIVEQUIZ_PUBLIC_URL"] = lan_public_url(args.port)
+        print(f"Players join at {os.environ['LIVEQUIZ_PUBLIC_URL']}/play", flush=True)
     settings = Settings()
     raise_open_files_limit()  # before the workers start: they inherit it
     embedded: EmbeddedRedis | None = None
@@ -133,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int, default=8000)
     p_serve.add_argument("--workers", type=int, default=1)
     p_serve.add_argument("--log-level", default="info")
+    p_serve.add_argument(
+        "--lan", action="store_true",
+        help="serve the classroom network: listen on 0.0.0.0, join links show this machine's LAN address "
+        "(or LIVEQUIZ_PUBLIC_URL)",
+    )
     p_serve.set_defaults(func=serve)
 
     p_demo = commands.add_parser("demo", help="create a sample game on a running server and print how to join")

@@ -21,10 +21,10 @@ import segno
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gameserver.quizzes import load_sample, public_sample
+from gameserver.static_files import CachedStaticFiles
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -166,7 +166,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/api/join/{pin}", join_info, methods=["GET"]),
         Route("/api/samples", samples_list, methods=["GET"]),
         Route("/api/samples/{name}", sample_get, methods=["GET"]),
-        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", app=CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
 

@@ -6,6 +6,9 @@ import {
   $, Countdown, LETTERS, LiveSocket, ServerClock, checkIcon, countdownRing, h, optionBadge,
   reducedMotion, setText, showScreen,
 } from "./ui.js";
+import { fitScreen, refitOnResize } from "./fit.js";
+import { Sound, soundToggle } from "./sound.js";
+import { initEditor } from "./editor.js";
 
 const SS_CURRENT = "livequiz.host.current";
 const ssKey = (pin) => `livequiz.host.${pin}`;
@@ -36,6 +39,8 @@ let socket = null;
 let ring = null;
 let countdown = null;
 let endArmed = null;
+let leadIn = null; // the "get ready" countdown before answers open
+const sound = new Sound("livequiz.sound.host", true);
 
 // ---------- persistence (sessionStorage: survives reload of this tab only) ----------
 
@@ -141,6 +146,7 @@ function handle(msg) {
       renderLock();
       break;
     case "question":
+      sound.stopLobby();
       clock.sync(msg.server_time);
       state.phase = "active";
       state.question = msg;
@@ -166,6 +172,7 @@ function handle(msg) {
       const boardQ = state.view === "leaderboard" && state.reveal ? state.reveal.question : state.restoreBoardQ;
       state.restoreBoardQ = null;
       state.reveal = msg;
+      if (state.view === "question") sound.reveal();
       if (boardQ === msg.question) {
         state.view = "leaderboard";
         renderLeaderboard();
@@ -184,6 +191,8 @@ function handle(msg) {
       saveSession();
       break;
     case "finished":
+      sound.stopLobby();
+      if (state.view !== "podium") sound.fanfare();
       state.phase = "finished";
       state.pendingNext = false;
       state.finished = msg;
@@ -339,6 +348,55 @@ function readFile() {
   reader.readAsText(file);
 }
 
+// ---------- question images (gameserver/images.py) ----------
+
+let imagesFor = null;
+let images = []; // question index -> image id or null
+
+async function loadImages() {
+  if (!state.pin || imagesFor === state.pin) return;
+  imagesFor = state.pin;
+  try {
+    const res = await fetch(`/api/games/${encodeURIComponent(state.pin)}/images`);
+    if (res.ok) images = (await res.json()).images || [];
+  } catch {
+    images = [];
+  }
+}
+
+function showImage(qIndex) {
+  const img = $("#q-image");
+  const id = images[qIndex];
+  document.body.classList.toggle("has-image", Boolean(id));
+  if (id) {
+    const src = `/api/images/${encodeURIComponent(id)}`;
+    if (img.getAttribute("src") !== src) img.src = src;
+    img.hidden = false;
+  } else {
+    img.hidden = true;
+    img.removeAttribute("src");
+  }
+}
+
+async function createdFromEditor(created, body, imageIds) {
+  const pin = String(created.pin);
+  const token = String(created.host_token);
+  if (imageIds.some(Boolean)) {
+    try {
+      await fetch(`/api/games/${pin}/images`, {
+        method: "PUT",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ images: imageIds }),
+      });
+    } catch (err) {
+      console.warn(err);
+    }
+  }
+  imagesFor = pin;
+  images = imageIds;
+  startHosting(pin, token, Number(created.skipped) || 0, String(body.title ?? ""));
+}
+
 function startHosting(pin, token, skipped, title) {
   Object.assign(state, {
     pin, token, skipped, title, view: "lobby", phase: "waiting",
@@ -353,6 +411,7 @@ function startHosting(pin, token, skipped, title) {
 }
 
 function resetToSetup(errorMessage) {
+  sound.stopLobby();
   if (socket) socket.stop();
   socket = null;
   if (countdown) countdown.stop();
@@ -391,8 +450,23 @@ async function loadJoinInfo() {
   $("#qr").alt = t("host.lobby.qr_alt", { url });
 }
 
+function hostLink() {
+  return `${location.origin}/host?pin=${encodeURIComponent(state.pin)}#token=${encodeURIComponent(state.token || "")}`;
+}
+
+async function copyHostLink() {
+  try {
+    await navigator.clipboard.writeText(hostLink());
+    flash(t("host.lobby.host_link_copied"));
+  } catch {
+    flash(t("host.lobby.host_link_copy_failed"));
+  }
+}
+
 function showLobby() {
   state.view = "lobby";
+  sound.startLobby();
+  $("#host-link").href = hostLink();
   showScreen("screen-lobby");
   loadJoinInfo();
   setText($("#pin"), state.pin);
@@ -410,7 +484,7 @@ function showLobby() {
       type: "button", class: "name-chip", "data-testid": "player-name",
       title: t("host.lobby.kick", { name }), "aria-label": t("host.lobby.kick", { name }), text: name,
     });
-    btn.addEventListener("click", () => kick(id, name));
+    btn.addEventListener("click", () => armKick(id, name));
     ul.append(h("li", { "data-id": id, class: reducedMotion() ? "" : "pop" }, btn));
   }
   for (const li of have.values()) li.remove();
@@ -431,6 +505,34 @@ function renderLock() {
   btn.setAttribute("aria-pressed", String(state.locked));
   setText(btn, state.locked ? t("host.lobby.unlock") : t("host.lobby.lock"));
   document.body.classList.toggle("locked", state.locked);
+}
+
+// A chip click asks first (a projector click is easy to misplace): a confirm button appears
+// beside the chip for a few seconds.
+let kickArmed = null;
+function armKick(id, name) {
+  disarmKick();
+  const li = [...$("#names").children].find((el) => el.dataset.id === id);
+  if (!li) return;
+  const confirm = h("button", {
+    type: "button", class: "kick-confirm", "data-testid": "kick-confirm", text: t("host.lobby.kick_confirm", { name }),
+  });
+  confirm.addEventListener("click", () => {
+    disarmKick();
+    kick(id, name);
+  });
+  li.classList.add("armed");
+  li.append(confirm);
+  confirm.focus();
+  kickArmed = { li, confirm, timer: setTimeout(disarmKick, 5000) };
+}
+
+function disarmKick() {
+  if (!kickArmed) return;
+  clearTimeout(kickArmed.timer);
+  kickArmed.confirm.remove();
+  kickArmed.li.classList.remove("armed");
+  kickArmed = null;
 }
 
 function kick(id, name) {
@@ -456,7 +558,15 @@ function ensureRing() {
   if (!ring) {
     ring = countdownRing("countdown");
     $("#ring-slot").append(ring.root);
-    countdown = new Countdown(clock, (ms, f) => ring.update(ms, f), () => {
+    let lastSecond = null;
+    countdown = new Countdown(clock, (ms, f) => {
+      ring.update(ms, f);
+      const secs = Math.ceil(ms / 1000);
+      if (secs !== lastSecond) {
+        if (lastSecond !== null && secs > 0 && secs <= 5) sound.urgentTick();
+        lastSecond = secs;
+      }
+    }, () => {
       state.timeUp = true;
       if (state.view === "question") setText($("#q-status"), t("host.question.time_up"));
     });
@@ -488,17 +598,56 @@ function renderOptions(texts) {
 function renderQuestion() {
   const q = state.question;
   showScreen("screen-question");
-  document.body.dataset.phase = "question";
   ensureRing();
-  $("#q-timer").hidden = false;
-  $("#q-answers").hidden = false;
-  $("#distribution").hidden = true;
+  if (leadIn) leadIn.stop();
   setText($("#q-counter"), t("host.question.counter", { n: q.question + 1, total: q.total ?? state.questionCount }));
   setText($("#question-text"), q.text);
   setText($("#q-status"), "");
+  $("#distribution").hidden = true;
+  $("#no-answer").hidden = true;
+  showImage(q.question);
+  loadImages().then(() => {
+    if (state.view === "question" && state.question === q) {
+      showImage(q.question);
+      fitQuestion();
+    }
+  });
+  const ready = $("#get-ready");
+  if (typeof q.opens_at === "number" && q.opens_at > clock.now()) {
+    // Reading time: the question alone with a "get ready" countdown; answers open after it.
+    document.body.dataset.phase = "get-ready";
+    countdown.stop();
+    ready.hidden = false;
+    $("#q-timer").hidden = true;
+    $("#q-answers").hidden = true;
+    $("#options").replaceChildren();
+    let lastSecond = null;
+    leadIn = new Countdown(
+      clock,
+      (ms) => {
+        const secs = Math.max(1, Math.ceil(ms / 1000));
+        if (secs !== lastSecond) {
+          lastSecond = secs;
+          setText($("#get-ready-num"), secs);
+          sound.tick();
+        }
+      },
+      () => {
+        if (state.view === "question" && state.question === q) renderQuestion();
+      },
+    );
+    leadIn.start(q.opens_at, q.opens_at - clock.now());
+    fitQuestion();
+    return;
+  }
+  document.body.dataset.phase = "question";
+  ready.hidden = true;
+  $("#q-timer").hidden = false;
+  $("#q-answers").hidden = false;
   renderOptions((q.options || []).map(String));
   updateAnswerCount();
   countdown.start(q.deadline, q.time_limit_ms);
+  fitQuestion();
 }
 
 function updateAnswerCount() {
@@ -509,14 +658,17 @@ function updateAnswerCount() {
 function renderReveal() {
   const r = state.reveal;
   if (countdown) countdown.stop();
+  if (leadIn) leadIn.stop();
   showScreen("screen-question");
   document.body.dataset.phase = "reveal";
+  $("#get-ready").hidden = true;
   const dist = Array.isArray(r.distribution) ? r.distribution.map((n) => Number(n) || 0) : [];
   const q = state.question && state.question.question === r.question ? state.question : null;
   const texts = q ? (q.options || []).map(String) : Array.isArray(r.options) ? r.options.map(String) : optionTexts(r.question, dist.length);
   const total = q?.total ?? r.total ?? state.questionCount;
   setText($("#q-counter"), t("host.question.counter", { n: r.question + 1, total }));
   setText($("#question-text"), q ? q.text : r.text ?? "");
+  showImage(r.question);
   setText($("#q-status"), "");
   $("#q-timer").hidden = true;
   $("#q-answers").hidden = true;
@@ -546,6 +698,21 @@ function renderReveal() {
   }
   chart.hidden = false;
   chart.setAttribute("aria-label", dist.map((v, i) => `${LETTERS[i]}: ${v}`).join(", "));
+  const answered = dist.reduce((a, b) => a + b, 0);
+  const missing = Math.max(0, state.count - answered);
+  const note = $("#no-answer");
+  note.hidden = missing === 0;
+  note.dataset.count = String(missing);
+  setText(note, t("host.reveal.no_answer", { n: missing }));
+  fitQuestion();
+}
+
+function fitQuestion() {
+  fitScreen($("#screen-question"), {
+    parts: () => ["#question-text", "#get-ready", "#distribution", "#options"].map((sel) => $(sel)),
+    footer: $("#controls"),
+    min: 0.35,
+  });
 }
 
 // ---------- leaderboard ----------
@@ -603,6 +770,7 @@ function renderLeaderboard() {
 
 async function renderPodium() {
   if (countdown) countdown.stop();
+  if (leadIn) leadIn.stop();
   showScreen("screen-podium");
   document.body.dataset.phase = "finished";
   const f = state.finished || {};
@@ -667,6 +835,25 @@ function downloadCsv() {
   }
   const blob = new Blob(["\ufeff", lines.join("\r\n"), "\r\n"], { type: "text/csv;charset=utf-8" });
   const a = h("a", { href: URL.createObjectURL(blob), download: `livequiz-${state.pin || "results"}.csv` });
+  document.body.append(a);
+  a.click();
+  setTimeout(() => {
+    URL.revokeObjectURL(a.href);
+    a.remove();
+  }, 1000);
+}
+
+/** The .xlsx report (gameserver/reports.py): fetched with the host token, saved as a file. */
+async function downloadReport() {
+  const res = await fetch(`/api/games/${encodeURIComponent(state.pin)}/report.xlsx`, {
+    headers: { Authorization: `Bearer ${state.token}` },
+  });
+  if (!res.ok) {
+    flash(t("host.podium.report_failed", { status: res.status }));
+    return;
+  }
+  const blob = await res.blob();
+  const a = h("a", { href: URL.createObjectURL(blob), download: `livequiz-${state.pin}.xlsx` });
   document.body.append(a);
   a.click();
   setTimeout(() => {
@@ -766,9 +953,14 @@ function onKey(ev) {
   primaryAction();
 }
 
+let editor = null;
+let renderSound = () => {};
+
 function rerender() {
   // Language changed: redraw the dynamic parts.
   renderSampleMeta();
+  if (editor) editor.rerender();
+  renderSound();
   if (state.view === "lobby") {
     joinInfoFor = null;
     showLobby();
@@ -787,7 +979,14 @@ function rerender() {
 
 async function main() {
   await initI18n($("#lang"));
+  editor = initEditor(createdFromEditor);
+  renderSound = soundToggle($("#sound-toggle"), sound, (on) => t(on ? "sound.on" : "sound.off"), (on) => {
+    if (on && state.view === "lobby") sound.startLobby();
+  });
   onLangChange(rerender);
+  $("#q-image").addEventListener("load", () => state.view === "question" || state.view === "reveal" ? fitQuestion() : null);
+  refitOnResize(() => (state.view === "question" || state.view === "reveal" ? fitQuestion() : null));
+  $("#host-link-copy").addEventListener("click", copyHostLink);
   $("#quiz-form").addEventListener("submit", createGame);
   $("#quiz-file").addEventListener("change", readFile);
   $("#start").addEventListener("click", startGame);
@@ -796,6 +995,7 @@ async function main() {
   $("#end").addEventListener("click", endGame);
   $("#new-game").addEventListener("click", () => resetToSetup());
   $("#csv").addEventListener("click", downloadCsv);
+  $("#report").addEventListener("click", downloadReport);
   document.addEventListener("keydown", onKey);
 
   const params = new URLSearchParams(location.search);

@@ -7,9 +7,13 @@ import {
   $, Countdown, LETTERS, LiveSocket, ServerClock, checkIcon, crossIcon, h, optionBadge, setText,
   showScreen,
 } from "./ui.js";
+import { fitScreen, refitOnResize } from "./fit.js";
 
 const LS_KEY = "livequiz.player";
 const LS_CHOICE = "livequiz.player.choice";
+const NAME_MAX = 24; // the server's bound (PROTOCOL.md: name_invalid beyond it)
+// Characters the server refuses in names: controls, format (zero-width) and separators.
+const NAME_BAD = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const JOIN_ERRORS = ["name_taken", "name_invalid", "locked", "finished", "game_full", "bad_message", "rate_limited"];
 
 const state = {
@@ -31,11 +35,24 @@ const state = {
   reveal: null,
   finished: null,
   goneKey: null,
+  leadIn: false,
 };
 
 const clock = new ServerClock();
 let socket = null;
 let countdown = null;
+let leadIn = null; // the "get ready" countdown before answers open
+
+/** True while the question's answers have not opened yet (`opens_at` on the server clock). */
+function beforeOpening(q) {
+  return typeof q.opens_at === "number" && q.opens_at > clock.now();
+}
+
+function stopTimers() {
+  if (countdown) countdown.stop();
+  if (leadIn) leadIn.stop();
+  state.leadIn = false;
+}
 
 // ---------- storage ----------
 
@@ -130,6 +147,17 @@ function errText(code, fallback) {
   return s === key ? String(fallback || code) : s;
 }
 
+/** Live name check while typing: characters left, and the refusal before the server's. */
+function checkName() {
+  const value = $("#name-input").value;
+  const hint = $("#name-hint");
+  const bad = NAME_BAD.test(value) || [...value.trim()].length > NAME_MAX;
+  hint.classList.toggle("bad", bad);
+  $("#name-input").setAttribute("aria-invalid", String(bad));
+  setText(hint, bad ? t("err.name_invalid") : value ? t("play.join.name_left", { n: NAME_MAX - [...value].length }) : "");
+  return !bad;
+}
+
 async function onJoinSubmit(ev) {
   ev.preventDefault();
   joinError("");
@@ -142,6 +170,10 @@ async function onJoinSubmit(ev) {
   }
   if (!name) {
     joinError(t("err.name_empty"));
+    $("#name-input").focus();
+    return;
+  }
+  if (!checkName()) {
     $("#name-input").focus();
     return;
   }
@@ -204,7 +236,7 @@ function onSocketClose(code) {
 function backToJoin(message) {
   if (socket) socket.stop();
   socket = null;
-  if (countdown) countdown.stop();
+  stopTimers();
   state.joined = false;
   state.token = null;
   showMe();
@@ -220,7 +252,7 @@ function gone(kind) {
   forget();
   if (socket) socket.stop();
   socket = null;
-  if (countdown) countdown.stop();
+  stopTimers();
   state.joined = false;
   state.token = null;
   state.goneKey = kind;
@@ -323,7 +355,7 @@ function onError(msg) {
 }
 
 function showWait() {
-  if (countdown) countdown.stop();
+  stopTimers();
   view("wait");
   setStatus("wait");
   setText($("#wait-name"), state.name);
@@ -344,15 +376,47 @@ function onQuestion(msg) {
   state.pendingAnswer = null;
   view("question");
   renderQuestion();
-  if (p && p.question === msg.question && !msg.answered) sendAnswer(p.option);
+  if (p && p.question === msg.question && !msg.answered && !state.leadIn) sendAnswer(p.option);
 }
 
 function renderQuestion() {
   const q = state.question;
   setText($("#pq-counter"), t("play.question.counter", { n: q.question + 1, total: q.total ?? "?" }));
   setText($("#question-text"), q.text);
+  showImage(q.question);
+  loadImages().then(() => {
+    if (state.view === "question" && state.question === q) {
+      showImage(q.question);
+      fitQuestion();
+    }
+  });
   const box = $("#options");
   box.replaceChildren();
+  const ready = $("#get-ready");
+  if (leadIn) leadIn.stop();
+  if (beforeOpening(q)) {
+    // Reading time: the question alone, answers appear when the server opens them.
+    state.leadIn = true;
+    box.hidden = true;
+    ready.hidden = false;
+    $("#answered-note").hidden = true;
+    setText($("#pq-secs"), Math.ceil((Number(q.time_limit_ms) || 0) / 1000));
+    $("#pq-bar").style.transform = "scaleX(1)";
+    setStatus("get_ready");
+    leadIn = new Countdown(
+      clock,
+      (ms) => setText($("#get-ready-num"), Math.max(1, Math.ceil(ms / 1000))),
+      () => {
+        if (state.view === "question" && state.question === q) renderQuestion();
+      },
+    );
+    leadIn.start(q.opens_at, q.opens_at - clock.now());
+    fitQuestion();
+    return;
+  }
+  state.leadIn = false;
+  ready.hidden = true;
+  box.hidden = false;
   const options = Array.isArray(q.options) ? q.options : [];
   box.dataset.count = String(options.length);
   options.forEach((text, i) => {
@@ -385,10 +449,50 @@ function renderQuestion() {
   }
   countdown.start(q.deadline, q.time_limit_ms);
   renderAnswered();
+  fitQuestion();
+}
+
+// ---------- fitting and images ----------
+
+let imagesFor = null;
+let images = [];
+
+async function loadImages() {
+  if (!state.pin || imagesFor === state.pin) return;
+  imagesFor = state.pin;
+  try {
+    const res = await fetch(`/api/games/${encodeURIComponent(state.pin)}/images`);
+    if (res.ok) images = (await res.json()).images || [];
+  } catch {
+    images = [];
+  }
+}
+
+function showImage(qIndex) {
+  const img = $("#q-image");
+  const id = images[qIndex];
+  if (id) {
+    const src = `/api/images/${encodeURIComponent(id)}`;
+    if (img.getAttribute("src") !== src) img.src = src;
+    img.hidden = false;
+  } else {
+    img.hidden = true;
+    img.removeAttribute("src");
+  }
+}
+
+/** Question, image and options on one screen: smaller text first, then shapes and letters only. */
+function fitQuestion() {
+  if (state.view !== "question") return;
+  fitScreen($("#screen-question"), {
+    parts: () => ["#question-text", "#q-image", "#get-ready", "#options", "#answered-note"].map((sel) => $(sel)),
+    compact: "compact",
+    min: 0.55,
+  });
 }
 
 function renderAnswered() {
-  if (state.view !== "question") return;
+  if (state.view !== "question" || state.leadIn) return;
   const locked = state.answered || state.timeUp;
   const box = $("#options");
   box.classList.toggle("locked", locked);
@@ -399,6 +503,7 @@ function renderAnswered() {
     btn.setAttribute("aria-pressed", String(state.chosen === i));
   }
   const note = $("#answered-note");
+  requestAnimationFrame(fitQuestion); // the note takes room: fit again once it is laid out
   if (state.answered) {
     setStatus("answered");
     note.hidden = false;
@@ -414,7 +519,7 @@ function renderAnswered() {
 }
 
 function choose(i) {
-  if (!state.question || state.answered || state.timeUp) return;
+  if (!state.question || state.leadIn || state.answered || state.timeUp) return;
   sendAnswer(i);
 }
 
@@ -435,7 +540,7 @@ function sendAnswer(i) {
 }
 
 function onReveal(msg) {
-  if (countdown) countdown.stop();
+  stopTimers();
   state.reveal = msg;
   state.pendingAnswer = null;
   const you = msg.you || {};
@@ -481,7 +586,7 @@ function renderReveal() {
 }
 
 function onFinished(msg) {
-  if (countdown) countdown.stop();
+  stopTimers();
   state.finished = msg;
   const you = msg.you || {};
   if (typeof you.score === "number") state.score = you.score;
@@ -525,6 +630,7 @@ function rerender() {
   if (state.view === "wait") showWait();
   else if (state.view === "question" && state.question) {
     setText($("#pq-counter"), t("play.question.counter", { n: state.question.question + 1, total: state.question.total ?? "?" }));
+    if (state.leadIn) setStatus("get_ready");
     renderAnswered();
   } else if (state.view === "result" && state.reveal) renderReveal();
   else if (state.view === "final") renderFinal();
@@ -541,6 +647,9 @@ async function main() {
     const v = ev.target.value.replace(/\D/g, "").slice(0, 6);
     if (v !== ev.target.value) ev.target.value = v;
   });
+  $("#name-input").addEventListener("input", checkName);
+  $("#q-image").addEventListener("load", fitQuestion);
+  refitOnResize(fitQuestion);
   $("#again").addEventListener("click", playAgain);
   $("#gone-again").addEventListener("click", playAgain);
 

@@ -1,0 +1,181 @@
+"""Question images: uploaded with a quiz, kept in Redis so that every server process serves them.
+
+- `POST /api/images` takes the image bytes (at most MAX_IMAGE_BYTES). The type is judged by the
+  content (PNG, JPEG, GIF, WebP magic numbers), never by a header or a name; SVG is refused
+  (it can carry scripts). The image is stored under its SHA-256, so the same picture in many
+  quizzes is kept once, for the game TTL; answers `{"id", "url"}`.
+- At most MAX_STORED_IMAGES live at once (a sorted set of ids by expiry keeps the count):
+  beyond it an upload gets 507 `image_store_full` and nothing is stored. Worst case in Redis:
+  MAX_STORED_IMAGES × MAX_IMAGE_BYTES.
+- `GET /api/images/{id}` serves one with a year's immutable cache (the URL is the content).
+- `PUT /api/games/{pin}/images` (host token) says which question shows which image;
+  `GET /api/games/{pin}/images` tells the pages (`{"images": [id or null, ...]}`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gameserver.http_api import ORJSONResponse, error_response
+from gameserver.keys import GameKeys
+from gameserver.store import tokens_match
+from gameserver.ws import PIN_PATTERN
+
+MAX_IMAGE_BYTES = 512 * 1024
+MAX_STORED_IMAGES = 500
+IMAGE_ID = re.compile(r"^[0-9a-f]{64}$")
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+# Key names of this module. One hash tag, so the Lua script's two keys share a cluster slot.
+INDEX_KEY = "livequiz:{images}:index"
+
+
+def image_key(image_id: str) -> str:
+    return f"livequiz:{{images}}:{image_id}"
+
+
+def game_images_key(pin: str) -> str:
+    """The game's question -> image list, beside its other keys (same slot, see keys.py)."""
+    return GameKeys(pin).prefix + "images"
+
+
+# KEYS: image key, index (zset id -> expiry ms).
+# ARGV: bytes, ttl_s, now_ms, max_count, id.
+# Stores an image unless MAX_STORED_IMAGES live ones exist already; a known image only has its
+# expiry renewed. Returns 1 when the image is stored, 0 when the store is full.
+STORE_IMAGE = """
+local ttl = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+else
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+redis.call('ZADD', KEYS[2], now + ttl * 1000, ARGV[5])
+redis.call('EXPIRE', KEYS[2], ttl)
+return 1
+"""
+
+
+def image_type(data: bytes) -> str | None:
+    """The media type the bytes really are, or None for anything but PNG/JPEG/GIF/WebP."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+async def read_bounded(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes (the rest is not read)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
+def _redis(request: Request) -> Redis:
+    return request.app.state.live.redis  # type: ignore[no-any-return]
+
+
+async def upload_image(request: Request) -> Response:
+    data = await read_bounded(request, MAX_IMAGE_BYTES)
+    if data is None:
+        return error_response(413, "image_too_large", f"an image may have at most {MAX_IMAGE_BYTES} bytes")
+    if image_type(data) is None:
+        return error_response(415, "image_type", "send a PNG, JPEG, GIF or WebP image")
+    image_id = hashlib.sha256(data).hexdigest()
+    live = request.app.state.live
+    store_image = _redis(request).register_script(STORE_IMAGE)
+    stored = await store_image(
+        keys=[image_key(image_id), INDEX_KEY],
+        args=[data, live.settings.game_ttl_s, int(time.time() * 1000), MAX_STORED_IMAGES, image_id],
+    )
+    if stored != 1:
+        return error_response(507, "image_store_full", "too many images are stored; try again later")
+    return ORJSONResponse({"id": image_id, "url": f"/api/images/{image_id}"}, status_code=201)
+
+
+async def get_image(request: Request) -> Response:
+    image_id = str(request.path_params["image_id"])
+    if not IMAGE_ID.match(image_id):
+        return error_response(404, "not_found", "no such image")
+    if request.headers.get("if-none-match", "").strip('"') == image_id:
+        return Response(status_code=304, headers={"ETag": f'"{image_id}"', "Cache-Control": IMMUTABLE})
+    data = await _redis(request).get(image_key(image_id))
+    media = image_type(data) if data is not None else None
+    if data is None or media is None:
+        return error_response(404, "not_found", "no such image")
+    return Response(data, media_type=media, headers={"Cache-Control": IMMUTABLE, "ETag": f'"{image_id}"'})
+
+
+def _valid_list(value: Any, question_count: int) -> list[str | None] | None:
+    if not isinstance(value, list) or len(value) > question_count:
+        return None
+    if not all(v is None or (isinstance(v, str) and IMAGE_ID.match(v)) for v in value):
+        return None
+    return list(value)
+
+
+async def put_game_images(request: Request) -> Response:
+    pin = str(request.path_params["pin"])
+    live = request.app.state.live
+    record = await live.store.load(pin) if PIN_PATTERN.match(pin) else None
+    if record is None:
+        return error_response(404, "unknown_game", "no such game")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
+    if not tokens_match(token.strip(), record.host_digest):
+        return error_response(403, "not_host", "wrong host token")
+    raw = await read_bounded(request, 64 * 1024)
+    try:
+        body = orjson.loads(raw) if raw is not None else None
+    except orjson.JSONDecodeError:
+        body = None
+    images = _valid_list(body.get("images") if isinstance(body, dict) else None, record.state.question_count)
+    if images is None:
+        details = [{"loc": ["images"], "msg": "a list of image ids or nulls, one per question", "type": "invalid"}]
+        return error_response(400, "bad_message", "images must list an image id or null per question", details)
+    redis = _redis(request)
+    for image_id in {i for i in images if i}:
+        if not await redis.exists(image_key(image_id)):
+            unknown = [{"loc": ["images", images.index(image_id)], "msg": "unknown image", "type": "not_found"}]
+            return error_response(400, "unknown_image", "upload the image first (POST /api/images)", unknown)
+    await redis.set(game_images_key(pin), orjson.dumps(images), ex=live.settings.game_ttl_s)
+    return ORJSONResponse({"images": images})
+
+
+async def get_game_images(request: Request) -> Response:
+    pin = str(request.path_params["pin"])
+    if not PIN_PATTERN.match(pin):
+        return error_response(404, "unknown_game", "no such game")
+    raw = await _redis(request).get(game_images_key(pin))
+    images = orjson.loads(raw) if raw is not None else []
+    return ORJSONResponse({"images": images}, headers={"Cache-Control": "no-cache"})
+
+
+def image_routes() -> list[Route]:
+    return [
+        Route("/api/images", upload_image, methods=["POST"]),
+        Route("/api/images/{image_id}", get_image, methods=["GET", "HEAD"]),
+        Route("/api/games/{pin}/images", put_game_images, methods=["PUT"]),
+        Route("/api/games/{pin}/images", get_game_images, methods=["GET"]),
+    ]
