@@ -62,7 +62,11 @@ class AuditEntry(SQLModel, table=True):
     """Who did what, when. Written in the same transaction as the action; never updated."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor_id"),
+        Index("ix_audit_log_target", "target_user_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

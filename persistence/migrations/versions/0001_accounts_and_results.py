@@ -64,6 +64,9 @@ def upgrade() -> None:
         sa.Column("details", sa.Text, nullable=False, server_default="{}"),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.create_index("ix_audit_log_actor", "audit_log", ["actor_id"])
+    op.create_index("ix_audit_log_target", "audit_log", ["target_user_id"])
+    _make_audit_log_append_only()
     op.create_table(
         "game_results",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -94,10 +97,39 @@ def upgrade() -> None:
     op.create_index("ix_player_results_user", "player_results", ["user_id"])
 
 
+# The audit log is append-only (seed 002: nobody edits it): the database refuses UPDATE and
+# DELETE on it, whatever code or hand-written query asks.
+APPEND_ONLY_MESSAGE = "audit_log is append-only"
+
+
+def _make_audit_log_append_only() -> None:
+    if op.get_context().dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+            )
+        return
+    op.execute(
+        "CREATE FUNCTION audit_log_refuse_edit() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_no_edit BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_edit()"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_edit()"
+    )
+
+
 def downgrade() -> None:
     op.drop_table("player_results")
     op.drop_table("game_results")
     op.drop_table("audit_log")
+    if op.get_context().dialect.name != "sqlite":
+        op.execute("DROP FUNCTION IF EXISTS audit_log_refuse_edit()")
     op.drop_table("telegram_link_codes")
     op.drop_table("auth_tokens")
     op.drop_table("users")
