@@ -18,6 +18,7 @@ import uvicorn
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.openfiles import connection_limit, raise_open_files_limit
 from gameserver.settings import Settings
+from persistence.db import run_upgrade
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -71,6 +72,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"Players join at {os.environ['LIVEQUIZ_PUBLIC_URL']}/play", flush=True)
     settings = Settings()
     raise_open_files_limit()  # before the workers start: they inherit it
+    # Migrate once, here, before any worker starts (each worker's check then finds nothing to do).
+    run_upgrade(settings.database_url, settings.data_dir, settings.database_schema or None)
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url and args.workers > 1:
         # Several workers must share one Redis: start it here, hand its URL to every worker.
