@@ -123,7 +123,7 @@ if payload ~= '' then redis.call('PUBLISH', ARGV[3 + 2 * n], payload) end
 return 1
 """
 
-# KEYS: meta, totals, reveal.  ARGV: question, channel, payload, ttl_s, totals
+# KEYS: meta, totals, reveal.  ARGV: question, channel, payload, ttl_s, totals, now_ms
 # where totals is a msgpack array [id1, totals1, id2, totals2, ...].
 # Applies one question's scores exactly once: only while scored < question (the marker is
 # written in the same step). Returns 1 applied, 0 already scored (or not that question).
@@ -136,7 +136,7 @@ for i = 1, #flat, 1000 do
   redis.call('HSET', KEYS[2], unpack(flat, i, math.min(i + 999, #flat)))
 end
 if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-redis.call('HSET', KEYS[1], 'scored', ARGV[1], 'version', tonumber(m[3]) + 1)
+redis.call('HSET', KEYS[1], 'scored', ARGV[1], 'scored_at', ARGV[6], 'version', tonumber(m[3]) + 1)
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1

@@ -20,7 +20,8 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
 from gameserver.quizzes import Quiz
@@ -47,6 +48,7 @@ from statemachine import (
     OpenQuestion,
     Phase,
     QuestionScored,
+    is_repeated_next,
     name_key,
     normalize_name,
     transition,
@@ -175,11 +177,33 @@ class GameService:
 
     # -- transitions ---------------------------------------------------------------------
 
+    def next_event(self, message: Mapping[str, Any], received_ms: int = 0) -> Next:
+        """The `next` a host message asks for. With `phase` (and usually `question`) it names
+        the step to leave, exactly; without, it gets the repeat window of the settings."""
+        question, phase = message.get("question"), message.get("phase")
+        if question is not None and (not isinstance(question, int) or isinstance(question, bool)):
+            raise BadMessage("field 'question' of next must be an integer")
+        if phase is not None and phase not in (Phase.ACTIVE.value, Phase.BETWEEN.value):
+            raise BadMessage("field 'phase' of next must be ACTIVE or BETWEEN")
+        if phase is not None:
+            return Next(question=question, phase=Phase(phase))
+        window = self.settings.next_repeat_window_ms
+        return Next(question=question, repeat_window_ms=window, received_ms=received_ms)
+
     async def command(self, pin: str, event: Event) -> GameState:
-        """A host command. `next` in BETWEEN first finishes scoring the closed question."""
+        """A host command. `next` in BETWEEN first finishes scoring the closed question.
+
+        A `next` that names no phase is pinned to the step it was decided on (the question and
+        phase loaded here): when another `next` (a second host screen, on any process) wins the
+        compare-and-set first, the retry finds another step and is refused, instead of moving
+        the game a second time."""
         if isinstance(event, Next):
             state = (await self.record(pin)).state
-            if state.phase is Phase.BETWEEN and state.scored < state.question:
+            if event.phase is None:
+                question = state.question if event.question is None else event.question
+                event = replace(event, question=question, phase=state.phase)
+            owed = state.phase is Phase.BETWEEN and state.scored < state.question
+            if owed and not is_repeated_next(state, event, self.now_ms()):
                 await self.score(pin, state.question)
         return await self.apply(pin, event)
 
@@ -233,7 +257,7 @@ class GameService:
         question = quiz.questions[question_index]
         names, recorded, totals = await self.store.scoring_inputs(pin, question_index)
         updated, event = reveal_event(question_index, question, state.deadline_ms, names, recorded, totals)
-        await self.store.apply_scores(pin, question_index, updated, event)
+        await self.store.apply_scores(pin, question_index, updated, event, self.now_ms())
 
     async def finish(self, pin: str) -> None:
         record = await self.record(pin)

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     lobby_interval_ms: int = Field(300, ge=50)  # lobby/answer_count updates at most this often
     sweep_interval_ms: int = Field(1000, ge=50)  # how often every process looks for due deadlines
     close_grace_ms: int = Field(150, ge=0)  # a deadline close waits this long for answers in flight
+    # A `next` naming no phase within this long of the step a `next` took is a repeat where it
+    # would close the question just opened or skip a reveal not yet out (machine.is_repeated_next).
+    next_repeat_window_ms: int = Field(1000, ge=0)
     results_ttl_s: int = Field(24 * 3600, ge=60)  # finished games (and their PINs) are kept this long
     game_ttl_s: int = Field(24 * 3600, ge=60)  # an unfinished game is dropped after this long
     # Finished games' results reach SQL at once; a process that died while writing them leaves

@@ -88,7 +88,9 @@ def _state_fields(state: GameState) -> dict[str, str]:
         "scored": str(state.scored),
         "locked": "1" if state.locked else "0",
         "version": str(state.version),
-    }
+        "changed": str(state.changed_ms),
+        "next": str(state.next_ms),
+    }  # `scored_at` is written by APPLY_SCORES alone, with `scored`
 
 
 def _record_from(pin: str, raw: Mapping[bytes, bytes]) -> GameRecord:
@@ -104,6 +106,9 @@ def _record_from(pin: str, raw: Mapping[bytes, bytes]) -> GameRecord:
         scored=int(meta["scored"]),
         locked=meta["locked"] == "1",
         version=int(meta["version"]),
+        changed_ms=int(meta.get("changed", "0")),
+        next_ms=int(meta.get("next", "0")),
+        scored_ms=int(meta.get("scored_at", "0")),
     )
     return GameRecord(pin, meta["title"], meta["host"], int(meta["players"]), state)
 
@@ -367,9 +372,11 @@ class GameStore:
         return _totals_from(raw) if raw is not None else Totals()
 
     async def apply_scores(
-        self, pin: str, question: int, updated: Mapping[str, Totals], event: Mapping[str, Any]
+        self, pin: str, question: int, updated: Mapping[str, Totals], event: Mapping[str, Any],
+        now_ms: int | None = None,
     ) -> bool:
         keys = GameKeys(pin)
+        scored_at = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         # One msgpack argument instead of 2 × players arguments: redis-py packs each argument
         # in Python (~1 µs apiece), the script unpacks the blob in C.
         flat: list[str] = []
@@ -381,7 +388,7 @@ class GameStore:
             event,
             self._apply_scores(
                 keys=[keys.meta, keys.totals, keys.reveal],
-                args=[question, keys.channel, payload, self.results_ttl_s, msgpack.packb(flat)],
+                args=[question, keys.channel, payload, self.results_ttl_s, msgpack.packb(flat), scored_at],
             ),
         )
         return bool(result == 1)

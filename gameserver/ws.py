@@ -303,7 +303,9 @@ class HostSession(Session):
             await self.authenticate(message.get("token"))
             return
         # Checked on every message: only a socket that proved the host token gets here.
-        if kind in HOST_COMMANDS:
+        if kind == "next":
+            await service.command(self.pin, service.next_event(message, received_ms))
+        elif kind in HOST_COMMANDS:
             await service.command(self.pin, HOST_COMMANDS[kind]())
         elif kind == "kick":
             await service.kick(self.pin, message.get("player_id"))

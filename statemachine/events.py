@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from statemachine.phases import Phase
+
 __all__ = [
     "AllAnswered",
     "DeadlinePassed",
@@ -35,7 +37,21 @@ class Start:
 
 @dataclass(frozen=True)
 class Next:
-    """The host moves on: close the open question now, or open the next one (or finish)."""
+    """The host moves on: close the open question now, or open the next one (or finish).
+
+    `question` and `phase`, when given, name the step the host means to leave: the event is
+    refused unless the game is still there, so a second screen or a retried command never
+    moves the game twice. `repeat_window_ms` (0: off) protects a `next` that names no phase:
+    within that window of the step a previous `Next` took, it is refused where acting would
+    undo what the host just saw (`machine.is_repeated_next`).
+    """
+
+    question: int | None = None
+    phase: Phase | None = None
+    repeat_window_ms: int = 0
+    #: When the server received the command (0: the transition's `now`); the repeat rule
+    #: asks what the host could have seen when pressing, not when the command was processed.
+    received_ms: int = 0
 
 
 @dataclass(frozen=True)

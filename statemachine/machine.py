@@ -15,6 +15,7 @@ The life of one question::
 
     WAITING --Start--> ACTIVE(q=0)  [OpenQuestion]
     ACTIVE --Next | DeadlinePassed (now >= deadline) | AllAnswered(q)--> BETWEEN  [CloseQuestion]
+    (a `Next` naming another question or phase, or repeating the last one, is refused)
     BETWEEN --QuestionScored(q)--> BETWEEN with scored=q        (no effect)
     BETWEEN --Next, once scored == q--> ACTIVE(q+1) [OpenQuestion] or FINISHED [FinishGame]
     WAITING | ACTIVE | BETWEEN --End--> FINISHED  ([CloseQuestion] if ACTIVE, then [FinishGame])
@@ -51,7 +52,7 @@ from statemachine.events import (
 from statemachine.phases import Phase
 from statemachine.state import GameState
 
-__all__ = ["TRANSITIONS", "Handler", "Step", "check_answer", "transition"]
+__all__ = ["TRANSITIONS", "Handler", "Step", "check_answer", "is_repeated_next", "transition"]
 
 #: What a handler returns: the next state (before the version bump) and the effects.
 Step = tuple[GameState, tuple[Effect, ...]]
@@ -69,13 +70,48 @@ def _refuse(state: GameState, event: Event, why: str = "") -> IllegalTransition:
 def _open(state: GameState, question: int, now_ms: int) -> Step:
     """Open `question` now; shared by `Start` and `Next` from BETWEEN."""
     deadline_ms = now_ms + state.time_limits_ms[question]
-    opened = replace(state, phase=Phase.ACTIVE, question=question, opened_ms=now_ms, deadline_ms=deadline_ms)
+    opened = replace(
+        state, phase=Phase.ACTIVE, question=question, opened_ms=now_ms, deadline_ms=deadline_ms, changed_ms=now_ms
+    )
     return opened, (OpenQuestion(question=question, opened_ms=now_ms, deadline_ms=deadline_ms),)
 
 
-def _close(state: GameState) -> Step:
+def _close(state: GameState, now_ms: int) -> Step:
     """Close the open question; shared by every way out of ACTIVE into BETWEEN."""
-    return replace(state, phase=Phase.BETWEEN), (CloseQuestion(question=state.question),)
+    return replace(state, phase=Phase.BETWEEN, changed_ms=now_ms), (CloseQuestion(question=state.question),)
+
+
+def is_repeated_next(state: GameState, event: Next, now_ms: int) -> bool:
+    """Whether `event` is taken as a repeat of the `Next` that made the current step.
+
+    Two host screens, a double tap or a retry after `server_error` send a second `next` for
+    one intent. Received within `event.repeat_window_ms` of a step that a `Next` took, a
+    second one is refused where acting would undo what the host just saw: in ACTIVE it would
+    close the question that `Next` opened a moment ago (a question skipped); in BETWEEN it
+    would skip the closed question's reveal, when it was received before that reveal was
+    published (the host cannot have seen it). A `next` sent after the reveal arrived still
+    moves on at once: "close early, see the reveal, go on" is the ordinary rhythm.
+    """
+    window = event.repeat_window_ms
+    received_ms = event.received_ms or now_ms
+    if window <= 0 or state.next_ms <= 0 or state.next_ms != state.changed_ms:
+        return False
+    if received_ms - state.next_ms >= window:
+        return False
+    if state.phase is Phase.ACTIVE:
+        return True
+    unseen = state.scored < state.question or received_ms < state.scored_ms
+    return state.phase is Phase.BETWEEN and unseen
+
+
+def _check_next(state: GameState, event: Next, now_ms: int) -> None:
+    """Refuse a `Next` naming another step than the current one, or repeating the last."""
+    if event.question is not None and event.question != state.question:
+        raise _refuse(state, event, f"the game is at question {state.question}, not {event.question}")
+    if event.phase is not None and event.phase is not state.phase:
+        raise _refuse(state, event, f"the game is no longer in phase {event.phase}")
+    if is_repeated_next(state, event, now_ms):
+        raise _refuse(state, event, f"taken as a repeat of the next {now_ms - state.next_ms} ms ago")
 
 
 def _start(state: GameState, event: Start, now_ms: int) -> Step:
@@ -84,21 +120,22 @@ def _start(state: GameState, event: Start, now_ms: int) -> Step:
 
 def _next_while_active(state: GameState, event: Next, now_ms: int) -> Step:
     """The host closes the question early; the clock does not matter."""
-    return _close(state)
+    _check_next(state, event, now_ms)
+    return _close(replace(state, next_ms=now_ms), now_ms)
 
 
 def _deadline_passed(state: GameState, event: DeadlinePassed, now_ms: int) -> Step:
     """A timer fired. Refused if early, so a fast clock on one process cannot cut a question."""
     if now_ms < state.deadline_ms:
         raise _refuse(state, event, f"deadline {state.deadline_ms} not reached at {now_ms}")
-    return _close(state)
+    return _close(state, now_ms)
 
 
 def _all_answered(state: GameState, event: AllAnswered, now_ms: int) -> Step:
     """Everyone answered. Refused for another question, so a stale signal closes nothing."""
     if event.question != state.question:
         raise _refuse(state, event, f"question {event.question} is not the open question {state.question}")
-    return _close(state)
+    return _close(state, now_ms)
 
 
 def _question_scored(state: GameState, event: QuestionScored, now_ms: int) -> Step:
@@ -114,11 +151,13 @@ def _question_scored(state: GameState, event: QuestionScored, now_ms: int) -> St
 def _next_while_between(state: GameState, event: Next, now_ms: int) -> Step:
     """Open the next question, or finish after the last; only once scoring caught up, so the
     reveal and leaderboard of the closed question are complete before anything moves on."""
+    _check_next(state, event, now_ms)
     if state.scored != state.question:
         raise _refuse(state, event, "scoring in progress")
+    stepped = replace(state, next_ms=now_ms)
     if state.is_last_question:
-        return replace(state, phase=Phase.FINISHED), (FinishGame(),)
-    return _open(state, state.question + 1, now_ms)
+        return replace(stepped, phase=Phase.FINISHED, changed_ms=now_ms), (FinishGame(),)
+    return _open(stepped, state.question + 1, now_ms)
 
 
 def _end(state: GameState, event: End, now_ms: int) -> Step:
@@ -126,7 +165,7 @@ def _end(state: GameState, event: End, now_ms: int) -> Step:
     effects: tuple[Effect, ...] = (FinishGame(),)
     if state.phase is Phase.ACTIVE:
         effects = (CloseQuestion(question=state.question), FinishGame())
-    return replace(state, phase=Phase.FINISHED), effects
+    return replace(state, phase=Phase.FINISHED, changed_ms=now_ms), effects
 
 
 def _lock(state: GameState, event: Lock, now_ms: int) -> Step:

@@ -9,7 +9,7 @@ whole state fits in a few hash fields.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from statemachine.phases import Phase
 
@@ -36,6 +36,14 @@ class GameState:
     scored: int = -1
     locked: bool = False
     version: int = 0
+    #: When the phase last changed (a question opened or closed, the game finished), and when
+    #: the last accepted `Next` was: equal when that `Next` made the change. 0 when unknown.
+    #: Bookkeeping of *when*, for telling a repeated `next` from a new one; left out of
+    #: equality so that two states at the same step compare equal whatever the clock said.
+    changed_ms: int = field(default=0, compare=False)
+    next_ms: int = field(default=0, compare=False)
+    #: When the scores of question `scored` were applied (and its reveal published).
+    scored_ms: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         """Coerce stored forms and refuse impossible states.

@@ -1,0 +1,128 @@
+"""`next` moves a game one step per intent: two host screens, a double tap or a retry never
+skip a question or a reveal (issue 15 item 5). Real server processes, real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.support import Client, create_game, host, player, quiz
+
+
+async def game_state(base_url: str, pin: str) -> str:
+    async with httpx.AsyncClient() as http:
+        return str((await http.get(f"{base_url}/api/games/{pin}")).json()["phase"])
+
+
+async def no_message(client: Client, kinds: set[str], within_s: float) -> None:
+    """Nothing of `kinds` reaches `client` within `within_s` (other messages are read past)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + within_s
+    while (left := until - loop.time()) > 0:
+        try:
+            message = await client.next_message(left)
+        except TimeoutError:
+            return
+        assert message.get("type") not in kinds, message
+
+
+async def test_two_next_in_a_row_between_questions_open_one_question(server) -> None:
+    game = await create_game(server.base_url, quiz(n=3, time_limit=20))
+    the_host = await host(server.ws_url, game)
+    ada, _ = await player(server.ws_url, game["pin"], "Ada")
+    await the_host.send({"type": "start"})
+    await ada.recv("question")
+    await the_host.send({"type": "next"})  # close question 0 early
+    assert (await ada.recv("reveal"))["question"] == 0
+    await ada.recv("leaderboard")
+    # A double tap: the second `next` would close question 1 the moment it opened.
+    await the_host.send({"type": "next"})
+    await the_host.send({"type": "next"})
+    assert (await ada.recv("question"))["question"] == 1
+    refused = await the_host.recv("error", skip=("lobby", "answer_count", "question", "reveal", "leaderboard"))
+    assert refused["code"] == "not_active"
+    await no_message(ada, {"reveal", "question"}, 1.5)
+    assert await game_state(server.base_url, game["pin"]) == "ACTIVE"
+    # Past the window a `next` is the host's own again: it closes question 1.
+    await the_host.send({"type": "next"})
+    assert (await ada.recv("reveal"))["question"] == 1
+    for client in (the_host, ada):
+        await client.close()
+
+
+async def test_a_retried_close_does_not_skip_the_reveal(server) -> None:
+    """`next`, `next` while a question runs: the second arrives before the reveal it would
+    skip (as a retry after `server_error` does) and is refused; the reveal stays."""
+    game = await create_game(server.base_url, quiz(n=3, time_limit=20))
+    the_host = await host(server.ws_url, game)
+    ada, _ = await player(server.ws_url, game["pin"], "Ada")
+    await the_host.send({"type": "start"})
+    await ada.recv("question")
+    await asyncio.sleep(1.1)  # question 0 was opened by `start`, not by a `next`
+    await the_host.send({"type": "next"})
+    await the_host.send({"type": "next"})
+    assert (await ada.recv("reveal"))["question"] == 0
+    await ada.recv("leaderboard")
+    await no_message(ada, {"question"}, 1.0)
+    assert await game_state(server.base_url, game["pin"]) == "BETWEEN"
+    for client in (the_host, ada):
+        await client.close()
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_two_hosts_pressing_next_at_once_advance_one_step(server_pair, round_: int) -> None:
+    first, second = server_pair
+    game = await create_game(first.base_url, quiz(n=3, time_limit=20))
+    host_a = await host(first.ws_url, game)
+    host_b = await host(second.ws_url, game)
+    ada, _ = await player(second.ws_url, game["pin"], "Ada")
+    await host_a.send({"type": "start"})
+    await ada.recv("question")
+    await asyncio.sleep(0.2)
+    await asyncio.gather(host_a.send({"type": "next"}), host_b.send({"type": "next"}))  # close q0
+    assert (await ada.recv("reveal"))["question"] == 0
+    await ada.recv("leaderboard")
+    await no_message(ada, {"question"}, 1.2)
+    assert await game_state(first.base_url, game["pin"]) == "BETWEEN"
+    await asyncio.gather(host_a.send({"type": "next"}), host_b.send({"type": "next"}))  # open q1
+    assert (await ada.recv("question"))["question"] == 1
+    await no_message(ada, {"question", "reveal"}, 1.5)
+    assert await game_state(first.base_url, game["pin"]) == "ACTIVE"
+    for client in (host_a, host_b, ada):
+        await client.close()
+
+
+async def test_next_naming_its_step_acts_only_at_that_step(server) -> None:
+    game = await create_game(server.base_url, quiz(n=3, time_limit=20))
+    the_host = await host(server.ws_url, game)
+    ada, _ = await player(server.ws_url, game["pin"], "Ada")
+    await the_host.send({"type": "start"})
+    await ada.recv("question")
+    await the_host.send({"type": "next", "question": 0, "phase": "ACTIVE"})
+    assert (await ada.recv("reveal"))["question"] == 0
+    await ada.recv("leaderboard")
+    # The same `next` again, even long after: the game is no longer at that step.
+    await asyncio.sleep(1.1)
+    await the_host.send({"type": "next", "question": 0, "phase": "ACTIVE"})
+    refused = await the_host.recv("error", skip=("lobby", "answer_count", "question", "reveal", "leaderboard"))
+    assert refused["code"] == "not_active"
+    await the_host.send({"type": "next", "question": 1, "phase": "BETWEEN"})  # a step not reached
+    assert (await the_host.recv("error"))["code"] == "not_active"
+    assert await game_state(server.base_url, game["pin"]) == "BETWEEN"
+    await the_host.send({"type": "next", "question": 0, "phase": "BETWEEN"})
+    assert (await ada.recv("question"))["question"] == 1
+    # With `phase` given there is no repeat window: naming the step is what makes it exact,
+    # and the host may close the question it just opened.
+    await the_host.send({"type": "next", "question": 0, "phase": "BETWEEN"})
+    assert (await the_host.recv("error", skip=("lobby", "answer_count", "question")))["code"] == "not_active"
+    await the_host.send({"type": "next", "question": 1, "phase": "ACTIVE"})
+    assert (await ada.recv("reveal"))["question"] == 1
+    for bad in ({"question": "1"}, {"question": True}, {"phase": "WAITING"}, {"phase": 3}):
+        await the_host.send({"type": "next", **bad})
+        error = await the_host.recv("error", skip=("lobby", "answer_count", "reveal", "leaderboard"))
+        assert error["code"] == "bad_message", bad
+    assert await game_state(server.base_url, game["pin"]) == "BETWEEN"
+    for client in (the_host, ada):
+        await client.close()
