@@ -198,7 +198,9 @@ class SampleList(_Open):
 
 
 class SampleQuiz(_Open):
-    """A bundled sample quiz, ready to post to `POST /api/games`."""
+    """A bundled sample quiz without its answer keys (no `correct`): posted back to
+    `POST /api/games` as it is, the server plays the stored sample named by `sample`."""
 
+    sample: str
     title: str
     questions: list[dict[str, Any]]

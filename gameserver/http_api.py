@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gameserver.context import LiveContext
+from gameserver.iplimits import IpRateLimited, ip_limits
 from gameserver.quizzes import parse_quiz, quiz_source
 from gameserver.store import GameRecord, tokens_match
 from gameserver.ws import PIN_PATTERN
@@ -50,7 +51,10 @@ def busy_response(message: str = "The server is busy; try again shortly.") -> Re
 
 
 def client_error_response(error: ClientError) -> Response:
-    return error_response(error.http_status, error.code, error.message, error.details.get("details"))
+    response = error_response(error.http_status, error.code, error.message, error.details.get("details"))
+    if isinstance(error, IpRateLimited):
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
 
 
 def _live(request: Request) -> LiveContext:
@@ -78,15 +82,25 @@ def _pin(request: Request) -> str:
 
 
 async def _game(request: Request) -> tuple[LiveContext, str, GameRecord]:
-    """The game the path names; raises UnknownGame (404) for a malformed or unknown PIN."""
+    """The game the path names; raises UnknownGame (404) for a malformed or unknown PIN, and
+    IpRateLimited (429) for an address over its budget of look-ups that miss (`iplimits`)."""
     live = _live(request)
-    pin = _pin(request)
-    return live, pin, await live.service.record(pin)
+    limits = ip_limits(live)
+    ip = limits.ip(request.scope)
+    limits.check_lookup(ip)
+    try:
+        pin = _pin(request)
+        return live, pin, await live.service.record(pin)
+    except UnknownGame:
+        await limits.missed(ip)
+        raise
 
 
 async def create_game(request: Request) -> Response:
     live = _live(request)
     try:
+        limits = ip_limits(live)
+        await limits.charge(limits.creates, limits.ip(request.scope))
         data = await _json_body(request, InvalidQuiz)
         quiz, skipped = parse_quiz(quiz_source(data), max_questions=live.settings.max_questions)
     except ClientError as error:
@@ -120,6 +134,8 @@ async def join_game(request: Request) -> Response:
         data = await _json_body(request, BadMessage)
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             raise BadMessage("body must be an object with a string field 'name'")
+        limits = ip_limits(live)
+        await limits.charge(limits.joins, limits.ip(request.scope))
         seat = await live.service.join(pin, data["name"])
     except ClientError as error:
         return client_error_response(error)

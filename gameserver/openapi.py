@@ -272,9 +272,12 @@ for _operation in (
     Operation(
         "POST", "/api/games", "createGame", "Create a game from a quiz",
         responses={201: m.GameCreated}, request=m.QuizCreate,
-        errors={422: ["invalid_quiz"]}, tags=_GAME,
+        errors={422: ["invalid_quiz"], 429: ["rate_limited"], 503: ["server_busy"]}, tags=_GAME,
         description="Only `select_one` questions are played; others are skipped and counted. The body is "
-        "at most 512 KiB; a larger or non-JSON body is `invalid_quiz` too.",
+        "at most 512 KiB; a larger or non-JSON body is `invalid_quiz` too. A body with `sample` set plays "
+        "the bundled sample of that name (its other fields unused). Per address: `LIVEQUIZ_IP_CREATE_LIMIT` "
+        "games per window, then `429 rate_limited` with `Retry-After`; no free PIN or Redis away: "
+        "`503 server_busy` with `Retry-After`.",
         links={
             "GetGame": {"operationId": "getGame", "parameters": {"pin": "$response.body#/pin"}},
             "JoinGame": {"operationId": "joinGame", "parameters": {"pin": "$response.body#/pin"}},
@@ -283,14 +286,17 @@ for _operation in (
     ),
     Operation(
         "GET", "/api/games/{pin}", "getGame", "A game's public state",
-        responses={200: m.GameInfo}, errors={404: ["unknown_game"]}, tags=_GAME,
+        responses={200: m.GameInfo}, errors={404: ["unknown_game"], 429: ["rate_limited"], 503: ["server_busy"]},
+        tags=_GAME,
+        description="An address that looked up more than `LIVEQUIZ_IP_LOOKUP_MISS_LIMIT` PINs with no game "
+        "in a window gets `429 rate_limited` (with `Retry-After`) for every look-up until the window ends.",
     ),
     Operation(
         "POST", "/api/games/{pin}/players", "joinGame", "Join a game without a socket (mobile)",
         responses={201: m.PlayerSeat}, request=m.PlayerJoin, tags=_PLAYERS,
         errors={
             400: ["bad_message"], 404: ["unknown_game"], 409: ["name_taken", "game_full"], 410: ["finished"],
-            422: ["name_invalid"], 423: ["locked"],
+            422: ["name_invalid"], 423: ["locked"], 429: ["rate_limited"], 503: ["server_busy"],
         },
         description="Then open `/ws/play/{pin}` and send `{\"type\": \"resume\", \"token\": <token>}`. "
         "A body that is not a JSON object with a string `name` is `400 bad_message`.",

@@ -15,11 +15,14 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from redis.exceptions import RedisError
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from gameserver.connection import Connection
 from gameserver.context import LiveContext
+from gameserver.iplimits import IpRateLimited, ip_limits
 from gameserver.ratelimit import RateLimiter
 from gameserver.store import GameRecord
 from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS, RawWriter
@@ -56,6 +59,8 @@ def error_message(error: ClientError) -> dict[str, Any]:
     message: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
     if error.question is not None:
         message["question"] = error.question
+    if isinstance(error, IpRateLimited):
+        message["retry_after"] = error.retry_after_s
     return message
 
 
@@ -182,6 +187,8 @@ class PlayerSession(Session):
     async def join(self, message: dict[str, Any]) -> None:
         if not isinstance(message.get("name"), str):
             raise BadMessage("join needs a string field 'name'")
+        limits = ip_limits(self.live)
+        await limits.charge(limits.joins, limits.ip(self.websocket.scope))
         service = self.live.service
         seat = service.new_seat(message["name"])
         self.conn.player_id = seat.player_id
@@ -338,19 +345,35 @@ async def _serve(websocket: WebSocket, session_type: type[Session]) -> None:
     pin = websocket.path_params["pin"]
     offered = list(websocket.scope.get("subprotocols") or [])
     codec = pick_codec(offered)
-    await websocket.accept(subprotocol=codec.subprotocol if codec.subprotocol in offered else None)
+    limits = ip_limits(live)
+    ip = limits.ip(websocket.scope)
     try:
+        limits.check_lookup(ip)
         known = bool(PIN_PATTERN.match(pin)) and await live.service.store.exists(pin)
+        if not known:
+            await limits.missed(ip)
+    except IpRateLimited as error:
+        # A scan of PINs: refused at the handshake, before any socket is opened for it.
+        await websocket.send_denial_response(too_many_response(error))
+        return
     except (RedisError, ServerError) as error:
         # Ours (Redis away): say so with a close frame the client can act on, not a dropped TCP.
         log.warning("refusing a socket of game %s: %s", pin, error)
+        await websocket.accept(subprotocol=codec.subprotocol if codec.subprotocol in offered else None)
         await websocket.send_text('{"type": "error", "code": "server_error", "message": "try again"}')
         await websocket.close(CLOSE_SERVER_ERROR, "server_error")
         return
+    await websocket.accept(subprotocol=codec.subprotocol if codec.subprotocol in offered else None)
     if not known:
         await websocket.close(4404, "unknown PIN")
         return
     await session_type(websocket, live, pin).run()
+
+
+def too_many_response(error: IpRateLimited) -> Response:
+    """The HTTP 429 that refuses a WebSocket handshake, in the HTTP API's error shape."""
+    body = orjson.dumps({"error": {"code": error.code, "message": error.message}})
+    return Response(body, 429, {"Retry-After": str(error.retry_after_s)}, media_type="application/json")
 
 
 async def play_endpoint(websocket: WebSocket) -> None:

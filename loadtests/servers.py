@@ -79,6 +79,9 @@ class ServerSet:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("LIVEQUIZ_MAX_PLAYERS", "100000")
+        # Every simulated player comes from 127.0.0.1: per-address limits would refuse the swarm.
+        for limit in ("LIVEQUIZ_IP_JOIN_LIMIT", "LIVEQUIZ_IP_CREATE_LIMIT", "LIVEQUIZ_IP_LOOKUP_MISS_LIMIT"):
+            env.setdefault(limit, "0")
         env.update(self.env)
         env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         return env

@@ -25,6 +25,11 @@ TEST_SETTINGS = {
     "LIVEQUIZ_LOBBY_INTERVAL_MS": "100",
     "LIVEQUIZ_CLOSE_GRACE_MS": "100",
     "LIVEQUIZ_FIRST_MESSAGE_TIMEOUT_S": "2",
+    # Every test client comes from 127.0.0.1: the per-address limits would count the whole
+    # suite as one school. tests/integration/test_edge_iplimits.py turns them on.
+    "LIVEQUIZ_IP_JOIN_LIMIT": "0",
+    "LIVEQUIZ_IP_CREATE_LIMIT": "0",
+    "LIVEQUIZ_IP_LOOKUP_MISS_LIMIT": "0",
 }
 
 
