@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     ip_create_window_s: float = Field(60.0, gt=0)
     ip_lookup_miss_limit: int = Field(60, ge=0)  # look-ups of PINs with no game per window
     ip_lookup_miss_window_s: float = Field(60.0, gt=0)
-    # Comma-separated proxy addresses whose X-Forwarded-For is believed; anyone else's is ignored.
-    trusted_proxies: str = ""
+    # Comma-separated addresses of reverse proxies whose X-Forwarded-For (and -Proto) is believed;
+    # anyone else's is ignored. Empty: believe no one (each socket's peer is its client).
+    trusted_proxies: str = "127.0.0.1"
 
     # Timing.
     lobby_interval_ms: int = Field(300, ge=50)  # lobby/answer_count updates at most this often
