@@ -75,10 +75,12 @@ def import_quiz(data: bytes, filename: str) -> tuple[dict[str, Any], int]:
     result = Imported(title)
     if suffix == ".csv":
         _read_table(_csv_rows(text), result)
-    elif suffix == ".gift" or (suffix != ".aiken" and _looks_like_gift(text)):
+    elif suffix == ".gift":
         _read_gift(text, result)
-    elif suffix == ".aiken" or re.search(r"^\s*ANSWER\s*:", text, re.MULTILINE):
-        _read_aiken(text, result)
+    elif suffix == ".aiken" or re.search(r"^ANSWER\s*:\s*[A-Z]\s*$", text, re.MULTILINE):
+        _read_aiken(text, result)  # Aiken first: its strict ANSWER lines rarely occur in GIFT
+    elif _looks_like_gift(text):
+        _read_gift(text, result)
     else:
         raise QuizFileError("unsupported_format", "use .xlsx, .csv (Kahoot layout), GIFT or Aiken text")
     return result.as_quiz(), result.skipped

@@ -103,8 +103,10 @@ def test_quiz_errors_sample_quiz_and_lobby_controls(pages: Pages, web_server: We
     expect(second.get_by_test_id("status")).to_have_attribute("data-state", "wait")
     expect(host.get_by_test_id("player-count")).to_have_text("2")
 
-    # Kick: click the name on the projector; that phone is told and cannot come back by refresh.
+    # Kick: click the name on the projector, confirm; that phone is told and cannot come back by refresh.
     host.get_by_test_id("player-name").filter(has_text="Olim").click()
+    expect(host.get_by_test_id("kick-confirm")).to_have_text("Remove Olim?")
+    host.get_by_test_id("kick-confirm").click()
     expect(first.get_by_test_id("status")).to_have_attribute("data-state", "kicked")
     expect(host.get_by_test_id("player-count")).to_have_text("1")
     expect(host.get_by_test_id("player-name")).to_have_text(["Zarina"])

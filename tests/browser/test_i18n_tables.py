@@ -32,6 +32,7 @@ PLAYER_STATUSES = [
     "join",
     "resuming",
     "wait",
+    "get_ready",
     "question",
     "answered",
     "timeup",

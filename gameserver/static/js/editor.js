@@ -442,5 +442,7 @@ export function initEditor(start) {
   $("#editor-import").addEventListener("change", (ev) => importFile(ev.target.files[0]));
   $("#editor-export").addEventListener("click", exportQuiz);
   render();
-  return { rerender: render };
+  // While a game runs the editor's fields leave the page: its option-N-M test ids and inputs
+  // must not mix with the game's option-N.
+  return { rerender: render, clear: () => $("#editor-questions").replaceChildren() };
 }

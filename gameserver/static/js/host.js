@@ -403,6 +403,7 @@ function startHosting(pin, token, skipped, title) {
     players: new Map(), count: 0, question: null, reveal: null, leaderboards: {}, finished: null,
   });
   saveSession();
+  if (editor) editor.clear();
   const url = new URL(location.href);
   url.searchParams.set("pin", pin);
   history.replaceState(null, "", url);
@@ -425,6 +426,7 @@ function resetToSetup(errorMessage) {
   setText($("#game-title"), "");
   setConn("idle");
   showScreen("screen-setup");
+  if (editor) editor.rerender();
   renderControls();
   if (errorMessage) showQuizError(errorMessage);
 }
@@ -617,6 +619,7 @@ function renderQuestion() {
     // Reading time: the question alone with a "get ready" countdown; answers open after it.
     document.body.dataset.phase = "get-ready";
     countdown.stop();
+    ring.update(q.time_limit_ms, 1); // the full time, still to come
     ready.hidden = false;
     $("#q-timer").hidden = true;
     $("#q-answers").hidden = true;
@@ -959,7 +962,7 @@ let renderSound = () => {};
 function rerender() {
   // Language changed: redraw the dynamic parts.
   renderSampleMeta();
-  if (editor) editor.rerender();
+  if (editor && state.view === "setup") editor.rerender();
   renderSound();
   if (state.view === "lobby") {
     joinInfoFor = null;
@@ -1015,6 +1018,7 @@ async function main() {
     });
     state.restoreBoardQ = saved.boardQ ?? null;
     setText($("#game-title"), state.title);
+    editor.clear();
     showScreen("screen-lobby");
     setText($("#pin"), state.pin);
     connect();
