@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     game_ttl_s: int = Field(24 * 3600, ge=60)  # an unfinished game is dropped after this long
     # Finished games' results reach SQL at once; a process that died while writing them leaves
     # its claim for this long, and every process looks for such games this often.
+    # The platform's request limits per minute (PLATFORM.md, 000 §3), across all processes;
+    # over them: 429 rate_limited with Retry-After. 0 turns one off.
+    platform_rate_anonymous: int = Field(30, ge=0)  # per IP, without credentials
+    platform_rate_user: int = Field(60, ge=0)  # per signed-in user
+    platform_rate_auth: int = Field(5, ge=0)  # per IP, on register, login and reset
     archive_lease_ms: int = Field(30_000, ge=500)
     archive_interval_ms: int = Field(2_000, ge=100)
 
@@ -69,3 +74,13 @@ class Settings(BaseSettings):
     telegram_budget_window_s: float = Field(60.0, gt=0)
 
     public_url: str = ""  # how players reach this server (join links, QR codes); empty: from the request
+
+    # Outgoing mail (password reset to an account's email): the SMTP server to hand it to.
+    # Empty host: no mail is sent (a reset then needs a linked Telegram account).
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_from: str = "livequiz@localhost"
+    smtp_user: str = ""  # empty: no SMTP AUTH
+    smtp_password: str = ""
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS before anything is sent
+    smtp_timeout_s: float = Field(20.0, gt=0)

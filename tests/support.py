@@ -30,6 +30,10 @@ TEST_SETTINGS = {
     "LIVEQUIZ_IP_JOIN_LIMIT": "0",
     "LIVEQUIZ_IP_CREATE_LIMIT": "0",
     "LIVEQUIZ_IP_LOOKUP_MISS_LIMIT": "0",
+    # Likewise the platform's per-IP and per-user request limits (test_platform_limits.py).
+    "LIVEQUIZ_PLATFORM_RATE_ANONYMOUS": "0",
+    "LIVEQUIZ_PLATFORM_RATE_USER": "0",
+    "LIVEQUIZ_PLATFORM_RATE_AUTH": "0",
 }
 
 

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from gameserver.context import LiveContext
 from gameserver.http_api import error_response
-from gameserver.platform.ratelimit import ANONYMOUS, AUTH, SIGNED_IN, RateLimiter
+from gameserver.platform.ratelimit import RateLimiter
 from persistence.accounts import tokens
 from persistence.accounts.tokens import Principal
 from persistence.db import Database
@@ -171,20 +171,24 @@ def _limiter(request: Request) -> RateLimiter:
     live = live_of(request)
     limiter = live.extras.get("platform_limiter")
     if limiter is None:
-        limiter = live.extras["platform_limiter"] = RateLimiter(live.redis)
+        settings = live.settings
+        limiter = live.extras["platform_limiter"] = RateLimiter(
+            live.redis, anonymous=settings.platform_rate_anonymous, signed_in=settings.platform_rate_user,
+            auth=settings.platform_rate_auth,
+        )
     return limiter
 
 
 async def _check_rate(request: Request, auth_endpoint: bool) -> None:
     limiter = _limiter(request)
     if auth_endpoint:
-        wait = await limiter.hit(AUTH, client_ip(request))
+        wait = await limiter.hit(limiter.auth, client_ip(request))
     else:
         principal = await principal_of(request)
         if principal is not None:
-            wait = await limiter.hit(SIGNED_IN, str(principal.user_id))
+            wait = await limiter.hit(limiter.signed_in, str(principal.user_id))
         else:
-            wait = await limiter.hit(ANONYMOUS, client_ip(request))
+            wait = await limiter.hit(limiter.anonymous, client_ip(request))
     if wait is not None:
         raise PlatformError(429, "rate_limited", f"too many requests; try again in {wait} s",
                             headers={"Retry-After": str(wait)})
