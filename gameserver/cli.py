@@ -15,12 +15,15 @@ import httpx
 import orjson
 import uvicorn
 
+from gameserver.admin_cli import add_admin_commands
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.openfiles import connection_limit, raise_open_files_limit
 from gameserver.settings import Settings
 from persistence.db import run_upgrade
 
 SAMPLES = Path(__file__).parent / "samples"
+#: Seconds a stopping server waits for HTTP requests still in flight (see `_uvicorn_kwargs`).
+SHUTDOWN_GRACE_S = 1
 
 
 #: Our own loggers: without this only their warnings reached stderr (Python's last-resort
@@ -51,7 +54,10 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
         # second at 30,000 sockets. Clients that want a faster check send protocol `ping`s.
         "ws_ping_interval": 60.0,
         "ws_ping_timeout": 30.0,
-        "timeout_graceful_shutdown": 5,
+        # On SIGTERM, requests still in flight get this long: an API request takes milliseconds,
+        # game sockets are closed at once (1012), so only a stalled upload would wait, and it
+        # used to hold every restart for 5 s or more.
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
         # A client's address (per-address limits, `iplimits`) is the socket's peer, or what a
         # listed proxy says in X-Forwarded-For; with no proxy listed, no header is believed.
         "proxy_headers": bool(settings.trusted_proxies.strip()),
@@ -164,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p_redis.add_argument("--data-dir", default="data/redis")
     p_redis.add_argument("--no-aof", action="store_true")
     p_redis.set_defaults(func=redis_command)
+
+    add_admin_commands(commands)  # admin create/grant, db upgrade
 
     args = parser.parse_args(argv)
     return int(args.func(args))
