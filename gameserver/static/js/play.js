@@ -131,6 +131,10 @@ function showMe() {
 function view(name) {
   state.view = name;
   showScreen(`screen-${name}`);
+  if (name !== "question") {
+    $("#main").classList.remove("compact"); // the question's fitting does not carry over
+    $("#main").style.removeProperty("--fit");
+  }
 }
 
 // ---------- join ----------
@@ -484,7 +488,7 @@ function showImage(qIndex) {
 /** Question, image and options on one screen: smaller text first, then shapes and letters only. */
 function fitQuestion() {
   if (state.view !== "question") return;
-  fitScreen($("#screen-question"), {
+  fitScreen($("#main"), {
     parts: () => ["#question-text", "#q-image", "#get-ready", "#options", "#answered-note"].map((sel) => $(sel)),
     compact: "compact",
     min: 0.55,
