@@ -1,0 +1,88 @@
+"""Proctoring events of an attempt (000 §10, PLATFORM.md `POST /api/attempts/{id}/events`).
+
+- `fullscreen_exit` on an exam with fullscreen required ends the attempt at once with score 0;
+- `snapshot` from the client is recorded with the face count it reports, as a claim only: the
+  violations the owner sees come from snapshots the server counted itself (`record_snapshot`);
+- none or more than one face on a counted snapshot is a violation, as is `camera_denied` on an
+  exam that requires the camera.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+
+from persistence.db import Database
+from persistence.exams import attempts
+from persistence.exams.attempts import AttemptError, Taker
+from persistence.exams.models import Exam, ProctorEvent
+from persistence.types import iso
+
+EVENT_TYPES = ("fullscreen_exit", "fullscreen_enter", "snapshot", "camera_denied", "tab_hidden", "tab_visible")
+MAX_FACE_COUNT = 100
+
+
+def _check_event(kind: object, face_count: object) -> tuple[str, int | None]:
+    if kind not in EVENT_TYPES:
+        raise AttemptError(422, "invalid", f"type must be one of {', '.join(EVENT_TYPES)}",
+                           [{"loc": ["body", "type"], "msg": "unknown event type"}])
+    if face_count is not None and (not isinstance(face_count, int) or isinstance(face_count, bool)
+                                   or not 0 <= face_count <= MAX_FACE_COUNT):
+        raise AttemptError(422, "invalid", f"face_count must be 0-{MAX_FACE_COUNT}",
+                           [{"loc": ["body", "face_count"], "msg": "not a count"}])
+    return str(kind), face_count
+
+
+async def record_event(db: Database, attempt_id: int, taker: Taker, kind: object, face_count: object) -> dict[str, Any]:
+    """Record an event; returns `{ended, state}` (ended: this event ended the attempt)."""
+    event_type, count = _check_event(kind, face_count)
+    attempts_ended = False
+    async with db.transaction() as session:
+        attempt = await attempts.lock_attempt(session, attempt_id)
+        if attempt is None or not taker.owns(attempt):
+            raise attempts.not_found()
+        exam = await session.get(Exam, attempt.exam_id)
+        assert exam is not None
+        if attempt.state != "in_progress" or attempts.overdue(attempt):
+            raise attempts.closed()
+        violation = (event_type == "fullscreen_exit" and exam.proctor_fullscreen) or (
+            event_type == "camera_denied" and exam.proctor_camera)
+        session.add(ProctorEvent(attempt_id=attempt_id, type=event_type, face_count=count, source="client",
+                                 violation=violation))
+        if event_type == "fullscreen_exit" and exam.proctor_fullscreen:
+            await attempts.end_with_zero(session, attempt, "fullscreen_exit")
+            attempts_ended = True
+    return {"ended": attempts_ended, "state": "finished" if attempts_ended else "in_progress"}
+
+
+async def record_snapshot(db: Database, attempt_id: int, face_count: int, file: str) -> ProctorEvent:
+    """A snapshot the server counted faces on: one face is fine, none or several a violation."""
+    event = ProctorEvent(attempt_id=attempt_id, type="snapshot", face_count=face_count, source="server",
+                         violation=face_count != 1, file=file)
+    async with db.transaction() as session:
+        attempt = await attempts.lock_attempt(session, attempt_id)
+        if attempt is None or attempt.state != "in_progress":
+            raise attempts.closed()
+        session.add(event)
+    return event
+
+
+async def events_of(db: Database, attempt_id: int) -> list[ProctorEvent]:
+    async with db.session() as session:
+        return list((await session.exec(
+            select(ProctorEvent).where(col(ProctorEvent.attempt_id) == attempt_id).order_by(col(ProctorEvent.id))
+        )).all())
+
+
+async def snapshot(db: Database, attempt_id: int, snapshot_id: int) -> ProctorEvent | None:
+    async with db.session() as session:
+        event = await session.get(ProctorEvent, snapshot_id)
+    if event is None or event.attempt_id != attempt_id or event.file is None:
+        return None
+    return event
+
+
+def event_view(event: ProctorEvent) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "at": iso(event.at), "face_count": event.face_count,
+            "source": event.source, "violation": event.violation, "has_image": event.file is not None}

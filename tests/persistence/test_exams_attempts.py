@@ -1,0 +1,158 @@
+"""Solo attempts on SQLite and PostgreSQL: scoring, one attempt in progress per person and
+exam (also when two starts race), the server's deadline, proctoring events."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col
+
+from persistence.db import Database
+from persistence.exams import attempts, bank, proctoring
+from persistence.exams.attempts import AttemptError, Taker
+from persistence.exams.models import Attempt
+from persistence.exams.scoring import is_correct, score_attempt
+from persistence.types import utcnow
+from tests.persistence.exam_bodies import mixed_exam
+from tests.persistence.test_exams_bank import new_user
+
+ALL_RIGHT = {0: {"option": 1}, 1: {"options": [3, 1, 0]}, 2: {"text": "  pARIS "}, 4: {"option": 0}}
+
+
+def test_scoring_rules() -> None:
+    questions = bank.parse_exam(mixed_exam()).model_dump()["questions"]  # type: ignore[attr-defined]
+    assert score_attempt(questions, range(5), ALL_RIGHT, 60).public() == {  # type: ignore[arg-type]
+        "score": 5, "max": 5, "percent": 100.0, "passed": True}
+    # select_many counts only when exactly right; free counts whatever was (not) sent.
+    assert not is_correct(questions[1], {"options": [0, 1]})
+    assert not is_correct(questions[1], {"options": [0, 1, 2, 3]})
+    assert is_correct(questions[3], None)
+    assert not is_correct(questions[2], {"text": "Pariss"})
+    two = score_attempt(questions, range(5), {0: {"option": 0}, 2: {"text": "paris"}}, 40)  # type: ignore[arg-type]
+    assert two.public() == {"score": 2, "max": 5, "percent": 40.0, "passed": True}
+    assert not score_attempt(questions, range(5), {}, 40).passed  # type: ignore[arg-type]
+
+
+async def started(database: Database, **settings: object) -> tuple[int, Taker, int]:
+    owner = await new_user(database, "owner")
+    taker_id = await new_user(database, "taker")
+    exam = await bank.create(database, owner, mixed_exam(**settings))
+    assert exam.id is not None
+    run = await attempts.start(database, exam, Taker(taker_id), "web")
+    assert run.attempt.id is not None
+    return exam.id, Taker(taker_id), run.attempt.id
+
+
+async def test_start_answer_finish_scores_what_was_answered(database: Database) -> None:
+    exam_id, taker, attempt_id = await started(database, pass_percent=70)
+    exam = await bank.get(database, exam_id)
+    assert exam is not None
+    for n, body in ALL_RIGHT.items():
+        await attempts.answer(database, attempt_id, taker, n, body)
+    await attempts.answer(database, attempt_id, taker, 0, {"option": 2})  # changed: now wrong
+    with pytest.raises(AttemptError) as bad:
+        await attempts.answer(database, attempt_id, taker, 1, {"option": 1})
+    assert (bad.value.status, bad.value.code) == (422, "invalid")
+    with pytest.raises(AttemptError) as missing:
+        await attempts.answer(database, attempt_id, taker, 9, {"option": 1})
+    assert missing.value.status == 422
+    with pytest.raises(AttemptError) as stranger:
+        await attempts.answer(database, attempt_id, Taker(999), 0, {"option": 1})
+    assert stranger.value.status == 404
+    done = await attempts.finish(database, attempt_id, taker)
+    assert (done.score, done.max_score, done.percent, done.passed, done.state) == (4, 5, 80.0, True, "finished")
+    again = await attempts.finish(database, attempt_id, taker)
+    assert again.score == 4
+    with pytest.raises(AttemptError) as closed:
+        await attempts.answer(database, attempt_id, taker, 0, {"option": 1})
+    assert (closed.value.status, closed.value.code) == (409, "attempt_closed")
+
+
+async def test_one_attempt_in_progress_per_person_and_exam(database: Database) -> None:
+    exam_id, taker, attempt_id = await started(database)
+    exam = await bank.get(database, exam_id)
+    assert exam is not None
+    with pytest.raises(AttemptError) as second:
+        await attempts.start(database, exam, taker, "web")
+    assert (second.value.status, second.value.code) == (409, "attempt_in_progress")
+    await attempts.finish(database, attempt_id, taker)
+    third = await attempts.start(database, exam, taker, "web")
+    assert third.attempt.id != attempt_id
+
+
+async def test_racing_starts_open_one_attempt(database: Database) -> None:
+    owner, taker_id = await new_user(database, "owner"), await new_user(database, "taker")
+    exam = await bank.create(database, owner, mixed_exam())
+    outcomes = await asyncio.gather(*(attempts.start(database, exam, Taker(taker_id), "web") for _ in range(6)),
+                                    return_exceptions=True)
+    opened = [o for o in outcomes if isinstance(o, attempts.Started)]
+    refused = [o for o in outcomes if isinstance(o, AttemptError)]
+    assert len(opened) == 1 and len(refused) == 5, outcomes
+    assert {r.code for r in refused} == {"attempt_in_progress"}
+
+
+async def test_the_deadline_finishes_with_what_was_answered(database: Database) -> None:
+    exam_id, taker, attempt_id = await started(database, time_limit_s=60)
+    await attempts.answer(database, attempt_id, taker, 0, {"option": 1})
+    await attempts.answer(database, attempt_id, taker, 2, {"text": "paris"})
+    async with database.transaction() as session:  # the clock moves past the deadline
+        await session.exec(update(Attempt).where(col(Attempt.id) == attempt_id)
+                           .values(deadline=utcnow() - timedelta(seconds=1)))
+    with pytest.raises(AttemptError) as late:
+        await attempts.answer(database, attempt_id, taker, 1, {"options": [0, 1, 3]})
+    assert late.value.code == "attempt_closed"
+    attempt, _ = await attempts.load(database, attempt_id)
+    # 2 answered right + the free question; the late answer was not stored.
+    assert (attempt.state, attempt.ended_by, attempt.score, attempt.max_score) == ("finished", "deadline", 3, 5)
+    assert 1 not in await attempts.answers_of(database, attempt_id)
+
+
+async def test_the_sweeper_finishes_overdue_attempts(database: Database) -> None:
+    _, _, attempt_id = await started(database, time_limit_s=60)
+    async with database.transaction() as session:
+        await session.exec(update(Attempt).values(deadline=utcnow() - timedelta(seconds=1)))
+    assert await attempts.finish_overdue(database) == 1
+    attempt, _ = await attempts.load(database, attempt_id)
+    assert (attempt.state, attempt.ended_by, attempt.score) == ("finished", "deadline", 1)
+    assert await attempts.finish_overdue(database) == 0
+
+
+async def test_leaving_fullscreen_ends_a_fullscreen_exam_with_zero(database: Database) -> None:
+    _, taker, attempt_id = await started(database, proctoring={"fullscreen": True})
+    for n, body in ALL_RIGHT.items():
+        await attempts.answer(database, attempt_id, taker, n, body)
+    outcome = await proctoring.record_event(database, attempt_id, taker, "fullscreen_exit", None)
+    assert outcome == {"ended": True, "state": "finished"}
+    attempt, _ = await attempts.load(database, attempt_id)
+    assert (attempt.score, attempt.percent, attempt.passed, attempt.ended_by) == (0, 0.0, False, "fullscreen_exit")
+    events = await proctoring.events_of(database, attempt_id)
+    assert [(e.type, e.violation) for e in events] == [("fullscreen_exit", True)]
+    with pytest.raises(AttemptError):
+        await proctoring.record_event(database, attempt_id, taker, "snapshot", 1)
+
+
+async def test_leaving_fullscreen_is_only_noted_when_not_required(database: Database) -> None:
+    _, taker, attempt_id = await started(database)
+    assert (await proctoring.record_event(database, attempt_id, taker, "fullscreen_exit", None))["ended"] is False
+    with pytest.raises(AttemptError) as bad:
+        await proctoring.record_event(database, attempt_id, taker, "teleport", None)
+    assert bad.value.status == 422
+    snapshot = await proctoring.record_snapshot(database, attempt_id, 2, "x.jpg")
+    assert snapshot.violation is True
+    assert (await proctoring.record_snapshot(database, attempt_id, 1, "y.jpg")).violation is False
+
+
+async def test_a_trainer_serves_in_random_order_and_its_free_version_the_first_n(database: Database) -> None:
+    owner, taker_id = await new_user(database, "owner"), await new_user(database, "taker")
+    questions = [{"type": "select_one", "text": f"Q{i}", "options": ["a", "b"], "correct": 0} for i in range(30)]
+    exam = await bank.create(database, owner, {"title": "Trainer", "mode": "trainer", "price": 5000,
+                                               "free_question_limit": 10, "questions": questions})
+    async with database.transaction() as session:
+        run = await attempts.start_in(session, exam, Taker(taker_id), "web", preview=True, rng=random.Random(7))
+    served = attempts.positions(run.attempt)
+    assert sorted(served) == list(range(10)) and served != list(range(10))
+    assert [q["n"] for q in run.questions] == served
