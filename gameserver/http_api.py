@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -63,10 +63,14 @@ def _live(request: Request) -> LiveContext:
 
 async def _json_body(request: Request, error: type[ClientError]) -> Any:
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise error("request body too large", details=[{"loc": ["body"], "msg": "too large", "type": "too_large"}])
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                details = [{"loc": ["body"], "msg": "too large", "type": "too_large"}]
+                raise error("request body too large", details=details)
+    except ClientDisconnect as exc:  # gone before the body was complete: nobody reads an answer
+        raise error("the request body was cut off") from exc
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -1,0 +1,75 @@
+"""SIGTERM stops a serving process promptly and cleanly: open game sockets are closed with a
+close frame (1012, service restart) and the process exits within ~2 s, private Redis included."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import psutil
+import pytest
+import websockets
+
+from tests.support import create_game, host, player, quiz, start_server
+
+#: How soon after SIGTERM the process must be gone (uvicorn used to wait ~10 s).
+EXIT_WITHIN_S = 2.5
+
+
+async def _serve_with_open_sockets(server) -> list:
+    game = await create_game(server.base_url, quiz(n=2, time_limit=60))
+    the_host = await host(server.ws_url, game)
+    players = [(await player(server.ws_url, game["pin"], f"P{i}"))[0] for i in range(5)]
+    await the_host.send({"type": "start"})
+    for client in players:
+        await client.recv("question")
+    # A socket that never said who it is, and an idle HTTP keep-alive connection.
+    idle = await websockets.connect(f"{server.ws_url}/ws/play/{game['pin']}")
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")
+    # An upload that stalls after one byte of its body: it held shutdown for the whole grace.
+    _, stalled = await asyncio.open_connection("127.0.0.1", server.port)
+    stalled.write(b"POST /api/games HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{")
+    await stalled.drain()
+    # Headers cut off halfway.
+    _, half = await asyncio.open_connection("127.0.0.1", server.port)
+    half.write(b"GET /healthz HTTP/1.1\r\nHo")
+    await half.drain()
+    await asyncio.sleep(0.2)  # the server has read them
+    return [the_host, *players, idle, writer, stalled, half]
+
+
+@pytest.mark.parametrize(
+    ("private_redis", "workers"), [(False, 1), (True, 1), (True, 2)],
+    ids=["shared-redis", "private-redis", "two-workers"],
+)
+async def test_sigterm_exits_promptly_with_sockets_open(tmp_path, redis_url, private_redis, workers) -> None:
+    server = start_server(tmp_path / "data", "" if private_redis else redis_url, workers=workers)
+    children = psutil.Process(server.process.pid).children(recursive=True)
+    try:
+        held = await _serve_with_open_sockets(server)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        # The game sockets are told: a close frame, 1012 (service restart: come back).
+        codes = await asyncio.gather(*(client.closed_with(timeout=EXIT_WITHIN_S) for client in held[:6]))
+        assert set(codes) == {1012}, codes
+        while server.process.poll() is None:
+            assert time.monotonic() - started < EXIT_WITHIN_S, "still running"
+            await asyncio.sleep(0.05)
+        elapsed = time.monotonic() - started
+        # uvicorn exits by re-raising the signal it caught, after its clean shutdown.
+        assert server.process.returncode in (0, -signal.SIGTERM), server.log_path.read_text()[-2000:]
+        assert "Traceback" not in server.log_path.read_text()
+        assert elapsed < EXIT_WITHIN_S, elapsed
+        # Workers and the private Redis went with it, within the same time.
+        while alive := [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]:
+            assert time.monotonic() - started < EXIT_WITHIN_S, [c.cmdline() for c in alive]
+            await asyncio.sleep(0.05)
+        for writer in held[-3:]:
+            writer.close()
+    finally:
+        server.stop()
