@@ -109,7 +109,12 @@ class QuizCreate(BaseModel):
     questions: list[QuestionCreate | OtherQuestion] = Field(
         min_length=1, max_length=200, description="at most 200 by default (setting `LIVEQUIZ_MAX_QUESTIONS`)"
     )
-    settings: dict[str, Any] = Field(default_factory=dict, description="reserved; ignored for now")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="`lead_in_s`: the \"get ready\" seconds before each question takes answers (0-10, default 0); "
+        "other keys are ignored",
+        examples=[{"lead_in_s": 4}],
+    )
 
 
 class GameCreated(_Open):

@@ -36,6 +36,8 @@ class Question:
 class Quiz:
     title: str
     questions: tuple[Question, ...]
+    #: The "get ready" lead-in before each question takes answers (`settings.lead_in_s`).
+    lead_in_ms: int = 0
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -45,6 +47,7 @@ class Quiz:
                     {"text": q.text, "options": list(q.options), "correct": q.correct, "time_limit_ms": q.time_limit_ms}
                     for q in self.questions
                 ],
+                "lead_in_ms": self.lead_in_ms,
             }
         )
 
@@ -56,6 +59,7 @@ class Quiz:
             questions=tuple(
                 Question(q["text"], tuple(q["options"]), q["correct"], q["time_limit_ms"]) for q in data["questions"]
             ),
+            lead_in_ms=int(data.get("lead_in_ms", 0)),
         )
 
 
@@ -152,7 +156,23 @@ def parse_quiz(data: object, *, max_questions: int) -> tuple[Quiz, int]:
             "the quiz has no playable question",
             details=[{"loc": ["questions"], "msg": "no select_one question", "type": "no_playable_question"}],
         )
-    return Quiz(quiz_in.title, tuple(questions)), skipped
+    return Quiz(quiz_in.title, tuple(questions), lead_in_ms=_lead_in_s(quiz_in.settings) * 1000), skipped
+
+
+#: Longest "get ready" lead-in a quiz may ask for, in seconds (0: answers open with the question).
+MAX_LEAD_IN_S = 10
+
+
+def _lead_in_s(settings: dict[str, Any]) -> int:
+    """`settings.lead_in_s`: whole seconds, 0..MAX_LEAD_IN_S, 0 when absent."""
+    value = settings.get("lead_in_s", 0)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_LEAD_IN_S:
+        return value
+    raise InvalidQuiz(
+        "the quiz settings are not valid",
+        details=[{"loc": ["settings", "lead_in_s"], "msg": f"an integer from 0 to {MAX_LEAD_IN_S} (seconds)",
+                  "type": "lead_in"}],
+    )
 
 
 def _details(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:

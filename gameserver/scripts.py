@@ -70,20 +70,27 @@ return out
 
 # KEYS: meta, answers:{q}, conn, kicked.  ARGV: question, ttl_s, then per answer: player_id,
 # option, received_ms. The guard of `statemachine.check_answer` for a batch of answers to one
-# question, so a burst of thousands costs one round trip per event-loop tick, not one each.
+# question, so a burst of thousands costs one round trip per event-loop tick, not one each:
+# phase, question, received before the question was shown (not_active), during its lead-in
+# (not_open), after the deadline (too_late), in that order.
 # Returns {answered, connected, status1, status2, ...} with status 'ok' or an error code.
 ANSWER_MANY = """
-local m = redis.call('HMGET', KEYS[1], 'phase', 'question', 'deadline')
+local m = redis.call('HMGET', KEYS[1], 'phase', 'question', 'deadline', 'opened', 'lead_in')
 local out = {0, 0}
 local refusal = nil
 if not m[1] then refusal = 'unknown_game'
 elseif m[1] ~= 'ACTIVE' then refusal = 'not_active'
 elseif m[2] ~= ARGV[1] then refusal = 'wrong_question' end
 local deadline = tonumber(m[3] or '0')
+local opened = tonumber(m[4] or '0')
+local opens = opened + tonumber(m[5] or '0')
 for i = 3, #ARGV, 3 do
   local status = refusal
   if not status then
-    if tonumber(ARGV[i + 2]) > deadline then status = 'too_late'
+    local received = tonumber(ARGV[i + 2])
+    if received < opened then status = 'not_active'
+    elseif received < opens then status = 'not_open'
+    elseif received > deadline then status = 'too_late'
     elseif redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 1 then status = 'kicked'
     elseif redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1] .. ',' .. ARGV[i + 2]) == 0 then
       status = 'already_answered'

@@ -420,7 +420,9 @@ class GameService:
 
 
 def question_message(quiz: Quiz, state: GameState, now_ms: int) -> dict[str, Any]:
-    """The running question as players see it: never the correct option."""
+    """The running question as players see it: never the correct option. `opens_at` is when
+    answers are taken (after the "get ready" lead-in; equal to when it was shown without one),
+    `deadline` is `opens_at` plus the time limit; both on the server clock, like `server_time`."""
     question = quiz.questions[state.question]
     return {
         "type": "question",
@@ -429,6 +431,7 @@ def question_message(quiz: Quiz, state: GameState, now_ms: int) -> dict[str, Any
         "text": question.text,
         "options": list(question.options),
         "time_limit_ms": question.time_limit_ms,
+        "opens_at": state.opens_ms,
         "deadline": state.deadline_ms,
         "server_time": now_ms,
     }

@@ -36,6 +36,7 @@ from statemachine.errors import (
     Locked,
     NameTaken,
     NotActive,
+    NotOpen,
     ServerError,
     TooLate,
     UnknownGame,
@@ -54,6 +55,7 @@ _ERRORS: dict[str, type[ClientError]] = {
     "game_full": GameFull,
     "name_taken": NameTaken,
     "not_active": NotActive,
+    "not_open": NotOpen,
     "wrong_question": WrongQuestion,
     "too_late": TooLate,
     "already_answered": AlreadyAnswered,
@@ -88,6 +90,7 @@ def _state_fields(state: GameState) -> dict[str, str]:
         "scored": str(state.scored),
         "locked": "1" if state.locked else "0",
         "version": str(state.version),
+        "lead_in": str(state.lead_in_ms),
         "changed": str(state.changed_ms),
         "next": str(state.next_ms),
     }  # `scored_at` is written by APPLY_SCORES alone, with `scored`
@@ -106,6 +109,7 @@ def _record_from(pin: str, raw: Mapping[bytes, bytes]) -> GameRecord:
         scored=int(meta["scored"]),
         locked=meta["locked"] == "1",
         version=int(meta["version"]),
+        lead_in_ms=int(meta.get("lead_in", "0")),
         changed_ms=int(meta.get("changed", "0")),
         next_ms=int(meta.get("next", "0")),
         scored_ms=int(meta.get("scored_at", "0")),
@@ -217,6 +221,7 @@ class GameStore:
         state = GameState(
             question_count=len(quiz.questions),
             time_limits_ms=tuple(q.time_limit_ms for q in quiz.questions),
+            lead_in_ms=quiz.lead_in_ms,
         )
         fields = _state_fields(state) | {
             "title": quiz.title,

@@ -18,15 +18,21 @@ __all__ = ["CloseQuestion", "Effect", "FinishGame", "LockChanged", "OpenQuestion
 
 @dataclass(frozen=True)
 class OpenQuestion:
-    """Question `question` is open from `opened_ms` until `deadline_ms`.
+    """Question `question` is shown from `opened_ms`, takes answers from `opens_ms` (after the
+    lead-in) until `deadline_ms`.
 
-    Carries both times so the caller can broadcast `question` (with `deadline`) and arm the
-    deadline timer without rereading the state.
+    Carries the times so the caller can broadcast `question` (with `opens_at` and `deadline`)
+    and arm the deadline timer without rereading the state.
     """
 
     question: int
     opened_ms: int
     deadline_ms: int
+    lead_in_ms: int = 0
+
+    @property
+    def opens_ms(self) -> int:
+        return self.opened_ms + self.lead_in_ms
 
 
 @dataclass(frozen=True)

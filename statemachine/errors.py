@@ -89,6 +89,13 @@ class NotActive(ClientError):
     http_status = 409
 
 
+class NotOpen(ClientError):
+    """An answer during the question's "get ready" lead-in: shown, not yet taking answers."""
+
+    code = "not_open"
+    http_status = 409
+
+
 class WrongQuestion(ClientError):
     code = "wrong_question"
     http_status = 409

@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from statemachine.effects import CloseQuestion, Effect, FinishGame, LockChanged, OpenQuestion
-from statemachine.errors import Finished, IllegalTransition, NotActive, TooLate, WrongQuestion
+from statemachine.errors import Finished, IllegalTransition, NotActive, NotOpen, TooLate, WrongQuestion
 from statemachine.events import (
     AllAnswered,
     DeadlinePassed,
@@ -68,12 +68,15 @@ def _refuse(state: GameState, event: Event, why: str = "") -> IllegalTransition:
 
 
 def _open(state: GameState, question: int, now_ms: int) -> Step:
-    """Open `question` now; shared by `Start` and `Next` from BETWEEN."""
-    deadline_ms = now_ms + state.time_limits_ms[question]
+    """Show `question` now and take answers after the lead-in; shared by `Start` and `Next`
+    from BETWEEN. The time limit counts from when answers open."""
+    opens_ms = now_ms + state.lead_in_ms
+    deadline_ms = opens_ms + state.time_limits_ms[question]
     opened = replace(
         state, phase=Phase.ACTIVE, question=question, opened_ms=now_ms, deadline_ms=deadline_ms, changed_ms=now_ms
     )
-    return opened, (OpenQuestion(question=question, opened_ms=now_ms, deadline_ms=deadline_ms),)
+    effect = OpenQuestion(question=question, opened_ms=now_ms, deadline_ms=deadline_ms, lead_in_ms=state.lead_in_ms)
+    return opened, (effect,)
 
 
 def _close(state: GameState, now_ms: int) -> Step:
@@ -228,10 +231,13 @@ def transition(state: GameState, event: Event, now_ms: int) -> Step:
 def check_answer(state: GameState, question: int, received_ms: int) -> None:
     """Refuse an answer the rules do not accept; return None when it may be recorded.
 
-    Checks, in this order, the phase (`NotActive`), the question (`WrongQuestion`) and the
-    deadline (`TooLate`; an answer at the deadline millisecond still counts). Whether the
-    player already answered or chose a valid option depends on storage and the quiz, so the
-    gameserver checks those itself. The errors carry the question the client named.
+    Checks, in this order, the phase (`NotActive`), the question (`WrongQuestion`), when it
+    was received: before the question was shown (`NotActive`: a frame read before the
+    question opened and handled after must not score from before its start), during the
+    lead-in (`NotOpen`), after the deadline (`TooLate`; an answer at the deadline
+    millisecond still counts). Whether the player already answered or chose a valid option
+    depends on storage and the quiz, so the gameserver checks those itself. The errors carry
+    the question the client named.
     """
     if state.phase is not Phase.ACTIVE:
         raise NotActive(f"no question is open (phase {state.phase})", question=question)
@@ -239,6 +245,13 @@ def check_answer(state: GameState, question: int, received_ms: int) -> None:
         raise WrongQuestion(
             f"question {question} is not the open question {state.question}", question=question
         )
+    if received_ms < state.opened_ms:
+        raise NotActive(
+            f"answer received at {received_ms}, before question {question} opened at {state.opened_ms}",
+            question=question,
+        )
+    if received_ms < state.opens_ms:
+        raise NotOpen(f"answers open at {state.opens_ms}; received at {received_ms}", question=question)
     if received_ms > state.deadline_ms:
         raise TooLate(
             f"answer received at {received_ms}, after the deadline {state.deadline_ms}", question=question

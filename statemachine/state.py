@@ -36,6 +36,10 @@ class GameState:
     scored: int = -1
     locked: bool = False
     version: int = 0
+    #: The "get ready" lead-in of every question (a quiz setting): the question is shown at
+    #: `opened_ms`, answers are taken from `opens_ms = opened_ms + lead_in_ms`, and the
+    #: deadline is `opens_ms` plus the time limit, so the timer and the points start there.
+    lead_in_ms: int = 0
     #: When the phase last changed (a question opened or closed, the game finished), and when
     #: the last accepted `Next` was: equal when that `Next` made the change. 0 when unknown.
     #: Bookkeeping of *when*, for telling a repeated `next` from a new one; left out of
@@ -69,12 +73,20 @@ class GameState:
             raise ValueError(f"phase {self.phase} needs a question")
         if self.version < 0:
             raise ValueError(f"version must not be negative, got {self.version}")
+        if self.lead_in_ms < 0:
+            raise ValueError(f"lead-in must not be negative, got {self.lead_in_ms}")
 
     @classmethod
-    def new(cls, time_limits_ms: Iterable[int]) -> GameState:
+    def new(cls, time_limits_ms: Iterable[int], lead_in_ms: int = 0) -> GameState:
         """The state of a freshly created game, in WAITING, from its questions' time limits."""
         limits = tuple(time_limits_ms)
-        return cls(question_count=len(limits), time_limits_ms=limits)
+        return cls(question_count=len(limits), time_limits_ms=limits, lead_in_ms=lead_in_ms)
+
+    @property
+    def opens_ms(self) -> int:
+        """When the current question takes answers: after its lead-in (the deadline counts
+        from here)."""
+        return self.opened_ms + self.lead_in_ms
 
     @property
     def started(self) -> bool:
@@ -102,4 +114,5 @@ class GameState:
         A boolean twin of `machine.check_answer` for callers (a Lua guard mirror, a UI hint)
         that only need yes or no.
         """
-        return self.phase is Phase.ACTIVE and received_ms <= self.deadline_ms
+        return self.phase is Phase.ACTIVE and self.opens_ms <= received_ms <= self.deadline_ms
+        # (`opens_ms` is `opened_ms` without a lead-in: never before the question was shown)

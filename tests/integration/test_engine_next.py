@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.support import Client, create_game, host, player, quiz
+from tests.support import Client, ServerProcess, create_game, host, player, quiz
 
 
 async def game_state(base_url: str, pin: str) -> str:
@@ -28,7 +28,7 @@ async def no_message(client: Client, kinds: set[str], within_s: float) -> None:
         assert message.get("type") not in kinds, message
 
 
-async def test_two_next_in_a_row_between_questions_open_one_question(server) -> None:
+async def test_two_next_in_a_row_between_questions_open_one_question(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=3, time_limit=20))
     the_host = await host(server.ws_url, game)
     ada, _ = await player(server.ws_url, game["pin"], "Ada")
@@ -52,7 +52,7 @@ async def test_two_next_in_a_row_between_questions_open_one_question(server) -> 
         await client.close()
 
 
-async def test_a_retried_close_does_not_skip_the_reveal(server) -> None:
+async def test_a_retried_close_does_not_skip_the_reveal(server: ServerProcess) -> None:
     """`next`, `next` while a question runs: the second arrives before the reveal it would
     skip (as a retry after `server_error` does) and is refused; the reveal stays."""
     game = await create_game(server.base_url, quiz(n=3, time_limit=20))
@@ -72,7 +72,7 @@ async def test_a_retried_close_does_not_skip_the_reveal(server) -> None:
 
 
 @pytest.mark.parametrize("round_", range(3))
-async def test_two_hosts_pressing_next_at_once_advance_one_step(server_pair, round_: int) -> None:
+async def test_two_hosts_pressing_next_at_once_advance_one_step(server_pair: tuple[ServerProcess, ServerProcess], round_: int) -> None:
     first, second = server_pair
     game = await create_game(first.base_url, quiz(n=3, time_limit=20))
     host_a = await host(first.ws_url, game)
@@ -94,7 +94,7 @@ async def test_two_hosts_pressing_next_at_once_advance_one_step(server_pair, rou
         await client.close()
 
 
-async def test_next_naming_its_step_acts_only_at_that_step(server) -> None:
+async def test_next_naming_its_step_acts_only_at_that_step(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=3, time_limit=20))
     the_host = await host(server.ws_url, game)
     ada, _ = await player(server.ws_url, game["pin"], "Ada")
