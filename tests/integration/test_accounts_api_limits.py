@@ -1,0 +1,161 @@
+"""The accounts API's limits and admin side against real server processes sharing one Redis,
+on SQLite and PostgreSQL: auth 5/min per address, anonymous 30/min per address, signed-in
+60/min per user (held across processes); `livequiz admin create|grant`; the audit log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.accounts_support import accounts_server, backends, bearer, client, fresh_address, register
+from tests.sql_support import SqlTarget
+from tests.support import ServerProcess
+
+
+@pytest.fixture(scope="module", params=backends())
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlTarget]:
+    with SqlTarget.prepared(request.param, tmp_path_factory.mktemp("sql")) as ready:
+        yield ready
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+#: PLATFORM.md's numbers (the test harness turns the limits off for every other test).
+CONTRACT_LIMITS = {"LIVEQUIZ_PLATFORM_RATE_ANONYMOUS": "30", "LIVEQUIZ_PLATFORM_RATE_USER": "60",
+                   "LIVEQUIZ_PLATFORM_RATE_AUTH": "5"}
+
+
+@pytest.fixture(scope="module")
+def servers(target: SqlTarget, data_dir: Path, redis_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    with accounts_server(target, data_dir / "a", redis_url, CONTRACT_LIMITS) as first, \
+            accounts_server(target, data_dir / "b", redis_url, CONTRACT_LIMITS) as second:
+        yield first, second
+
+
+def livequiz(target: SqlTarget, data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ) | target.server_env() | {"LIVEQUIZ_DATA_DIR": str(data_dir / "a")}
+    return subprocess.run([sys.executable, "-m", "gameserver.cli", *args], env=env, input=stdin, text=True,
+                          capture_output=True, timeout=60, check=False)
+
+
+async def test_auth_endpoints_take_5_a_minute_per_address_across_processes(
+    servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    first, second = servers
+    address = fresh_address()
+    statuses = []
+    for i in range(5):
+        async with client(first if i % 2 else second, address) as http:
+            statuses.append((await http.post("/api/auth/login", json={"login": "x_x", "password": "y"})).status_code)
+    async with client(first, address) as http:
+        over = await http.post("/api/auth/register", json={})
+    async with client(second, address) as http:
+        reset = await http.post("/api/auth/reset", json={"login": "x_x"})
+    async with client(second) as http:
+        elsewhere = await http.post("/api/auth/login", json={"login": "x_x", "password": "y"})
+    assert statuses == [401] * 5
+    for response in (over, reset):
+        assert response.status_code == 429 and response.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert elsewhere.status_code == 401
+
+
+async def test_anonymous_requests_take_30_a_minute_per_address(servers: tuple[ServerProcess, ServerProcess]) -> None:
+    address = fresh_address()
+    codes = []
+    for i in range(31):
+        async with client(servers[i % 2], address) as http:
+            codes.append((await http.get("/api/me")).status_code)
+    assert codes == [401] * 30 + [429]
+    async with client(servers[0]) as http:
+        assert (await http.get("/api/me")).status_code == 401
+
+
+async def _forget_user_counts(redis_url: str, *user_ids: int) -> None:
+    """Counts are per user id; both backends' runs share the test Redis and number users alike."""
+    redis = Redis.from_url(redis_url)
+    try:
+        for user_id in user_ids:
+            keys = [key async for key in redis.scan_iter(match=f"livequiz:rl:{{user:{user_id}}}:*")]
+            if keys:
+                await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+async def test_signed_in_requests_take_60_a_minute_per_user(
+    servers: tuple[ServerProcess, ServerProcess], redis_url: str,
+) -> None:
+    first, second = servers
+    limited = await register(first, "busy_user")
+    calm = await register(first, "calm_user")
+    await _forget_user_counts(redis_url, limited["user"]["id"], calm["user"]["id"])
+    codes = []
+    async with client(first, headers=bearer(limited["token"])) as one, \
+            client(second, headers=bearer(limited["token"])) as two:
+        for i in range(61):
+            codes.append((await (one if i % 2 else two).get("/api/me")).status_code)
+    async with client(first, headers=bearer(calm["token"])) as http:
+        other_user = await http.get("/api/me")
+    assert codes == [200] * 60 + [429]
+    assert other_user.status_code == 200
+
+
+async def test_admin_create_prints_a_password_that_signs_in_as_admin(
+    servers: tuple[ServerProcess, ServerProcess], target: SqlTarget, data_dir: Path,
+) -> None:
+    done = livequiz(target, data_dir, "admin", "create", "first_admin")
+    assert done.returncode == 0, done.stderr
+    password = done.stdout.split("password: ")[1].strip()
+    again = livequiz(target, data_dir, "admin", "create", "first_admin")
+    assert again.returncode == 1 and "exists" in again.stderr
+    async with client(servers[0]) as http:
+        signed_in = await http.post("/api/auth/login", json={"login": "first_admin", "password": password})
+    assert signed_in.status_code == 200 and signed_in.json()["user"]["role"] == "admin"
+
+
+async def test_db_upgrade_reports_the_head_revision(target: SqlTarget, data_dir: Path,
+                                                    servers: tuple[ServerProcess, ServerProcess]) -> None:
+    from persistence.db import head_revision
+
+    done = livequiz(target, data_dir, "db", "upgrade")
+    assert done.returncode == 0 and done.stdout.strip() == f"database at revision {head_revision()}"
+
+
+async def test_admins_read_the_audit_log_and_change_roles_others_may_not(
+    servers: tuple[ServerProcess, ServerProcess], target: SqlTarget, data_dir: Path,
+) -> None:
+    boss = await register(servers[0], "the_boss")
+    worker = await register(servers[0], "the_worker")
+    async with client(servers[1], headers=bearer(worker["token"])) as http:
+        refused = await http.get("/api/admin/audit")
+        refused_role = await http.post(f"/api/admin/users/{worker['user']['id']}/role", json={"role": "admin"})
+    assert refused.status_code == refused_role.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert livequiz(target, data_dir, "admin", "grant", "the_boss").returncode == 0
+    missing = livequiz(target, data_dir, "admin", "grant", "nobody_at_all")
+    assert missing.returncode == 1 and "no user" in missing.stderr
+    async with client(servers[1], headers=bearer(boss["token"])) as http:
+        promoted = await http.post(f"/api/admin/users/{worker['user']['id']}/role", json={"role": "admin"})
+        self_change = await http.post(f"/api/admin/users/{boss['user']['id']}/role", json={"role": "user"})
+        bad_role = await http.post(f"/api/admin/users/{worker['user']['id']}/role", json={"role": "owner"})
+        log = await http.get("/api/admin/audit", params={"user": worker["user"]["id"], "limit": 5})
+        edit = await http.delete("/api/admin/audit")
+        by_action = await http.get("/api/admin/audit", params={"action": "role.change"})
+    assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
+    assert self_change.status_code == 403 and bad_role.status_code == 422
+    entries = log.json()["items"]
+    assert log.status_code == 200 and entries[0]["action"] == "role.change"
+    assert entries[0]["actor_id"] == boss["user"]["id"] and entries[0]["details"]["to"] == "admin"
+    assert entries[-1]["action"] == "register" and set(entries[0]) >= {"id", "at", "action", "ip", "details"}
+    assert edit.status_code == 405  # nobody edits the log
+    assert {e["details"]["via"] for e in by_action.json()["items"]} >= {"cli", "http"}
