@@ -84,3 +84,16 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = True  # upgrade the connection with STARTTLS before anything is sent
     smtp_timeout_s: float = Field(20.0, gt=0)
+
+    # Wallet (PLATFORM.md "Wallet", 000 §5). Money is whole so'm. Tax rates are whole percent,
+    # shown by GET /api/wallet; a changed rate applies to movements after the change only.
+    wallet_tax_to_bonus: int = Field(10, ge=0, le=100)  # earnings → bonus
+    wallet_tax_to_main: int = Field(20, ge=0, le=100)  # earnings → main
+    wallet_tax_withdraw: int = Field(5, ge=0, le=100)  # main → card
+    wallet_welcome_bonus: int = Field(5_000, ge=0)  # once per user, at registration (0: none)
+    wallet_referral_bonus: int = Field(5_000, ge=0)  # to the referrer, once per referred user
+    wallet_min_amount: int = Field(1_000, ge=1)  # smallest top-up, transfer or withdrawal
+    wallet_max_amount: int = Field(100_000_000, ge=1)  # largest single one, and largest admin bonus
+    wallet_provider: str = "sandbox"  # the payment provider; only the local sandbox ships today
+    wallet_webhook_secret: str = ""  # the provider's webhook signing secret (empty: random per process)
+    wallet_otp_ttl_s: int = Field(300, ge=30)  # a top-up's code expires after this long

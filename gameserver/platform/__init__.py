@@ -19,4 +19,10 @@ def platform_routes() -> list[BaseRoute]:
         pass
     else:
         routes.extend(accounts_routes())
+    try:
+        from gameserver.platform.wallet_api import wallet_routes
+    except ImportError:
+        pass
+    else:
+        routes.extend(wallet_routes())
     return routes
