@@ -25,4 +25,11 @@ def platform_routes() -> list[BaseRoute]:
         pass
     else:
         routes.extend(wallet_routes())
+    try:
+        from gameserver.platform.attempts_api import attempts_routes
+        from gameserver.platform.exams_api import exams_routes
+    except ImportError:
+        pass
+    else:
+        routes.extend([*exams_routes(), *attempts_routes()])
     return routes

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -20,21 +21,30 @@ from persistence.types import utcnow
 from tests.persistence.exam_bodies import mixed_exam
 from tests.persistence.test_exams_bank import new_user
 
-ALL_RIGHT = {0: {"option": 1}, 1: {"options": [3, 1, 0]}, 2: {"text": "  pARIS "}, 4: {"option": 0}}
+ALL_RIGHT: dict[int, dict[str, Any]] = {
+    0: {"option": 1},
+    1: {"options": [3, 1, 0]},
+    2: {"text": "  pARIS "},
+    4: {"option": 0},
+}
 
 
 def test_scoring_rules() -> None:
     questions = bank.parse_exam(mixed_exam()).model_dump()["questions"]  # type: ignore[attr-defined]
-    assert score_attempt(questions, range(5), ALL_RIGHT, 60).public() == {  # type: ignore[arg-type]
-        "score": 5, "max": 5, "percent": 100.0, "passed": True}
+    assert score_attempt(questions, range(5), ALL_RIGHT, 60).public() == {
+        "score": 5,
+        "max": 5,
+        "percent": 100.0,
+        "passed": True,
+    }
     # select_many counts only when exactly right; free counts whatever was (not) sent.
     assert not is_correct(questions[1], {"options": [0, 1]})
     assert not is_correct(questions[1], {"options": [0, 1, 2, 3]})
     assert is_correct(questions[3], None)
     assert not is_correct(questions[2], {"text": "Pariss"})
-    two = score_attempt(questions, range(5), {0: {"option": 0}, 2: {"text": "paris"}}, 40)  # type: ignore[arg-type]
+    two = score_attempt(questions, range(5), {0: {"option": 0}, 2: {"text": "paris"}}, 40)
     assert two.public() == {"score": 2, "max": 5, "percent": 40.0, "passed": True}
-    assert not score_attempt(questions, range(5), {}, 40).passed  # type: ignore[arg-type]
+    assert not score_attempt(questions, range(5), {}, 40).passed
 
 
 async def started(database: Database, **settings: object) -> tuple[int, Taker, int]:
@@ -87,8 +97,9 @@ async def test_one_attempt_in_progress_per_person_and_exam(database: Database) -
 async def test_racing_starts_open_one_attempt(database: Database) -> None:
     owner, taker_id = await new_user(database, "owner"), await new_user(database, "taker")
     exam = await bank.create(database, owner, mixed_exam())
-    outcomes = await asyncio.gather(*(attempts.start(database, exam, Taker(taker_id), "web") for _ in range(6)),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(attempts.start(database, exam, Taker(taker_id), "web") for _ in range(6)), return_exceptions=True
+    )
     opened = [o for o in outcomes if isinstance(o, attempts.Started)]
     refused = [o for o in outcomes if isinstance(o, AttemptError)]
     assert len(opened) == 1 and len(refused) == 5, outcomes
@@ -96,12 +107,13 @@ async def test_racing_starts_open_one_attempt(database: Database) -> None:
 
 
 async def test_the_deadline_finishes_with_what_was_answered(database: Database) -> None:
-    exam_id, taker, attempt_id = await started(database, time_limit_s=60)
+    _, taker, attempt_id = await started(database, time_limit_s=60)
     await attempts.answer(database, attempt_id, taker, 0, {"option": 1})
     await attempts.answer(database, attempt_id, taker, 2, {"text": "paris"})
     async with database.transaction() as session:  # the clock moves past the deadline
-        await session.exec(update(Attempt).where(col(Attempt.id) == attempt_id)
-                           .values(deadline=utcnow() - timedelta(seconds=1)))
+        await session.exec(
+            update(Attempt).where(col(Attempt.id) == attempt_id).values(deadline=utcnow() - timedelta(seconds=1))
+        )
     with pytest.raises(AttemptError) as late:
         await attempts.answer(database, attempt_id, taker, 1, {"options": [0, 1, 3]})
     assert late.value.code == "attempt_closed"
@@ -149,8 +161,11 @@ async def test_leaving_fullscreen_is_only_noted_when_not_required(database: Data
 async def test_a_trainer_serves_in_random_order_and_its_free_version_the_first_n(database: Database) -> None:
     owner, taker_id = await new_user(database, "owner"), await new_user(database, "taker")
     questions = [{"type": "select_one", "text": f"Q{i}", "options": ["a", "b"], "correct": 0} for i in range(30)]
-    exam = await bank.create(database, owner, {"title": "Trainer", "mode": "trainer", "price": 5000,
-                                               "free_question_limit": 10, "questions": questions})
+    exam = await bank.create(
+        database,
+        owner,
+        {"title": "Trainer", "mode": "trainer", "price": 5000, "free_question_limit": 10, "questions": questions},
+    )
     async with database.transaction() as session:
         run = await attempts.start_in(session, exam, Taker(taker_id), "web", preview=True, rng=random.Random(7))
     served = attempts.positions(run.attempt)

@@ -55,8 +55,10 @@ def test_table_cell(rules: Rules, platform: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-@pytest.mark.parametrize(("price", "fullscreen", "camera", "in_bot", "in_mobile"),
-                         [(0, False, False, True, True), (500, True, True, True, True), (0, False, True, False, False)])
+@pytest.mark.parametrize(
+    ("price", "fullscreen", "camera", "in_bot", "in_mobile"),
+    [(0, False, False, True, True), (500, True, True, True, True), (0, False, True, False, False)],
+)
 def test_an_inactive_exam_is_available_nowhere(
     platform: str, price: int, fullscreen: bool, camera: bool, in_bot: bool, in_mobile: bool
 ) -> None:
