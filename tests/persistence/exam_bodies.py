@@ -18,3 +18,22 @@ def mixed_exam(**settings: Any) -> dict[str, Any]:
         ],
         **settings,
     }
+
+
+def portrait_jpegs() -> dict[str, bytes]:
+    """JPEGs with one face, two faces and none, made from matplotlib's bundled portrait of
+    Grace Hopper (a test dependency ships it; nothing is downloaded)."""
+    import cv2
+    import numpy as np
+    from matplotlib import cbook
+
+    image = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    assert image is not None
+    blank = np.full_like(image, 180)
+
+    def jpeg(picture: Any) -> bytes:
+        ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        assert ok
+        return bytes(encoded.tobytes())
+
+    return {"one": jpeg(image), "two": jpeg(np.hstack([image, image])), "none": jpeg(blank)}
