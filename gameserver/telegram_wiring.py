@@ -10,8 +10,13 @@ Routes:
 - `POST /telegram/webhook`: Telegram's webhook; the `X-Telegram-Bot-Api-Secret-Token` header
   must match (constant-time), else 403; the update is queued and 200 answered at once.
 - `POST /api/games/{pin}/telegram` with `Authorization: Bearer <host_token>` and
-  `{"chat_id": int, "mode": "polling"|"inline"}`: show the game in that chat. 201, or 401/403
-  (token), 404 (PIN; `telegram_off` when the bridge is off), 410 (finished), 422 (body).
+  `{"chat_id": int, "admin_user_id": int, "mode": "polling"|"inline"}`: show the game in that
+  chat. The host token alone is not enough: `admin_user_id` must be a Telegram user who proved
+  to host this game in a private chat with the bot (`/host`, or the deep link of `GET`) and who
+  administers the chat, which the bot asks Telegram (getChatMember). 201, or 401/403 (token),
+  403 `no_telegram_grant` / `not_chat_admin`, 404 (PIN; `telegram_off` when the bridge is off),
+  409 `chat_busy` (the chat shows another game still running: never displaced), 410
+  (finished), 422 (body).
 - `GET /api/games/{pin}/telegram` (same header): the bot's name, the host's private deep link
   (`/start` payload carrying the host token: for the host's own screen only) and attached chats.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,10 +41,19 @@ from gameserver.ws import PIN_PATTERN
 from statemachine.errors import ClientError, UnknownGame
 from transports.telegram import MODES, BridgeConfig, QuizPort, RuntimeConfig, TelegramRuntime
 from transports.telegram.callbacks import host_link_payload
+from transports.telegram.runtime import CommandHook
 
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 1 << 20
+#: Extra bot commands, by name, added to every bridge this process starts (`register_command`).
+EXTRA_COMMANDS: dict[str, CommandHook] = {}
+
+
+def register_command(name: str, hook: CommandHook) -> None:
+    """Have the bot answer `/name args...` with `hook` (e.g. the accounts module's `/link CODE`).
+    Call before the server starts."""
+    EXTRA_COMMANDS[name] = hook
 
 
 class TelegramServerPort(ServerPort):
@@ -64,6 +78,8 @@ async def start_telegram(live: LiveContext, *, port: QuizPort | None = None) -> 
         bridge=BridgeConfig(budget_ops=settings.telegram_budget_ops, budget_window_s=settings.telegram_budget_window_s),
     )
     runtime = TelegramRuntime(config, port or TelegramServerPort(live))
+    for name, hook in EXTRA_COMMANDS.items():
+        runtime.add_command(name, hook)
     try:
         await runtime.start()
     except Exception:
@@ -138,14 +154,21 @@ async def attach_chat(request: Request) -> Response:
     except orjson.JSONDecodeError:
         data = None
     chat_id = data.get("chat_id") if isinstance(data, dict) else None
+    admin = data.get("admin_user_id") if isinstance(data, dict) else None
     mode = data.get("mode", "polling") if isinstance(data, dict) else None
-    if not isinstance(chat_id, int) or isinstance(chat_id, bool) or mode not in MODES:
-        return error_response(422, "bad_message", f"body must be {{'chat_id': int, 'mode': one of {list(MODES)}}}")
+    if not _is_int(chat_id) or not _is_int(admin) or mode not in MODES:
+        return error_response(
+            422, "bad_message", f"body must be {{'chat_id': int, 'admin_user_id': int, 'mode': one of {list(MODES)}}}"
+        )
     try:
-        await runtime.bridge.attach(pin, chat_id, str(mode))
+        await runtime.bridge.attach_as(pin, chat_id, str(mode), admin)
     except ClientError as error:
         return client_error_response(error)
     return ORJSONResponse({"pin": pin, "chat_id": chat_id, "mode": mode}, status_code=201)
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 async def telegram_info(request: Request) -> Response:
@@ -178,6 +201,10 @@ def telegram_routes() -> list[BaseRoute]:
 
 class TelegramAttach(BaseModel):
     chat_id: int = Field(description="the group's chat id (the bot must be a member)")
+    admin_user_id: int = Field(
+        description="a Telegram user who proved to host this game in a private chat with the bot "
+        "and administers the group (checked with getChatMember)"
+    )
     mode: Literal["polling", "inline"] = Field(
         "polling", description="quiz polls, or messages with answer buttons"
     )
@@ -212,9 +239,14 @@ def _describe() -> None:
     register_operation(Operation(
         "POST", "/api/games/{pin}/telegram", "attachTelegramChat", "Show a game in a Telegram group",
         responses={201: TelegramAttached}, request=TelegramAttach, bearer=True, tags=("telegram",),
-        errors={**token_errors, 410: ["finished"], 422: ["bad_message"]},
+        errors={
+            **token_errors, 403: ["not_host", "no_telegram_grant", "not_chat_admin"], 409: ["chat_busy"],
+            410: ["finished"], 422: ["bad_message"],
+        },
         description="The bot posts a lobby with a Join button; Telegram users play under their Telegram "
-        "names. `404 telegram_off` when this server runs no Telegram bridge.",
+        "names. Needs the host token and `admin_user_id`: a Telegram user who proved to host this game "
+        "in a private chat with the bot and administers the group. A game still running in the group is "
+        "never displaced (`409 chat_busy`). `404 telegram_off` when this server runs no Telegram bridge.",
     ))
     register_operation(Operation(
         "GET", "/api/games/{pin}/telegram", "getTelegramInfo", "The game's Telegram bot, host link and chats",

@@ -44,17 +44,16 @@ def _try(fn: Any) -> Any:
         return None
 
 
-def _posted_now(tg: FakeTelegram, server: LiveServer, chat_id: int, mode: str, question: int) -> Posted | None:
+def _posted_now(tg: FakeTelegram, server: LiveServer, chat_id: int, question: int) -> Posted | None:
     session = server.runtime.bridge.sessions.get(chat_id)
     view = session.questions.get(question) if session else None
     if view is None or view.posted_mono is None or view.message_id is None:
         return None  # the bridge has not seen its send return yet
-    method = "sendPoll" if mode == "polling" else "sendMessage"
-    calls = [c for c in tg.calls_for(method, chat_id) if c.ok]
-    for call in calls:
-        if mode == "polling" and call.params.get("question", "").startswith(f"{question + 1}/"):
+    method = "sendPoll" if view.poll_id is not None else "sendMessage"
+    for call in (c for c in tg.calls_for(method, chat_id) if c.ok):
+        if view.poll_id is not None and call.params.get("question", "").startswith(f"{question + 1}/"):
             return Posted(question, view.message_id, call, view.poll_id)
-        if mode == "inline":
+        if view.poll_id is None:
             markup = call.params.get("reply_markup") or {}
             rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
             presses = [parse_press(b.get("callback_data")) for row in rows for b in row]
@@ -63,9 +62,10 @@ def _posted_now(tg: FakeTelegram, server: LiveServer, chat_id: int, mode: str, q
     return None
 
 
-async def posted(tg: FakeTelegram, server: LiveServer, chat_id: int, mode: str, question: int) -> Posted:
+async def posted(tg: FakeTelegram, server: LiveServer, chat_id: int, question: int) -> Posted:
+    """The question as posted: a quiz poll or a message with answer buttons, whichever the bot chose."""
     result: Posted = await wait_until(
-        lambda: _posted_now(tg, server, chat_id, mode, question), timeout=15, what=f"question {question} posted"
+        lambda: _posted_now(tg, server, chat_id, question), timeout=15, what=f"question {question} posted"
     )
     return result
 
@@ -81,10 +81,23 @@ def answer_data(tg: FakeTelegram, chat_id: int, message_id: int, option: int) ->
 async def answer(
     tg: FakeTelegram, chat_id: int, post: Posted, user: dict[str, Any], option: int
 ) -> tuple[float, str | None]:
-    """Vote (polling) or press (inline); (when, the toast in inline mode)."""
+    """Vote (poll) or press (buttons); (when, the toast for a press)."""
     when = time.monotonic()
     if post.poll_id is not None:
         assert tg.vote(post.poll_id, user, [option])
         return when, None
     query = tg.press_button(chat_id, post.message_id, user, answer_data(tg, chat_id, post.message_id, option))
     return when, (await tg.callback_answer(query)).text
+
+
+def receipt_ms(tg: FakeTelegram, user_id: int, *, poll_id: str | None = None, data: str | None = None) -> float:
+    """When the bot received this user's vote (poll_id) or press (data), on the wall clock in ms:
+    when the getUpdates answer that carried it left the fake, plus half a round trip."""
+    for call in tg.calls_for("getUpdates"):
+        for update in call.result or []:
+            vote, press = update.get("poll_answer"), update.get("callback_query")
+            if poll_id is not None and vote and vote["poll_id"] == poll_id and vote["user"]["id"] == user_id:
+                return (call.answered_wall + tg.latency / 2) * 1000
+            if data is not None and press and press["data"] == data and press["from"]["id"] == user_id:
+                return (call.answered_wall + tg.latency / 2) * 1000
+    raise AssertionError(f"no update of user {user_id} was handed to the bot")

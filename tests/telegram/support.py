@@ -130,13 +130,38 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 10, what: st
         await asyncio.sleep(0.01)
 
 
-async def attach(server: LiveServer, game: dict[str, Any], chat_id: int, mode: str) -> None:
+HOST_USER = 777  # the Telegram user who hosts in the tests: an admin of the group
+
+
+async def grant_host(server: LiveServer, tg: FakeTelegram, game: dict[str, Any], user_id: int = HOST_USER) -> None:
+    """The host opens the deep link of their host screen in a private chat with the bot."""
     async with httpx.AsyncClient() as http:
-        response = await http.post(
+        info = (await http.get(
             f"{server.base_url}/api/games/{game['pin']}/telegram",
-            json={"chat_id": chat_id, "mode": mode},
+            headers={"Authorization": f"Bearer {game['host_token']}"},
+        )).json()
+    payload = info["host_link"].split("?start=", 1)[1]
+    tg.send_text(user_id, tg.user(user_id, "Host"), f"/start {payload}")
+    bridge = server.runtime.bridge
+    await wait_until(lambda: (user_id, game["pin"]) in bridge.grants, what="host grant")
+
+
+async def post_attach(
+    server: LiveServer, game: dict[str, Any], chat_id: int, mode: str, admin_user_id: int = HOST_USER
+) -> httpx.Response:
+    async with httpx.AsyncClient() as http:
+        return await http.post(
+            f"{server.base_url}/api/games/{game['pin']}/telegram",
+            json={"chat_id": chat_id, "mode": mode, "admin_user_id": admin_user_id},
             headers={"Authorization": f"Bearer {game['host_token']}"},
         )
+
+
+async def attach(server: LiveServer, game: dict[str, Any], chat_id: int, mode: str, tg: FakeTelegram) -> None:
+    """Attach the way a host does: grant in private, admin of the group, then the HTTP attach."""
+    tg.set_admin(chat_id, HOST_USER)
+    await grant_host(server, tg, game)
+    response = await post_attach(server, game, chat_id, mode)
     assert response.status_code == 201, response.text
 
 

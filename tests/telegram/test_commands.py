@@ -85,13 +85,13 @@ async def test_old_question_buttons_are_refused_with_a_toast(redis_url: str, tmp
     ) as server:
         game = await create_game(server.base_url, quiz(2, time_limit=5))
         screen = await host(server.ws_url, game)
-        await attach(server, game, GROUP, "inline")
+        await attach(server, game, GROUP, "inline", tg)
         ann, bob = tg.user(51, "Ann"), tg.user(52, "Bob")
         for user in (ann, bob):
             await join(tg, GROUP, user)
         await screen.send({"type": "start"})
         await screen.recv("question", skip=NOISE)
-        first = await posted(tg, server, GROUP, "inline", 0)
+        first = await posted(tg, server, GROUP, 0)
         old = answer_data(tg, GROUP, first.message_id, 0)
         assert (await answer(tg, GROUP, first, ann, 0))[1] == "🔒 Locked in: A"
         assert (await answer(tg, GROUP, first, ann, 1))[1] == "Already answered"
@@ -99,7 +99,7 @@ async def test_old_question_buttons_are_refused_with_a_toast(redis_url: str, tmp
         await screen.recv("reveal", skip=NOISE)
         await screen.send({"type": "next"})
         await screen.recv("question", skip=NOISE)
-        second = await posted(tg, server, GROUP, "inline", 1)
+        second = await posted(tg, server, GROUP, 1)
 
         # a client still showing question 0's keyboard presses it (Telegram delivers it verbatim)
         query = tg.press_button(GROUP, first.message_id, bob, old, check=False)

@@ -27,14 +27,14 @@ async def test_twenty_questions_never_exceed_the_group_budget(redis_url: str, tm
         body = quiz(20, time_limit=5)
         game = await create_game(server.base_url, body)
         screen = await host(server.ws_url, game)
-        await attach(server, game, GROUP, "inline")
+        await attach(server, game, GROUP, "inline", tg)
         ann, bob = tg.user(31, "Ann"), tg.user(32, "Bob")
         for user in (ann, bob):
             assert (await join(tg, GROUP, user)).startswith("✅")
         await screen.send({"type": "start"})
         for q in range(20):
             await screen.recv("question", skip=NOISE)
-            post = await posted(tg, server, GROUP, "inline", q)
+            post = await posted(tg, server, GROUP, q)
             correct = body["questions"][q]["correct"]
             _, toast = await answer(tg, GROUP, post, ann, correct)
             assert toast is not None and toast.startswith("🔒 Locked in")
@@ -65,7 +65,7 @@ async def test_a_429_pauses_the_chat_and_the_game_still_completes(redis_url: str
         game = await create_game(server.base_url, body)
         pin = game["pin"]
         screen = await host(server.ws_url, game)
-        await attach(server, game, GROUP, "polling")
+        await attach(server, game, GROUP, "polling", tg)
         ann = tg.user(41, "Ann")
         await join(tg, GROUP, ann)
         web, _ = await player(server.ws_url, pin, "Cleo")
@@ -81,7 +81,7 @@ async def test_a_429_pauses_the_chat_and_the_game_still_completes(redis_url: str
                 await screen.send({"type": "next"})
             deadlines[q] = (await screen.recv("question", skip=NOISE))["deadline"]
             await web.recv("question", skip=NOISE)
-            post = await posted(tg, server, GROUP, "polling", q)
+            post = await posted(tg, server, GROUP, q)
             await answer(tg, GROUP, post, ann, body["questions"][q]["correct"])
             await web.send({"type": "answer", "question": q, "option": body["questions"][q]["correct"]})
             await screen.recv("reveal")

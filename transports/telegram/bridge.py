@@ -1,10 +1,16 @@
 """The Telegram bridge: which game each chat shows, and routing of presses and votes to it.
 
-One `ChatSession` per attached chat (attaching another game replaces it), one `Outbox` per
-chat (it outlives sessions: the budget belongs to the chat, not to a game). Host rights are
-granted per Telegram user and PIN after the host token was checked in a private chat; `/quiz
-PIN` in a group then only needs the grant and admin rights there, so no secret ever appears
-in a group. Grants live in memory for `grant_ttl_s`.
+One `ChatSession` per attached chat, one `Outbox` per chat (it outlives sessions: the budget
+belongs to the chat, not to a game). Host rights are granted per Telegram user and PIN after
+the host token was checked in a private chat; `/quiz PIN` in a group (or the HTTP attach) then
+needs that grant *and* admin rights in the group, checked with getChatMember, so no secret ever
+appears in a group and nobody attaches a game to a group they do not run. A game running in a
+chat is never displaced by another game: `/stopquiz` (an admin) or the game's end frees the
+chat. Grants live in memory for `grant_ttl_s`.
+
+A poll vote can reach us before the sendPoll answer that tells us the poll's id (both travel
+back from Telegram separately): such votes wait in `_early_votes` (bounded, `EARLY_VOTE_TTL_S`)
+and are counted, with their own receive time, once the poll is known.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, User
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
 
 from statemachine.errors import ClientError, Finished
 from transports.telegram import callbacks, texts, views
@@ -31,6 +39,30 @@ log = logging.getLogger(__name__)
 MODES = ("polling", "inline")
 MAX_POLLS = 4096
 MAX_GRANTS = 10_000
+MAX_EARLY_VOTES = 4096
+EARLY_VOTE_TTL_S = 30.0
+MEMBER_REPLY_EVERY_S = 300.0  # at most one answer per chat to non-admins' commands this often
+
+
+class ChatBusy(ClientError):
+    """The chat shows another game that is still running."""
+
+    code = "chat_busy"
+    http_status = 409
+
+
+class NotChatAdmin(ClientError):
+    """The Telegram user is not an admin of the chat (or the bot cannot see the chat)."""
+
+    code = "not_chat_admin"
+    http_status = 403
+
+
+class NoGrant(ClientError):
+    """The Telegram user has not proved, in a private chat with the bot, to host the game."""
+
+    code = "no_telegram_grant"
+    http_status = 403
 
 
 @dataclass(frozen=True)
@@ -52,6 +84,8 @@ class TelegramBridge:
         self.outboxes: dict[int, Outbox] = {}
         self.polls: OrderedDict[str, tuple[ChatSession, int]] = OrderedDict()
         self.grants: OrderedDict[tuple[int, str], tuple[str, float]] = OrderedDict()
+        self._early_votes: OrderedDict[str, list[tuple[User, tuple[int, ...], float]]] = OrderedDict()
+        self._member_replied: dict[int, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- chats and games -----------------------------------------------------------------
@@ -63,9 +97,27 @@ class TelegramBridge:
             outbox = self.outboxes[chat_id] = Outbox(chat_id, budget, clock=self.clock)
         return outbox
 
+    async def is_admin(self, chat_id: int, user_id: int) -> bool:
+        """Whether Telegram says this user administers (or owns) the chat."""
+        try:
+            member = await self.bot.get_chat_member(chat_id, user_id)
+        except TelegramError:
+            return False
+        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+    async def attach_as(self, pin: str, chat_id: int, mode: str, user_id: int) -> ChatSession:
+        """`attach` for a Telegram user who must hold the game's grant and administer the chat.
+        Raises NoGrant, NotChatAdmin, ChatBusy, UnknownGame, Finished."""
+        if not await self.is_granted(user_id, pin):
+            raise NoGrant("prove you host this game first: /host in a private chat with the bot")
+        if not await self.is_admin(chat_id, user_id):
+            raise NotChatAdmin("only an admin of the group can show a game there")
+        return await self.attach(pin, chat_id, mode)
+
     async def attach(self, pin: str, chat_id: int, mode: str) -> ChatSession:
         """Show game `pin` in the chat (the caller has checked the host's rights); attaching the
-        game the chat already shows posts its lobby again. Raises UnknownGame, Finished."""
+        game the chat already shows posts its lobby again. Raises UnknownGame, Finished, and
+        ChatBusy while the chat shows another game that is not over."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         summary = await self.port.summary(pin)
@@ -76,6 +128,10 @@ class TelegramBridge:
             same.mode = mode  # from the next question on
             same.repost_lobby()  # players already in keep their seats
             return same
+        if same is not None and not same.stopped:
+            running = await self._still_running(same.pin)
+            if running:
+                raise ChatBusy("this group shows another game; an admin can end that with /stopquiz")
         old = self.sessions.pop(chat_id, None)
         if old is not None:
             await old.stop()
@@ -88,6 +144,24 @@ class TelegramBridge:
         await session.start()
         return session
 
+    async def _still_running(self, pin: str) -> bool:
+        try:
+            return (await self.port.summary(pin)).phase != "FINISHED"
+        except ClientError:
+            return False  # the game is gone
+
+    def may_tell_member(self, chat_id: int) -> bool:
+        """Whether a reply to a non-admin's command may go to this chat now (one per
+        MEMBER_REPLY_EVERY_S: a plain member must not spend the group's budget)."""
+        now = self.clock()
+        last = self._member_replied.get(chat_id)
+        if last is not None and now - last < MEMBER_REPLY_EVERY_S:
+            return False
+        self._member_replied[chat_id] = now
+        if len(self._member_replied) > MAX_GRANTS:
+            self._member_replied.pop(next(iter(self._member_replied)))
+        return True
+
     async def detach(self, chat_id: int) -> None:
         session = self.sessions.pop(chat_id, None)
         if session is not None:
@@ -97,6 +171,8 @@ class TelegramBridge:
         self.polls[poll_id] = (session, question)
         while len(self.polls) > MAX_POLLS:
             self.polls.popitem(last=False)
+        for user, option_ids, received_mono in self._early_votes.pop(poll_id, []):
+            self.spawn(self.poll_answer(poll_id, user, option_ids, received_mono))
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -173,11 +249,26 @@ class TelegramBridge:
         self, poll_id: str, user: User | None, option_ids: tuple[int, ...], received_mono: float
     ) -> None:
         """A vote in one of our quiz polls (Telegram lets nobody vote twice in a quiz)."""
+        if user is None or not option_ids:
+            return
         found = self.polls.get(poll_id)
-        if found is None or user is None or not option_ids:
+        if found is None:
+            self._keep_early_vote(poll_id, user, option_ids, received_mono)
             return
         session, question = found
         if session.stopped:
             return  # the game ended, or the chat shows another game now
         toast = await session.answer(user, question, option_ids[0], received_mono)
         log.debug("poll answer of %s in chat %s: %s", user.id, session.chat_id, toast)
+
+    def _keep_early_vote(self, poll_id: str, user: User, option_ids: tuple[int, ...], received_mono: float) -> None:
+        """A vote for a poll whose sendPoll answer has not reached us yet (or not ours at all)."""
+        now = self.clock()
+        while self._early_votes:  # forget the oldest polls' votes: never ours, or long gone
+            oldest = next(iter(self._early_votes.values()))
+            if len(self._early_votes) < MAX_EARLY_VOTES and now - oldest[0][2] < EARLY_VOTE_TTL_S:
+                break
+            self._early_votes.popitem(last=False)
+        votes = self._early_votes.setdefault(poll_id, [])
+        if len(votes) < MAX_EARLY_VOTES:
+            votes.append((user, option_ids, received_mono))

@@ -6,10 +6,13 @@ before our end, so "start < arrival < end" makes the check conservative: any win
 `window_s` seconds on Telegram's clock sees at most `limit` of our requests. Failed attempts
 (a 429, a 400) hold a slot too: Telegram saw them.
 
-`reserve` slots are kept for urgent work (questions, results): background edits may only use
-`limit - reserve` of the window, and are spread out (one per `window_s / limit` at most) so that
-a burst of joins or answers cannot spend a whole window at once. Pure: the clock is an
-argument, the caller sleeps.
+Urgent work (a question, its results, the podium) may use the whole window. Background edits
+(lobby count, "who answered") only get what urgent work is not expected to need: the window
+minus the larger of `reserve` and the urgent operations of the last window plus `URGENT_MARGIN`
+(a host who moves on every 12 s spends ~10 urgent operations a minute, and the next minute
+looks like the last one). They are also spread out (one per `window_s / limit` at most), so a
+burst of joins or answers cannot spend a whole window at once. Pure: the clock is an argument,
+the caller sleeps.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+URGENT_MARGIN = 2  # a question and its results more than the last window's urgent operations
+
 
 @dataclass
 class _Slot:
     start: float
     end: float | None = None  # None while the request is in flight
+    urgent: bool = False
 
 
 class RollingBudget:
@@ -45,30 +51,42 @@ class RollingBudget:
         self._expire(now)
         return sum(1 for s in self._slots if s.end is None or s.end + self.window_s > now)
 
-    def capacity(self, urgent: bool) -> int:
-        return self.limit if urgent else self.limit - self.reserve
+    def capacity(self, urgent: bool, now: float | None = None) -> int:
+        """Slots this kind of work may hold at `now`: all of them for urgent work; for background
+        work what the urgent work of the last window (plus a margin) leaves."""
+        if urgent:
+            return self.limit
+        urgent_held = 0 if now is None else sum(
+            1 for s in self._slots if s.urgent and (s.end is None or s.end + self.window_s > now)
+        )
+        expected = urgent_held + URGENT_MARGIN if urgent_held else 0  # no game running: the reserve
+        return max(0, self.limit - max(self.reserve, expected))
 
     def wait_s(self, now: float, *, urgent: bool, paced: bool = False) -> float:
         """How long until one more operation of this kind may start (0: now); `paced` ones also
-        keep `background_gap_s` from the previous paced one. `inf` only while every slot is held
-        by a request still in flight."""
-        held = sorted(
-            (s.end + self.window_s if s.end is not None else float("inf"))
-            for s in self._slots
-            if s.end is None or s.end + self.window_s > now
-        )
-        excess = len(held) - self.capacity(urgent)
-        wait = 0.0 if excess < 0 else max(0.0, held[excess] - now)
+        keep `background_gap_s` from the previous paced one. `inf` only while the slots it needs
+        are held by requests still in flight."""
+        self._expire(now)
+        # the answer can only change when a held slot expires: try now, then each expiry
+        expiries = sorted({s.end + self.window_s for s in self._slots if s.end is not None})
+        wait = float("inf")
+        for at in [now, *(t for t in expiries if t > now)]:
+            if self._held(at) < self.capacity(urgent, at):
+                wait = at - now
+                break
         if paced:
             wait = max(wait, self._last_background + self.background_gap_s - now)
         return wait
 
-    def begin(self, now: float, *, paced: bool = False) -> _Slot:
+    def _held(self, at: float) -> int:
+        return sum(1 for s in self._slots if s.end is None or s.end + self.window_s > at)
+
+    def begin(self, now: float, *, paced: bool = False, urgent: bool = False) -> _Slot:
         """Take a slot for a request starting now; hand it back to `end` when it answered."""
         self._expire(now)
         if paced:
             self._last_background = now
-        slot = _Slot(now)
+        slot = _Slot(now, urgent=urgent)
         self._slots.append(slot)
         return slot
 

@@ -4,10 +4,14 @@ Commands:
 - `/start` in a private chat; with a deep-link payload `h<pin><host token>` it grants host
   rights like `/host`.
 - `/host PIN HOST_TOKEN` in a private chat: checks the token, grants host rights for the PIN.
-  Sent in a group, it is deleted at once (if the bot may) and the sender warned.
-- `/quiz PIN [polling|inline]` in a group, by an admin holding the grant: attaches the game.
+  Sent in a group with a real host token, it is deleted at once (if the bot may) and the
+  sender warned.
+- `/quiz PIN [polling|inline]` in a group, by an admin holding the grant: attaches the game
+  (never over another game still running there).
 - `/stopquiz` in a group, by an admin: detaches the chat's game.
 
+A plain member's commands in a group cost the group's budget like anything the bot posts, so
+they are answered at most once per `MEMBER_REPLY_EVERY_S` per chat and otherwise ignored.
 Every press is answered with `answerCallbackQuery` at once (not rate-limited by Telegram); every
 message to a chat goes through that chat's outbox.
 """
@@ -18,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -59,11 +63,14 @@ class Handlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        if message.chat.type != ChatType.PRIVATE:
-            self._delete_now(message.chat.id, message.message_id)
-            self.bridge.reply(message.chat.id, "⚠️ Send /host only in a private chat with me: the token is a secret.")
-            return
         args = context.args or []
+        if message.chat.type != ChatType.PRIVATE:
+            leaked = len(args) == 2 and await self._verifies(args[0], args[1])
+            if leaked:  # a real secret in a group: delete it whatever it costs
+                self._delete_now(message.chat.id, message.message_id)
+            if leaked or self.bridge.may_tell_member(message.chat.id):
+                self.bridge.reply(message.chat.id, texts.HOST_IN_PRIVATE)
+            return
         if len(args) != 2:
             self.bridge.reply(message.chat.id, "Usage: <code>/host PIN HOST_TOKEN</code>")
             return
@@ -83,6 +90,12 @@ class Handlers:
             f"(or <code>/quiz {pin} inline</code> for answer buttons). You must be an admin there.",
         )
 
+    async def _verifies(self, pin: str, token: str) -> bool:
+        try:
+            return await self.bridge.port.verify_host(pin, token)
+        except ClientError:
+            return False
+
     def _delete_now(self, chat_id: int, message_id: int) -> None:
         bot = self.bridge.bot
 
@@ -93,13 +106,6 @@ class Handlers:
 
     # -- groups --------------------------------------------------------------------------
 
-    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
-        try:
-            member: ChatMember = await self.bridge.bot.get_chat_member(chat_id, user_id)
-        except TelegramError:
-            return False
-        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
-
     async def quiz(self, update: Update, context: Context) -> None:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
@@ -108,15 +114,16 @@ class Handlers:
         if message.chat.type not in GROUPS:
             self.bridge.reply(chat_id, texts.HELP_PRIVATE)
             return
+        if not await self.bridge.is_admin(chat_id, user.id):
+            if self.bridge.may_tell_member(chat_id):
+                self.bridge.reply(chat_id, "Only an admin of this group can start a quiz here.")
+            return
         args = context.args or []
         mode = args[1].lower() if len(args) > 1 else "polling"
         if not args or not args[0].isdigit() or len(args[0]) != 6 or mode not in MODES:
             self.bridge.reply(chat_id, "Usage: <code>/quiz PIN</code> or <code>/quiz PIN inline</code>")
             return
         pin = args[0]
-        if not await self._is_admin(chat_id, user.id):
-            self.bridge.reply(chat_id, "Only an admin of this group can start a quiz here.")
-            return
         if not await self.bridge.is_granted(user.id, pin):
             username = self.bridge.bot.username
             button = InlineKeyboardButton("🔑 Prove you host it", url=f"https://t.me/{username}?start=host")
@@ -131,7 +138,7 @@ class Handlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None or message.chat.type not in GROUPS:
             return
-        if not await self._is_admin(message.chat.id, user.id):
+        if not await self.bridge.is_admin(message.chat.id, user.id):
             return
         if message.chat.id in self.bridge.sessions:
             await self.bridge.detach(message.chat.id)

@@ -201,7 +201,9 @@ class Outbox:
         shown = self.shows(outgoing.edits) if outgoing.edits is not None else None
         if shown is not None and shown == outgoing.content:
             return  # identical edit: Telegram would answer "message is not modified"
-        slot = self.budget.begin(self.clock(), paced=op.priority is Priority.BACKGROUND)
+        slot = self.budget.begin(
+            self.clock(), paced=op.priority is Priority.BACKGROUND, urgent=op.priority is Priority.URGENT
+        )
         try:
             result = await outgoing.call()
         except RetryAfter as error:

@@ -4,9 +4,14 @@ Updates arrive by long polling (default) or, when a public webhook URL is config
 server's webhook route, which checks the secret header, stamps the arrival time and puts the
 update on the application's queue. Either way every update passes `StampingQueue`, which
 remembers when it arrived: that instant, not when a handler got round to it, is an answer's
-receive time.
+receive time. In polling mode "arrived" is when the getUpdates answer carrying it came back
+(`StampingRequest`, PTB's public custom-request hook), not when PTB had parsed the batch.
 
 `allowed_updates` is always sent explicitly (Telegram keeps the last value given).
+
+Extra commands (e.g. the accounts module's `/link CODE`) plug in with `add_command`: a
+`CommandHook` gets who sent what where and returns the reply, which goes out through the
+chat's outbox like every other message.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +34,10 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    ContextTypes,
     PollAnswerHandler,
 )
+from telegram.request import HTTPXRequest
 
 from transports.telegram.bridge import BridgeConfig, TelegramBridge
 from transports.telegram.handlers import Handlers
@@ -55,12 +63,45 @@ if not any(isinstance(f, _RetryAfterHandled) for f in _RATE_LIMITER_LOG.filters)
     _RATE_LIMITER_LOG.addFilter(_RetryAfterHandled())
 
 
+@dataclass(frozen=True)
+class CommandCall:
+    """One use of an extra command: who sent it, where, and its arguments."""
+
+    user_id: int
+    chat_id: int
+    private: bool
+    args: tuple[str, ...]
+    bridge: TelegramBridge
+
+
+CommandHook = Callable[[CommandCall], Awaitable["str | None"]]  # the reply (HTML), or None
+
+
+class StampingRequest(HTTPXRequest):
+    """The getUpdates connection, noting when each answer came back: its updates arrived then."""
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=1)
+        self.answered_mono: float | None = None
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        result = await super().do_request(*args, **kwargs)
+        self.answered_mono = time.monotonic()
+        return result
+
+    def take(self) -> float | None:
+        answered, self.answered_mono = self.answered_mono, None
+        return answered
+
+
 class StampingQueue(asyncio.Queue[object]):
     """The application's update queue, remembering when each update arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: StampingRequest | None = None) -> None:
         super().__init__()
         self._arrivals: OrderedDict[int, float] = OrderedDict()
+        self._source = source
+        self._batch: float | None = None
 
     def stamp(self, update_id: int, when: float) -> None:
         self._arrivals.setdefault(update_id, when)
@@ -69,7 +110,11 @@ class StampingQueue(asyncio.Queue[object]):
 
     def put_nowait(self, item: object) -> None:
         if isinstance(item, Update):
-            self.stamp(item.update_id, time.monotonic())
+            # PTB puts a getUpdates batch here right after parsing it: the batch's arrival
+            answered = self._source.take() if self._source is not None else None
+            if answered is not None:
+                self._batch = answered
+            self.stamp(item.update_id, self._batch if self._batch is not None else time.monotonic())
         super().put_nowait(item)
 
     def arrival(self, update_id: int) -> float | None:
@@ -88,7 +133,8 @@ class RuntimeConfig:
 class TelegramRuntime:
     def __init__(self, config: RuntimeConfig, port: QuizPort) -> None:
         self.config = config
-        self.queue = StampingQueue()
+        polling = StampingRequest()
+        self.queue = StampingQueue(None if config.webhook_url else polling)
         builder = (
             ApplicationBuilder()
             .token(config.token)
@@ -99,6 +145,8 @@ class TelegramRuntime:
         )
         if config.webhook_url:
             builder = builder.updater(None)
+        else:
+            builder = builder.get_updates_request(polling)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.bridge = TelegramBridge(port, self.application.bot, config.bridge)
         #: Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; a random one if none is set.
@@ -115,6 +163,23 @@ class TelegramRuntime:
         app.add_handler(PollAnswerHandler(h.poll_answer))
         app.add_handler(ChatMemberHandler(h.member, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_error_handler(h.error)
+
+    def add_command(self, name: str, hook: CommandHook) -> None:
+        """Answer `/name ...` with `hook` (before or after `start`)."""
+        bridge = self.bridge
+
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            message, user = update.effective_message, update.effective_user
+            if message is None or user is None:
+                return
+            call = CommandCall(
+                user.id, message.chat.id, message.chat.type == "private", tuple(context.args or ()), bridge
+            )
+            reply = await hook(call)
+            if reply:
+                bridge.reply(message.chat.id, reply)
+
+        self.application.add_handler(CommandHandler(name, handle))
 
     @property
     def mode(self) -> str:

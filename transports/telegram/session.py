@@ -2,15 +2,25 @@
 
 Theory of operation. The session listens to its game through the port and turns each message
 into ops for the chat's outbox: the lobby post (with the Join button) and its coalesced edits;
-each question as a quiz poll (polling mode) or a message with answer buttons (inline mode);
-after each question one results message; at the end the podium. Ops render when their turn
-comes, from the session's newest state, so a late op never shows stale data and an op that
-became pointless (a question already closed) sends nothing.
+each question as a quiz poll or a message with answer buttons; its results; the podium. Ops
+render when their turn comes, from the session's newest state, so a late op never shows stale
+data. The group's budget is ~20 operations a minute, so a question costs two: its post, then
+its results (a text question's own message is edited into its results; a poll gets one results
+message). "Who answered" edits only use what is left. A question is always posted, however
+late: if it already closed, it goes out with its results in one message.
 
-Players: a Telegram user joins with the Join button, or implicitly by answering; the name is
-their Telegram name with a suffix when taken. An answer counts as received at
-`opened_ms + (receive time of the update - when the question's send returned)`: the same
-formula as everyone, measured from when the question reached Telegram.
+One clock. Every answer is stamped when our server received the update (`received_mono`,
+converted to the server clock) and the game judges it against the server's deadline, exactly
+like a web answer. A poll closes itself at the server deadline (`close_date`, rounded up to the
+second Telegram counts in, so no vote cast in time is cut off; a later vote is refused by the
+game as too late). With a "get ready" lead-in (`opens_at`) a text question is posted at once
+(presses before the opening are answered "not yet") and a poll when answers open.
+
+Members who never pressed Join: a member's first answer joins them under their Telegram name.
+The chat holds a placeholder seat in the game's connected set while it is attached
+(`presence_id`), which never answers: the game does not close a question early because every
+*joined* player answered while the group's other members may still answer; it closes at the
+deadline or when the host moves on.
 """
 
 from __future__ import annotations
@@ -42,6 +52,14 @@ from transports.telegram.views import QuestionView
 log = logging.getLogger(__name__)
 
 KEEP_QUESTIONS = 4  # views kept for late reveals and old-button presses
+MIN_POLL_OPEN_S = 5  # Telegram's shortest open_period / close_date distance
+CLOSE_DATE_MARGIN_S = 1.0  # a close_date must still be 5 s ahead when the request reaches Telegram
+PRESENCE_PREFIX = "telegram-chat:"
+
+
+def presence_id(chat_id: int) -> str:
+    """The chat's placeholder in the game's connected set: never a player, never answers."""
+    return f"{PRESENCE_PREFIX}{chat_id}"
 
 
 class ChatSession:
@@ -61,30 +79,41 @@ class ChatSession:
         self.lobby_message_id: int | None = None
         self._lobby_round = 0
         self.stopped = False
+        self._holding = False
         self._joining: dict[int, asyncio.Future[PlayerSeat]] = {}
+        self._later: set[asyncio.TimerHandle] = set()
         self._unsubscribe: Callable[[], Awaitable[None]] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         self._unsubscribe = await self.port.listen(self.pin, self)
+        await self.port.set_connected(self.pin, presence_id(self.chat_id), True)
+        self._holding = True
         self._lobby(Priority.NORMAL)
         for message in await self.port.current_messages(self.pin):
             self.deliver(message, {})
 
     async def stop(self) -> None:
-        """Stop listening; this chat's players no longer hold questions open."""
+        """Stop listening; this chat no longer holds questions open."""
         if self.stopped:
             return
         self.stopped = True
+        for handle in self._later:
+            handle.cancel()
+        self._later.clear()
         unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             await unsubscribe()
-        for seat in list(self.seats.values()):
+        gone = [seat.player_id for seat in self.seats.values()]
+        if self._holding:
+            gone.append(presence_id(self.chat_id))  # last: the players' absences count first
+            self._holding = False
+        for player_id in gone:
             try:
-                await self.port.set_connected(self.pin, seat.player_id, False)
+                await self.port.set_connected(self.pin, player_id, False)
             except Exception:
-                log.exception("could not mark Telegram player %s as gone", seat.player_id)
+                log.exception("could not mark Telegram player %s as gone", player_id)
 
     # -- the game's messages -------------------------------------------------------------
 
@@ -110,6 +139,7 @@ class ChatSession:
         view = QuestionView.from_message(message)
         if self.questions and view.index <= max(self.questions):
             return  # already shown (a catch-up message racing the live one)
+        view.as_poll = self.mode == "polling" and texts.fits_a_poll(view.index, view.total, view.text, view.options)
         self.questions[view.index] = view
         for old in sorted(self.questions)[:-KEEP_QUESTIONS]:
             del self.questions[old]
@@ -117,8 +147,23 @@ class ChatSession:
         if self.phase != "ACTIVE":
             self.phase = "ACTIVE"
             self._lobby(Priority.BACKGROUND)
-        self.outbox.put(Op(Priority.URGENT, lambda: self._render_question(view), key=("question", self.tag, view.index),
-                           on_done=lambda result, done: self._posted(view, result, done)))
+        op = Op(Priority.URGENT, lambda: self._render_question(view), key=("question", self.tag, view.index),
+                on_done=lambda result, done: self._posted(view, result, done))
+        wait_s = (view.opens_ms - self.port.now_ms()) / 1000
+        if view.as_poll and wait_s > 0:
+            # a poll takes votes as soon as it is there: post it when answers open
+            self._after(wait_s, lambda: self.outbox.put(op))
+        else:
+            self.outbox.put(op)
+
+    def _after(self, delay_s: float, callback: Callable[[], None]) -> None:
+        def run() -> None:
+            self._later.discard(handle)
+            if not self.stopped:
+                callback()
+
+        handle = asyncio.get_running_loop().call_later(delay_s, run)
+        self._later.add(handle)
 
     def _on_reveal(self, message: Mapping[str, Any], personal: Mapping[str, Mapping[str, Any]]) -> None:
         view = self.questions.get(int(message["question"]))
@@ -130,9 +175,7 @@ class ChatSession:
         view.you = {p: personal[p] for p in self.names if p in personal}
         self.phase = "BETWEEN"
         self.outbox.put(Op(Priority.URGENT, lambda: self._render_results(view), key=("results", self.tag, view.index)))
-        if self.mode == "inline":
-            self._indicator(view)
-        else:
+        if view.as_poll:  # the host moved on before the poll's own close: close it (if budget is left)
             key = ("stop", self.tag, view.index)
             self.outbox.put(Op(Priority.BACKGROUND, lambda: self._render_stop(view), key=key))
 
@@ -183,19 +226,28 @@ class ChatSession:
         return Outgoing(call=post, content=send.content)
 
     async def _render_question(self, view: QuestionView) -> Outgoing | None:
-        if view.closed or self.stopped or view.message_id is not None:
+        if view.message_id is not None:
             return None
-        remaining_s = (view.deadline_ms - self.port.now_ms()) / 1000
-        if remaining_s < 1:
-            return None  # it would close before anyone could read it
-        if self.mode == "inline":
+        if view.correct is not None:
+            # it closed before its turn came (a 429 pause, a host faster than the budget): the
+            # group still sees it, with its results, in one message
+            view.folded = True
+            return views.send_text(self.bot, self.chat_id, views.revealed_text(view, self.names))
+        now_ms = self.port.now_ms()
+        close_s = math.ceil(view.deadline_ms / 1000)
+        if not view.as_poll or close_s - now_ms / 1000 < 0.5:
+            view.as_poll = False  # too late for a poll: buttons, which the results edit removes
             text = texts.question(view.index, view.total, view.text, view.options, view.time_limit_ms, 0, False)
             markup = views.answer_keyboard(self.pin, self.tag, view)
             return views.send_text(self.bot, self.chat_id, text, markup)
         correct = await self.port.correct_option(self.pin, view.index)
-        # Telegram closes the poll itself: at the time limit, or what is left of it if we are late
-        view.open_period_s = min(120, max(5, math.ceil(remaining_s - 0.05)))
-        return views.send_quiz_poll(self.bot, self.chat_id, view, correct, view.open_period_s)
+        if close_s - now_ms / 1000 >= MIN_POLL_OPEN_S + CLOSE_DATE_MARGIN_S:
+            view.poll_closes_ms = close_s * 1000
+            return views.send_quiz_poll(self.bot, self.chat_id, view, correct, close_date=close_s, open_period=None)
+        # under Telegram's 5 s minimum: the poll stays open a little past the deadline, and
+        # the game refuses the votes cast after it, like any late answer
+        view.poll_closes_ms = now_ms + MIN_POLL_OPEN_S * 1000
+        return views.send_quiz_poll(self.bot, self.chat_id, view, correct, close_date=None, open_period=MIN_POLL_OPEN_S)
 
     def _posted(self, view: QuestionView, result: Any, done: float) -> None:
         if not isinstance(result, Message):
@@ -204,15 +256,23 @@ class ChatSession:
         view.message_id = result.message_id
         if result.poll is not None:
             view.poll_id = result.poll.id
-            view.poll_closes_mono = done + (view.open_period_s or 0)
             self.on_poll(result.poll.id, self, view.index)
+        elif view.answered and not view.closed:
+            self._indicator(view)  # presses that came before the post returned
 
     async def _render_results(self, view: QuestionView) -> Outgoing | None:
+        if view.folded:
+            return None  # posted after it closed, results included
+        if view.message_id is None:  # its post failed: show it now, with its results
+            return views.send_text(self.bot, self.chat_id, views.revealed_text(view, self.names))
+        if view.poll_id is None:  # a text question becomes its own results (one edit, no new message)
+            return views.edit_text(self.bot, self.chat_id, view.message_id, views.revealed_text(view, self.names))
         return views.send_text(self.bot, self.chat_id, views.results_text(view, self.names))
 
     async def _render_stop(self, view: QuestionView) -> Outgoing | None:
-        if view.message_id is None or view.poll_closes_mono is None or self.clock() >= view.poll_closes_mono - 0.5:
-            return None  # never posted, or Telegram closes it by itself
+        closes = view.poll_closes_ms
+        if view.message_id is None or view.poll_id is None or closes is None or self.port.now_ms() >= closes - 500:
+            return None  # never posted as a poll, or Telegram closes it by itself
         return views.stop_poll(self.bot, self.chat_id, view.message_id)
 
     def _indicator(self, view: QuestionView) -> None:
@@ -220,12 +280,12 @@ class ChatSession:
         self.outbox.put(Op(Priority.BACKGROUND, lambda: self._render_indicator(view), key=key))
 
     async def _render_indicator(self, view: QuestionView) -> Outgoing | None:
-        if view.message_id is None:
-            return None
+        if view.message_id is None or view.poll_id is not None or view.closed:
+            return None  # the results edit shows the final count
         text = texts.question(
-            view.index, view.total, view.text, view.options, view.time_limit_ms, len(view.answered), view.closed
+            view.index, view.total, view.text, view.options, view.time_limit_ms, len(view.answered), False
         )
-        markup = None if view.closed else views.answer_keyboard(self.pin, self.tag, view)
+        markup = views.answer_keyboard(self.pin, self.tag, view)
         return views.edit_text(self.bot, self.chat_id, view.message_id, text, markup)
 
     # -- players -------------------------------------------------------------------------
@@ -270,18 +330,27 @@ class ChatSession:
         self._lobby(Priority.BACKGROUND)
         return seat
 
+    def server_ms(self, received_mono: float) -> int:
+        """The server-clock time of an instant of `clock` (when an update reached us)."""
+        return self.port.now_ms() - round((self.clock() - received_mono) * 1000)
+
     async def answer(self, user: User, question: int, option: int, received_mono: float) -> str:
-        """Record a Telegram answer; the toast to show (inline mode)."""
+        """Record a Telegram answer received at `received_mono`; the toast to show (inline)."""
         view = self.questions.get(question)
-        if view is None or view.closed or view.posted_mono is None or self.phase == "FINISHED":
+        if view is None or view.closed or self.phase == "FINISHED":
             return "⏱ Time's up"
         if not 0 <= option < len(view.options):
             return "That option does not exist"
         if user.id in view.answered:
             return "Already answered"
+        received_ms = self.server_ms(received_mono)
+        if received_ms < view.opens_ms:
+            return "⏳ Not yet: answers open in a moment"
+        if received_ms > view.deadline_ms:
+            return "⏱ Time's up"  # as the game would say, without seating a latecomer first
         try:
-            seat, _ = await self.seat_for(user)
-            await self.port.answer(self.pin, seat.player_id, question, option, view.received_ms(received_mono))
+            seat, _ = await self.seat_for(user)  # a member's first answer joins them
+            await self.port.answer(self.pin, seat.player_id, question, option, received_ms)
         except AlreadyAnswered:
             return "Already answered"
         except (TooLate, NotActive, WrongQuestion):
@@ -291,7 +360,6 @@ class ChatSession:
         except ClientError as error:
             return texts.refusal(error.code)
         view.answered.add(user.id)
-        if self.mode == "inline":
+        if not view.as_poll:
             self._indicator(view)
         return f"🔒 Locked in: {texts.LETTERS[option]}"
-

@@ -58,6 +58,20 @@ def poll_options(options: Sequence[str]) -> list[str]:
     return [clip(option, POLL_OPTION_MAX) for option in options]
 
 
+def fits_a_poll(index: int, total: int, text: str, options: Sequence[str]) -> bool:
+    """Whether a quiz poll can show this question faithfully: the question uncut and the
+    options, clipped to Telegram's 100 characters, still distinct (Telegram refuses duplicate
+    options, and two options that differ only after the cut would look the same anyway).
+    Otherwise the question goes out as a message with answer buttons, which has room."""
+    clipped = poll_options(options)
+    return (
+        len(f"{index + 1}/{total}. {text}") <= POLL_QUESTION_MAX
+        and 2 <= len(clipped) <= len(LETTERS)
+        and len({option.casefold() for option in clipped}) == len(clipped)
+        and all(option.strip() for option in clipped)
+    )
+
+
 def button_label(option_index: int, option: str) -> str:
     return clip(f"{LETTERS[option_index]} · {option}", BUTTON_MAX)
 
@@ -72,6 +86,27 @@ def question(
     elif answered:
         lines += ["", f"🙋 {answered} answered"]
     return "\n".join(lines)
+
+
+def revealed(
+    index: int,
+    total: int,
+    text: str,
+    options: Sequence[str],
+    correct: int,
+    distribution: Sequence[int],
+    top: Sequence[Mapping[str, Any]],
+    here: Sequence[tuple[str, Mapping[str, Any]]],
+) -> str:
+    """A question message once it closed: the question, then its results (one edit instead of a
+    second message: the group's budget is 20 operations a minute)."""
+    lines = [f"❓ <b>Question {index + 1}/{total}</b> · ⏹ closed", escape(text), ""]
+    for i, option in enumerate(options):
+        count = f" · {distribution[i]}" if i < len(distribution) else ""
+        mark = "✅ " if i == correct else ""
+        lines.append(f"{mark}<b>{LETTERS[i]}</b>) {escape(option)}{count}")
+    block = results(index, total, options, correct, [], top, here).split("\n", 1)
+    return "\n".join(lines) + ("\n" + block[1] if len(block) > 1 else "")
 
 
 def results(
@@ -130,6 +165,8 @@ def ask_for_token(bot_username: str, pin: str) -> str:
         "Never post the host token in a group."
     )
 
+
+HOST_IN_PRIVATE = "⚠️ Send /host only in a private chat with me: the token is a secret."
 
 HELP_PRIVATE = (
     "Hi! I bridge live quiz games into Telegram groups.\n\n"

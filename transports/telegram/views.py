@@ -1,8 +1,13 @@
 """What one chat knows of its game's questions, and the Telegram requests that show them.
 
 A `QuestionView` is built from the `question` message and completed by `reveal` and
-`leaderboard`; `posted_mono` is when the request that showed it returned, the zero of every
-Telegram player's answer time for that question.
+`leaderboard`. Its clock is the server's: `opens_ms` (answers open; the `opens_at` of a "get
+ready" lead-in, else the deadline minus the time limit) and `deadline_ms`. A Telegram answer is
+stamped when our server received the update, like any other; when the question reached
+Telegram plays no part in scoring.
+
+A question is shown as a quiz poll (polling mode, when `texts.fits_a_poll`) or as a text
+message with answer buttons; a text message becomes its own results when the question closes.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ class QuestionView:
     options: list[str]
     time_limit_ms: int
     deadline_ms: int
+    opens_ms: int = 0
+    as_poll: bool = False  # a quiz poll, else a message with answer buttons
     posted_mono: float | None = None  # when sendPoll / sendMessage returned
     message_id: int | None = None
     poll_id: str | None = None
-    open_period_s: int | None = None
-    poll_closes_mono: float | None = None
+    poll_closes_ms: int | None = None  # when Telegram closes the poll (server clock)
+    folded: bool = False  # posted after it closed, with its results: nothing more to send
     answered: set[int] = field(default_factory=set)  # Telegram user ids that answered here
     closed: bool = False
     correct: int | None = None
@@ -41,27 +48,19 @@ class QuestionView:
     you: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     top: list[Mapping[str, Any]] | None = None
 
-    @property
-    def opened_ms(self) -> int:
-        """When the question opened on the server clock: the deadline minus the time limit."""
-        return self.deadline_ms - self.time_limit_ms
-
     @classmethod
     def from_message(cls, message: Mapping[str, Any]) -> QuestionView:
+        deadline, limit = int(message["deadline"]), int(message["time_limit_ms"])
+        opens = message.get("opens_at")
         return cls(
             index=int(message["question"]),
             total=int(message["total"]),
             text=str(message["text"]),
             options=[str(o) for o in message["options"]],
-            time_limit_ms=int(message["time_limit_ms"]),
-            deadline_ms=int(message["deadline"]),
+            time_limit_ms=limit,
+            deadline_ms=deadline,
+            opens_ms=int(opens) if isinstance(opens, int) else deadline - limit,
         )
-
-    def received_ms(self, received_mono: float) -> int:
-        """The server-clock time an answer counts as received at: the question's opening plus
-        how long after the question reached Telegram our server got the answer."""
-        assert self.posted_mono is not None
-        return self.opened_ms + max(0, round((received_mono - self.posted_mono) * 1000))
 
 
 def markup_key(markup: InlineKeyboardMarkup | None) -> str:
@@ -106,7 +105,11 @@ def edit_text(
     )
 
 
-def send_quiz_poll(bot: Bot, chat_id: int, view: QuestionView, correct: int, open_period_s: int) -> Outgoing:
+def send_quiz_poll(
+    bot: Bot, chat_id: int, view: QuestionView, correct: int, *, close_date: int | None, open_period: int | None
+) -> Outgoing:
+    """A quiz poll that Telegram closes itself: at `close_date` (unix seconds) or after
+    `open_period` seconds. Voters see how the group voted only once it closed."""
     return Outgoing(
         call=lambda: bot.send_poll(
             chat_id,
@@ -116,7 +119,9 @@ def send_quiz_poll(bot: Bot, chat_id: int, view: QuestionView, correct: int, ope
             is_anonymous=False,
             allows_multiple_answers=False,
             correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types it as a Literal 0..11
-            open_period=open_period_s,
+            close_date=close_date,
+            open_period=open_period,
+            hide_results_until_closes=True,
         )
     )
 
@@ -128,6 +133,14 @@ def stop_poll(bot: Bot, chat_id: int, message_id: int) -> Outgoing:
 def here(you: Mapping[str, Mapping[str, Any]], names: Mapping[str, str]) -> list[tuple[str, Mapping[str, Any]]]:
     """(name, personal fields) of this chat's players, in the order they joined."""
     return [(name, you[player_id]) for player_id, name in names.items() if player_id in you]
+
+
+def revealed_text(view: QuestionView, names: Mapping[str, str]) -> str:
+    correct = view.correct if view.correct is not None else -1
+    return texts.revealed(
+        view.index, view.total, view.text, view.options, correct, view.distribution, view.top or [],
+        here(view.you, names),
+    )
 
 
 def results_text(view: QuestionView, names: Mapping[str, str]) -> str:
