@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -41,6 +41,10 @@ class Room:
         self.players: dict[str, set[Connection]] = {}
         self.hosts: set[Connection] = set()
         self.listeners: set[GameListener] = set()
+        # Sockets attached (subscribed) but not yet sent their welcome (`joined`/`hosting` and
+        # the current phase): what the room delivers meanwhile is kept for them, in order, and
+        # sent after the welcome (`Hub.welcomed`). Nothing reaches a socket before its welcome.
+        self.waiting: dict[Connection, list[dict[str, Any]]] = {}
         self.count: int | None = None
         self.locked = False
         self.joined: list[dict[str, str]] = []
@@ -58,7 +62,7 @@ class Room:
         self.last_count: tuple[int, int] | None = None
 
     def empty(self) -> bool:
-        return not self.players and not self.hosts and not self.listeners
+        return not self.players and not self.hosts and not self.listeners and not self.waiting
 
     def connections(self) -> list[Connection]:
         result = list(self.hosts)
@@ -92,6 +96,23 @@ async def _in_slices(room: Room, pause: bool) -> AsyncIterator[list[tuple[str, s
 
 #: What a delivered message says of its game's answers: open (True) or closed (False).
 _OPENS_ANSWERS = {"question": True, "reveal": False, "finished": False}
+
+#: Messages a socket may hold back before its welcome; a welcome comes within a few round
+#: trips, so a socket that piles up more is too slow to follow the game (closed 1013).
+MAX_WAITING_MESSAGES = 64
+_STEP_RANK = {"question": 1, "reveal": 2, "leaderboard": 3}
+_FINAL_STEP = (1 << 30, 0)
+
+
+def game_step(message: Mapping[str, Any]) -> tuple[int, int] | None:
+    """Where in the game a message belongs, to order a held-back broadcast against a welcome:
+    (question, 1) for its `question`, 2 for its `reveal`, 3 for its `leaderboard`; the end
+    for `finished`; None for a message that is not a step of the game (lobby, counts)."""
+    kind = message.get("type")
+    if kind == "finished":
+        return _FINAL_STEP
+    rank = _STEP_RANK.get(kind) if isinstance(kind, str) else None
+    return None if rank is None else (int(message["question"]), rank)
 
 
 def _personal(you: Mapping[str, Any], player_id: str) -> dict[str, Any] | None:
@@ -240,13 +261,48 @@ class Hub:
         return room
 
     async def attach(self, conn: Connection) -> None:
+        """Subscribe `conn` to its game. Until `welcomed`, what the game broadcasts is held
+        back for it, so a session reads the game's state after subscribing (missing nothing)
+        and still sends its welcome first."""
         room = await self._room(conn.pin)
+        if conn.role != "host":
+            assert conn.player_id is not None
+        room.waiting[conn] = []
+        self._count_connections(+1)
+
+    def welcomed(self, conn: Connection, sent: Sequence[Mapping[str, Any]]) -> None:
+        """`conn` has been sent its welcome, ending with `sent` (the current phase's messages):
+        from now on it gets broadcasts directly, after what was held back for it meanwhile,
+        less the steps of the game its welcome already showed (or went past)."""
+        room = self.rooms.get(conn.pin)
+        held = room.waiting.pop(conn, None) if room is not None else None
+        if room is None or held is None:
+            return
         if conn.role == "host":
             room.hosts.add(conn)
         else:
             assert conn.player_id is not None
             room.players.setdefault(conn.player_id, set()).add(conn)
-        self._count_connections(+1)
+        steps = [step for step in map(game_step, sent) if step is not None]
+        shown = max(steps, default=(-1, 0))
+        for message in held:
+            step = game_step(message)
+            if step is None or step > shown:
+                conn.send(message)
+
+    def _hold(
+        self, room: Room, message: Mapping[str, Any], personal: Any = None, *, hosts_only: bool = False
+    ) -> None:
+        """Keep `message` for the sockets of `room` not yet welcomed; `personal(conn)` gives
+        the fields to add for one of them (its `you`, the host's extra)."""
+        for conn, held in list(room.waiting.items()):
+            if hosts_only and conn.role != "host":
+                continue
+            extra = personal(conn) if personal is not None else None
+            held.append(dict(message) | extra if extra else dict(message))
+            if len(held) > MAX_WAITING_MESSAGES:
+                del room.waiting[conn]
+                conn.close(1013, "too slow")
 
     def _count_connections(self, delta: int) -> None:
         self.connection_count += delta
@@ -260,14 +316,14 @@ class Hub:
         room = self.rooms.get(conn.pin)
         if room is None:
             return
-        held = False
+        held = room.waiting.pop(conn, None) is not None
         if conn.role == "host":
-            held = conn in room.hosts
+            held = held or conn in room.hosts
             room.hosts.discard(conn)
         elif conn.player_id is not None:
             conns = room.players.get(conn.player_id)
             if conns is not None:
-                held = conn in conns
+                held = held or conn in conns
                 conns.discard(conn)
                 if not conns:
                     del room.players[conn.player_id]
@@ -330,7 +386,8 @@ class Hub:
         elif kind == "kick":
             room.count = event["count"]
             room.left.append(event["id"])
-            for conn in room.players.get(event["id"], ()):
+            waiting = [conn for conn in room.waiting if conn.player_id == event["id"]]
+            for conn in [*room.players.get(event["id"], ()), *waiting]:
                 conn.send({"type": "kicked"})
                 conn.close(4403, "kicked")
             self._schedule_lobby(room)
@@ -375,6 +432,15 @@ class Hub:
         for conn in room.hosts:
             for (broadcast, _), item in zip(parts, items, strict=True):
                 broadcast.send_to(conn, item.get("host") or None)
+        if room.waiting:
+            for (broadcast, you), item in zip(parts, items, strict=True):
+                host_extra = item.get("host") or None
+                self._hold(
+                    room, broadcast.message,
+                    lambda conn, you=you, host_extra=host_extra: (
+                        host_extra if conn.role == "host" else _personal(you, conn.player_id or "")
+                    ),
+                )
         for broadcast, you in parts:
             self._after_delivery(room, broadcast.message, you)
 
@@ -426,6 +492,8 @@ class Hub:
         }
         for conn in room.hosts:
             conn.send(host_message)
+        if room.waiting:
+            self._hold(room, host_message, hosts_only=True)
         for listener in list(room.listeners):
             with contextlib.suppress(Exception):
                 listener.deliver({"type": "lobby", "count": count}, {})

@@ -225,8 +225,10 @@ class PlayerSession(Session):
             "type": "joined", "player_id": player_id, "token": token, "name": name, "pin": self.pin,
             "phase": record.state.phase.value, "score": score,
         })
-        for current in await self.live.service.current_messages(self.pin, player_id=player_id, record=record):
+        currents = await self.live.service.current_messages(self.pin, player_id=player_id, record=record)
+        for current in currents:
             self.conn.send(current)
+        self.live.hub.welcomed(self.conn, currents)  # then what the game broadcast meanwhile
 
     def start_fast_path(self) -> None:
         """From now on answers are handled straight from the socket's read callback (when the
@@ -334,8 +336,11 @@ class HostSession(Session):
             "players": [{"player_id": p, "name": n} for p, n in players.items()],
             "question_count": record.state.question_count,
         })
-        for current in await service.current_messages(self.pin, host=True, record=record):
+        currents = await service.current_messages(self.pin, host=True, record=record)
+        for current in currents:
             self.conn.send(current)
+        self.live.hub.welcomed(self.conn, currents)  # then what the game broadcast meanwhile
+        for current in currents:
             if current["type"] == "question":
                 self.live.hub.follow_answers(self.pin, current["question"])
 
