@@ -624,6 +624,7 @@ function renderQuestion() {
     $("#q-timer").hidden = true;
     $("#q-answers").hidden = true;
     $("#options").replaceChildren();
+    $("#options").hidden = true; // shares the grid area with the countdown
     let lastSecond = null;
     leadIn = new Countdown(
       clock,
@@ -645,6 +646,7 @@ function renderQuestion() {
   }
   document.body.dataset.phase = "question";
   ready.hidden = true;
+  $("#options").hidden = false;
   $("#q-timer").hidden = false;
   $("#q-answers").hidden = false;
   renderOptions((q.options || []).map(String));
@@ -665,6 +667,7 @@ function renderReveal() {
   showScreen("screen-question");
   document.body.dataset.phase = "reveal";
   $("#get-ready").hidden = true;
+  $("#options").hidden = false;
   const dist = Array.isArray(r.distribution) ? r.distribution.map((n) => Number(n) || 0) : [];
   const q = state.question && state.question.question === r.question ? state.question : null;
   const texts = q ? (q.options || []).map(String) : Array.isArray(r.options) ? r.options.map(String) : optionTexts(r.question, dist.length);

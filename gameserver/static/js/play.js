@@ -351,7 +351,8 @@ function onError(msg) {
     renderAnswered();
     return;
   }
-  if (code === "invalid_option") {
+  if (code === "not_open" || code === "invalid_option") {
+    // not_open: tapped before the answers opened (the get-ready lead-in); nothing was counted.
     state.answered = false;
     state.chosen = null;
     renderAnswered();
