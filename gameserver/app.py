@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tune()
         url = settings.redis_url
         if not url:
-            embedded = EmbeddedRedis(settings.data_dir / "redis")
+            embedded = EmbeddedRedis(settings.data_dir / "redis", supervise=True)  # restarted if it dies
             url = await asyncio.to_thread(embedded.start)
             log.info("started a private Redis at %s", url)
         pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=20)

@@ -83,7 +83,7 @@ def serve(args: argparse.Namespace) -> int:
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url and args.workers > 1:
         # Several workers must share one Redis: start it here, hand its URL to every worker.
-        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded = EmbeddedRedis(settings.data_dir / "redis", supervise=True)  # restarted if it dies
         os.environ["LIVEQUIZ_REDIS_URL"] = embedded.start()
     try:
         if args.workers > 1:
