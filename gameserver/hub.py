@@ -213,6 +213,7 @@ class Hub:
         freezer: Freezer | None = None,
         gc_hold: GcHold | None = None,
         gc_hold_players: int = 1000,
+        watch_interval_s: float = 2.0,
     ) -> None:
         self.redis = redis
         self.freezer = freezer
@@ -227,18 +228,22 @@ class Hub:
         self._reader: asyncio.Task[None] | None = None
         self._sub_lock = asyncio.Lock()
         self._counter: asyncio.Task[None] | None = None
+        self.watch_interval_s = watch_interval_s
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         # A process-wide channel keeps the pub/sub connection open even with no games.
         await self._pubsub.subscribe("livequiz:process")
         self._reader = asyncio.create_task(self._read(), name="hub-reader")
+        self._watcher = asyncio.create_task(self._watch_games(), name="hub-watcher")
 
     async def stop(self) -> None:
-        if self._counter is not None:
-            self._counter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._counter
+        for task in (self._counter, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -465,6 +470,38 @@ class Hub:
             room.counting = None
             if self.gc_hold is not None:
                 self.gc_hold.release(room.pin)
+
+    # -- games that are gone ---------------------------------------------------------------
+
+    async def _watch_games(self) -> None:
+        """Every `watch_interval_s`, whether the games this process holds sockets of still
+        exist (one round trip for all of them): a game Redis lost (FLUSHALL, a Redis that
+        came back empty) or that expired is announced to its sockets, which are closed 4404,
+        instead of leaving them waiting for events that will never come."""
+        while True:
+            await asyncio.sleep(self.watch_interval_s)
+            pins = list(self.rooms)
+            if not pins:
+                continue
+            try:
+                gone = await self.store.missing_games(pins)
+            except Exception as error:  # Redis away: nothing is known to be gone
+                log.warning("could not check this process's games: %s", error)
+                continue
+            for pin in gone:
+                self.game_gone(pin)
+
+    def game_gone(self, pin: str) -> None:
+        """Tell every socket of game `pin` here that it no longer exists, and close them."""
+        room = self.rooms.get(pin)
+        self.store.forget(pin)
+        self.store.forget_exists(pin)
+        if room is None:
+            return
+        message = {"type": "error", "code": "unknown_game", "message": "this game no longer exists"}
+        for conn in [*room.connections(), *room.waiting]:
+            conn.send(message)
+            conn.close(4404, "unknown_game")
 
     # -- coalesced lobby and answer count ------------------------------------------------
 

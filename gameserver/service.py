@@ -54,6 +54,7 @@ from statemachine import (
     transition,
 )
 from statemachine.errors import (
+    BadHostToken,
     BadMessage,
     BadToken,
     ClientError,
@@ -105,6 +106,16 @@ class GameService:
         record = await self.store.load(pin)
         return record is not None and tokens_match(host_token, record.host_digest)
 
+    async def check_host(self, pin: str, host_token: object) -> None:
+        """Refuse a host socket: `UnknownGame` when the game is gone (Redis lost it, or it
+        expired), so the client is not told its token is wrong; `BadHostToken` otherwise."""
+        record = await self.store.load(pin)
+        if record is None:
+            self.store.forget_exists(pin)
+            raise UnknownGame(f"no game with PIN {pin}")
+        if not isinstance(host_token, str) or not tokens_match(host_token, record.host_digest):
+            raise BadHostToken("wrong host token")
+
     # -- players -------------------------------------------------------------------------
 
     def new_seat(self, raw_name: object) -> PlayerSeat:
@@ -131,6 +142,9 @@ class GameService:
         player_id = await self.store.player_for_token(pin, token)
         name = await self.store.player_name(pin, player_id) if player_id else None
         if player_id is None or name is None:
+            if await self.store.load(pin) is None:  # the game is gone, not the token wrong
+                self.store.forget_exists(pin)
+                raise UnknownGame(f"no game with PIN {pin}")
             raise BadToken("unknown or revoked token")
         return player_id, name
 

@@ -237,6 +237,14 @@ class GameStore:
             self._quizzes[pin] = quiz
         return bool(created)
 
+    async def missing_games(self, pins: list[str]) -> list[str]:
+        """The PINs of `pins` that have no game (any more), in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for pin in pins:
+                pipe.exists(GameKeys(pin).meta)
+            found = await pipe.execute()
+        return [pin for pin, exists in zip(pins, found, strict=True) if not exists]
+
     async def load(self, pin: str) -> GameRecord | None:
         raw = await self.redis.hgetall(GameKeys(pin).meta)
         return _record_from(pin, raw) if raw else None
@@ -254,6 +262,10 @@ class GameStore:
                 self._exists_until = {p: t for p, t in self._exists_until.items() if t > now}
             self._exists_until[pin] = now + EXISTS_CACHE_S
         return found
+
+    def forget_exists(self, pin: str) -> None:
+        """Drop a remembered "exists" for a game found gone."""
+        self._exists_until.pop(pin, None)
 
     async def quiz(self, pin: str) -> Quiz:
         quiz = self._quizzes.get(pin)

@@ -28,7 +28,6 @@ from gameserver.store import GameRecord
 from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS, RawWriter
 from statemachine import End, Event, Lock, Next, Start, Unlock
 from statemachine.errors import (
-    BadHostToken,
     BadMessage,
     ClientError,
     NotHost,
@@ -325,8 +324,7 @@ class HostSession(Session):
 
     async def authenticate(self, token: object) -> None:
         service = self.live.service
-        if not isinstance(token, str) or not await service.is_host(self.pin, token):
-            raise BadHostToken("wrong host token")
+        await service.check_host(self.pin, token)  # unknown_game (4404) or bad_token (4401)
         self.identified = True
         await self.live.hub.attach(self.conn)
         record = await service.record(self.pin)
