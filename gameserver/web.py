@@ -72,6 +72,21 @@ async def play_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "play.html", media_type="text/html", headers=NO_CACHE)
 
 
+async def account_page(request: Request) -> Response:
+    """Sign-in, sign-up, profile and "my games" (one page; the screen follows the URL's hash)."""
+    return FileResponse(STATIC_DIR / "account.html", media_type="text/html", headers=NO_CACHE)
+
+
+# The exam page may use the camera (proctored exams take snapshots, 000 §10); every other page
+# keeps the middleware's camera=() (a response's own Permissions-Policy wins over the default).
+EXAM_PERMISSIONS = {"Permissions-Policy": "camera=(self), microphone=(), geolocation=(), fullscreen=(self)"}
+
+
+async def exam_page(request: Request) -> Response:
+    """Take an exam alone, question by question (`/exam?id=N`)."""
+    return FileResponse(STATIC_DIR / "exam.html", media_type="text/html", headers=NO_CACHE | EXAM_PERMISSIONS)
+
+
 def _bad(code: str, message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
@@ -161,6 +176,8 @@ def web_routes() -> list[BaseRoute]:
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/host", host_page, methods=["GET", "HEAD"]),
         Route("/play", play_page, methods=["GET", "HEAD"]),
+        Route("/exam", exam_page, methods=["GET", "HEAD"]),
+        Route("/account", account_page, methods=["GET", "HEAD"]),
         Route("/qr.svg", qr_svg, methods=["GET", "HEAD"]),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/api/join/{pin}", join_info, methods=["GET"]),

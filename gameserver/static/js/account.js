@@ -15,6 +15,7 @@ const PROFILE_FIELDS = ["username", "first_name", "last_name", "email", "phone"]
 const PAGE_SIZE = 20;
 
 let me = null; // the profile of the signed-in user, or null
+let pendingFlash = ""; // a message to show once the hash change it comes with has happened
 
 async function api(method, path, body) {
   const headers = {};
@@ -85,6 +86,17 @@ function nextTarget() {
 
 // ---- Screens ----
 
+/** Go to a screen, then show `flashKey` (a hash change clears the old message first). */
+function go(hash, flashKey = "") {
+  if (location.hash === hash) {
+    show();
+    flash(flashKey);
+  } else {
+    pendingFlash = flashKey;
+    location.hash = hash;
+  }
+}
+
 function currentScreen() {
   const name = location.hash.replace(/^#/, "");
   return SCREENS.includes(name) ? name : (me ? "profile" : "signin");
@@ -114,14 +126,14 @@ async function loadMe() {
 
 // ---- Sign in, sign up, reset ----
 
-async function signIn(login, password) {
+async function signIn(login, password, flashKey = "") {
   const { status, data } = await api("POST", "/api/auth/login", { login, password });
   if (status !== 200) return { status, data };
   localStorage.setItem(CSRF_KEY, data.csrf);
   me = data.user;
   const next = nextTarget();
   if (next) location.assign(next);
-  else { location.hash = "#profile"; show(); }
+  else go("#profile", flashKey);
   return { status, data };
 }
 
@@ -144,9 +156,8 @@ async function onSignUp(event) {
   const made = await api("POST", "/api/auth/register", body);
   if (made.status !== 201) { showError(box, made.data, made.status); return; }
   // The account exists; sign this browser in (a session cookie, not the API token).
-  const { status, data } = await signIn(body.username, body.password);
+  const { status, data } = await signIn(body.username, body.password, "account.signup.welcome");
   if (status !== 200) showError(box, data, status);
-  else flash("account.signup.welcome");
 }
 
 async function onReset(event) {
@@ -161,8 +172,7 @@ async function onSignOut() {
   await api("POST", "/api/auth/logout");
   localStorage.removeItem(CSRF_KEY);
   me = null;
-  location.hash = "#signin";
-  show();
+  go("#signin");
 }
 
 /** A write was refused because the session ended (or its CSRF token is gone): sign in again. */
@@ -171,9 +181,7 @@ function sessionEnded(status, data) {
   if (status === 401 || code === "csrf") {
     me = null;
     localStorage.removeItem(CSRF_KEY);
-    flash("account.err.session_ended");
-    location.hash = "#signin";
-    show();
+    go("#signin", "account.err.session_ended");
     return true;
   }
   return false;
@@ -258,9 +266,7 @@ async function onDelete(event) {
   }
   localStorage.removeItem(CSRF_KEY);
   me = null;
-  location.hash = "#signin";
-  show();
-  flash("account.data.deleted");
+  go("#signin", "account.data.deleted");
 }
 
 // ---- My games and my results ----
@@ -312,7 +318,7 @@ async function main() {
   $("#password-form").addEventListener("submit", onChangePassword);
   $("#export").addEventListener("click", onExport);
   $("#delete-form").addEventListener("submit", onDelete);
-  window.addEventListener("hashchange", () => { flash(""); show(); });
+  window.addEventListener("hashchange", () => { flash(pendingFlash); pendingFlash = ""; show(); });
   onLangChange(() => { show(); const key = $("#flash").dataset.key; if (key) flash(key); });
   await loadMe();
   show();
