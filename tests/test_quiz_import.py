@@ -172,10 +172,11 @@ def test_a_zip_bomb_is_refused_before_openpyxl_opens_it() -> None:
     assert info.value.code == "file_too_large"
 
 
-SOURCE = {
+SIX_OPTIONS = ["=1+1", "-2", "+3", "@4", "five: {5}", "six ~ = #"]
+SOURCE: dict[str, Any] = {
     "title": "Round trip",
     "questions": [
-        {"text": "Six options, formula-like text?", "options": ["=1+1", "-2", "+3", "@4", "five: {5}", "six ~ = #"],
+        {"text": "Six options, formula-like text?", "options": SIX_OPTIONS,
          "correct": 4, "time_limit": 45},
         {"text": "Line one\nline two", "options": ["yes", "no"], "correct": 0, "time_limit": 5},
     ],
@@ -193,7 +194,7 @@ def test_every_export_reads_back_to_the_same_questions(kind: str) -> None:
     second = "Line one line two" if kind == "aiken" else "Line one\nline two"  # Aiken: one line a question
     expected_texts = ["Six options, formula-like text?", second]
     assert got == [
-        (expected_texts[0], SOURCE["questions"][0]["options"], 4),
+        (expected_texts[0], SIX_OPTIONS, 4),
         (expected_texts[1], ["yes", "no"], 0),
     ]
     if kind in ("xlsx", "csv"):  # the spreadsheet layout carries time limits; GIFT and Aiken do not
