@@ -346,6 +346,7 @@ class Hub:
         if room.empty() and self.rooms.get(room.pin) is room:
             del self.rooms[room.pin]
             self._stop_timers(room)
+            self.store.forget(room.pin)  # no socket of it here: its quiz need not stay
             async with self._sub_lock:
                 assert self._pubsub is not None
                 await self._pubsub.unsubscribe(GameKeys(room.pin).channel)

@@ -226,7 +226,7 @@ class GameService:
             record = await self.record(pin)
             now = self.now_ms()
             new, effects = transition(record.state, event, now)
-            message = await self._announcement(pin, new, effects, now, record.players)
+            message = await self._announcement(record, new, effects, now)
             for effect in effects:  # due before commit: a crash between leaves a harmless entry
                 if isinstance(effect, OpenQuestion):
                     await self.store.due_add(pin, effect.deadline_ms + self.settings.close_grace_ms)
@@ -238,14 +238,14 @@ class GameService:
         raise ServerError("the game changed too often to apply the command")
 
     async def _announcement(
-        self, pin: str, new: GameState, effects: tuple[Effect, ...], now: int, players: int
+        self, record: GameRecord, new: GameState, effects: tuple[Effect, ...], now: int
     ) -> dict[str, Any] | None:
         for effect in effects:
             if isinstance(effect, OpenQuestion):
-                quiz = await self.store.quiz(pin)
+                quiz = await self.store.quiz(record.pin, record.game_id)
                 return {"e": "msgs", "msgs": [{"msg": question_message(quiz, new, now)}]}
             if isinstance(effect, LockChanged):
-                return {"e": "lock", "locked": effect.locked, "count": players}
+                return {"e": "lock", "locked": effect.locked, "count": record.players}
         return None
 
     async def _perform(self, pin: str, effects: tuple[Effect, ...]) -> None:
@@ -267,7 +267,7 @@ class GameService:
         if state.scored >= question_index or state.question != question_index or state.phase is Phase.ACTIVE:
             return
         transition(state, QuestionScored(question_index), self.now_ms())  # the rules allow it
-        quiz = await self.store.quiz(pin)
+        quiz = await self.store.quiz(pin, record.game_id)
         question = quiz.questions[question_index]
         names, recorded, totals = await self.store.scoring_inputs(pin, question_index)
         updated, event = reveal_event(question_index, question, state.deadline_ms, names, recorded, totals)
@@ -409,7 +409,7 @@ class GameService:
                 lobby |= {"joined": [], "left": [], "locked": state.locked}
             return [lobby]
         if state.phase is Phase.ACTIVE:
-            quiz = await self.store.quiz(pin)
+            quiz = await self.store.quiz(pin, record.game_id)
             message = question_message(quiz, state, self.now_ms())
             if player_id is not None:
                 message["answered"] = await self.store.has_answered(pin, state.question, player_id)

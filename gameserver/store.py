@@ -24,6 +24,7 @@ from redis.exceptions import NoScriptError
 
 from gameserver import scripts
 from gameserver.keys import DUE, GameKeys
+from gameserver.quizcache import QuizCache
 from gameserver.quizzes import Quiz
 from scoring import Answer, Totals
 from statemachine import GameState, Phase
@@ -79,6 +80,9 @@ class GameRecord:
     host_digest: str
     players: int
     state: GameState
+    #: Which game this is: a nonce written once at creation (a PIN is reused after a game's
+    #: results expire; the game id is not). Games created before it existed use `created`.
+    game_id: str = ""
 
 
 def _state_fields(state: GameState) -> dict[str, str]:
@@ -114,7 +118,8 @@ def _record_from(pin: str, raw: Mapping[bytes, bytes]) -> GameRecord:
         next_ms=int(meta.get("next", "0")),
         scored_ms=int(meta.get("scored_at", "0")),
     )
-    return GameRecord(pin, meta["title"], meta["host"], int(meta["players"]), state)
+    game_id = meta.get("gid") or meta.get("created", "")
+    return GameRecord(pin, meta["title"], meta["host"], int(meta["players"]), state, game_id)
 
 
 def _totals_from(raw: bytes) -> Totals:
@@ -200,7 +205,7 @@ class GameStore:
         self.game_ttl_s = game_ttl_s
         self.results_ttl_s = results_ttl_s
         self.published = RecentPublications()
-        self._quizzes: dict[str, Quiz] = {}
+        self._quizzes = QuizCache()
         self._exists_until: dict[str, float] = {}  # PIN -> monotonic time its "exists" expires
         r = redis
         self._create = r.register_script(scripts.CREATE_GAME)
@@ -230,11 +235,13 @@ class GameStore:
             "count": str(len(quiz.questions)),
             "limits": ",".join(str(q.time_limit_ms) for q in quiz.questions),
             "created": str(now_ms),
+            "gid": secrets.token_hex(8),
         }
         flat = [item for pair in fields.items() for item in pair]
-        created = await self._create(keys=[keys.meta, keys.quiz], args=[self.game_ttl_s, quiz.to_json(), *flat])
+        stored = quiz.to_json()
+        created = await self._create(keys=[keys.meta, keys.quiz], args=[self.game_ttl_s, stored, *flat])
         if created:
-            self._quizzes[pin] = quiz
+            self._quizzes.put(pin, fields["gid"], quiz, len(stored))
         return bool(created)
 
     async def missing_games(self, pins: list[str]) -> list[str]:
@@ -247,7 +254,11 @@ class GameStore:
 
     async def load(self, pin: str) -> GameRecord | None:
         raw = await self.redis.hgetall(GameKeys(pin).meta)
-        return _record_from(pin, raw) if raw else None
+        if not raw:
+            return None
+        record = _record_from(pin, raw)
+        self._quizzes.seen(pin, record.game_id)
+        return record
 
     async def exists(self, pin: str) -> bool:
         """Whether the game exists. A yes is remembered for `EXISTS_CACHE_S`: every socket of a
@@ -267,21 +278,29 @@ class GameStore:
         """Drop a remembered "exists" for a game found gone."""
         self._exists_until.pop(pin, None)
 
-    async def quiz(self, pin: str) -> Quiz:
-        quiz = self._quizzes.get(pin)
-        if quiz is None:
-            raw = await self.redis.get(GameKeys(pin).quiz)
-            if raw is None:
-                raise UnknownGame()
-            quiz = self._quizzes[pin] = Quiz.from_json(raw)
+    async def quiz(self, pin: str, game_id: str | None = None) -> Quiz:
+        """The quiz of game `game_id` at `pin` (of a record just read), or of the game there now.
+        Read with the game's id in one atomic step, so it is kept under the right game."""
+        quiz = self._quizzes.get(pin, game_id) if game_id is not None else None
+        if quiz is not None:
+            return quiz
+        keys = GameKeys(pin)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(keys.meta, ["gid", "created"])
+            pipe.get(keys.quiz)
+            (gid, created), raw = await pipe.execute()
+        if raw is None:
+            raise UnknownGame()
+        quiz = Quiz.from_json(raw)
+        self._quizzes.put(pin, (gid or created or b"").decode(), quiz, len(raw))
         return quiz
 
     def cached_quiz(self, pin: str) -> Quiz | None:
-        """The game's quiz if this process already holds it (no round trip)."""
+        """The quiz of the game this process last saw at `pin`, if it holds it (no round trip)."""
         return self._quizzes.get(pin)
 
     def forget(self, pin: str) -> None:
-        self._quizzes.pop(pin, None)
+        self._quizzes.forget(pin)
 
     async def commit(self, pin: str, old: GameState, new: GameState, event: Mapping[str, Any] | None) -> bool:
         """Compare-and-set from `old` to `new`; publishes `event` in the same atomic step."""
@@ -304,9 +323,11 @@ class GameStore:
     ) -> GameRecord:
         """Adds the player (and, with `connect`, counts its socket as open); returns the game
         as it is right after the join (and the others that went to Redis in the same batch)."""
-        return await self._joins.submit(
+        record = await self._joins.submit(
             (pin, max_players), (name_key, player_id, name, token_digest(token), 1 if connect else 0)
         )
+        self._quizzes.seen(pin, record.game_id)
+        return record
 
     async def player_for_token(self, pin: str, token: str) -> str | None:
         keys = GameKeys(pin)
