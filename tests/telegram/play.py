@@ -101,3 +101,16 @@ def receipt_ms(tg: FakeTelegram, user_id: int, *, poll_id: str | None = None, da
             if data is not None and press and press["data"] == data and press["from"]["id"] == user_id:
                 return (call.answered_wall + tg.latency / 2) * 1000
     raise AssertionError(f"no update of user {user_id} was handed to the bot")
+
+
+async def received_at(tg: FakeTelegram, user_id: int, *, poll_id: str | None = None, data: str | None = None) -> float:
+    """`receipt_ms`, once the update was handed to the bot."""
+
+    def found() -> float | None:
+        try:
+            return receipt_ms(tg, user_id, poll_id=poll_id, data=data)
+        except AssertionError:
+            return None
+
+    when: float = await wait_until(found, timeout=5, what=f"an update of user {user_id} handed to the bot")
+    return when

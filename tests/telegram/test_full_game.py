@@ -20,7 +20,7 @@ import pytest
 from scoring.points import points
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, create_game, host, player, quiz
-from tests.telegram.play import answer, answer_data, join, posted, receipt_ms
+from tests.telegram.play import answer, answer_data, join, posted, received_at
 from tests.telegram.support import GROUP, attach, expected_scores, live_server, make_settings, results, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -73,7 +73,7 @@ async def test_mixed_game_one_clock_for_telegram_and_web(
                 if mode == "inline":
                     assert toast == f"🔒 Locked in: {'ABCD'[option]}"
                 data = None if post.poll_id else answer_data(tg, GROUP, post.message_id, option)
-                stamps.append((user["id"], q, await _receipt(tg, user["id"], post.poll_id, data)))
+                stamps.append((user["id"], q, await received_at(tg, user["id"], poll_id=post.poll_id, data=data)))
 
             # everyone joined has answered, but the group may still answer: no early close
             with pytest.raises(TimeoutError):
@@ -129,16 +129,3 @@ async def test_mixed_game_one_clock_for_telegram_and_web(
         for client in (web, packed, tardy, screen):
             await client.close()
 
-
-async def _receipt(tg: FakeTelegram, user_id: int, poll_id: str | None, data: str | None) -> float:
-    found: float = await wait_until(
-        lambda: _try_receipt(tg, user_id, poll_id, data), timeout=5, what=f"update of {user_id} handed out"
-    )
-    return found
-
-
-def _try_receipt(tg: FakeTelegram, user_id: int, poll_id: str | None, data: str | None) -> float | None:
-    try:
-        return receipt_ms(tg, user_id, poll_id=poll_id, data=data)
-    except AssertionError:
-        return None

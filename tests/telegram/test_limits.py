@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, create_game, host, player, quiz
-from tests.telegram.play import answer, join, posted, receipt_ms
+from tests.telegram.play import answer, join, posted, received_at
 from tests.telegram.support import GROUP, attach, expected_scores, live_server, make_settings, results, wait_until
 from transports.telegram.callbacks import AnswerPress, parse_press
 
@@ -106,8 +106,7 @@ async def test_a_429_pauses_the_chat_and_answers_keep_the_server_clock(redis_url
             await answer(tg, GROUP, post, ann, body["questions"][q]["correct"])
             await web.send({"type": "answer", "question": q, "option": body["questions"][q]["correct"]})
             assert post.poll_id is not None
-            poll_id = post.poll_id
-            stamps.append((q, await wait_until(lambda p=poll_id: _receipt(tg, 41, p), what="vote delivered")))
+            stamps.append((q, await received_at(tg, 41, poll_id=post.poll_id)))
             await screen.recv("reveal", timeout=15)
         await screen.send({"type": "next"})
         await screen.recv("finished", skip=NOISE)
@@ -131,9 +130,3 @@ async def test_a_429_pauses_the_chat_and_answers_keep_the_server_clock(redis_url
         await web.close()
         await screen.close()
 
-
-def _receipt(tg: FakeTelegram, user_id: int, poll_id: str) -> float | None:
-    try:
-        return receipt_ms(tg, user_id, poll_id=poll_id)
-    except AssertionError:
-        return None
