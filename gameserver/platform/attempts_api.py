@@ -144,8 +144,14 @@ async def answer_feedback(request: Request) -> Response:
 @attempts_endpoint
 async def finish_attempt(request: Request) -> Response:
     principal = await require_user(request)
-    attempt = await attempts.finish(database_of(request), attempt_id_of(request), Taker(principal.user_id))
-    return ORJSONResponse(result_of(attempt))
+    db = database_of(request)
+    attempt = await attempts.finish(db, attempt_id_of(request), Taker(principal.user_id))
+    body = result_of(attempt) or {}
+    exam = await bank.get(db, attempt.exam_id)
+    modules = await attempts.modules_of(db, attempt, exam) if exam is not None else None
+    if modules is not None:
+        body["modules"] = modules
+    return ORJSONResponse(body)
 
 
 @attempts_endpoint
@@ -165,6 +171,7 @@ async def get_attempt(request: Request) -> Response:
     answers = await attempts.answers_of(db, attempt.id or 0)
     events = await proctoring.events_of(db, attempt.id or 0)
     body = summary(attempt) | {
+        "modules": await attempts.modules_of(db, attempt, exam),
         "questions": attempts.served_questions(exam, attempt),
         "answers": [{"n": n, **value} for n, value in sorted(answers.items())],
         "proctoring": {"violations": sum(1 for e in events if e.violation),

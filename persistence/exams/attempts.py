@@ -259,3 +259,16 @@ async def of_user(db: Database, user_id: int, *, limit: int, before_id: int | No
         statement = statement.where(col(Attempt.id) < before_id)
     async with db.session() as session:
         return list((await session.exec(statement.order_by(col(Attempt.id).desc()).limit(limit))).all())
+
+
+async def modules_of(db: Database, attempt: Attempt, exam: Exam) -> dict[str, dict[str, Any]] | None:
+    """A finished attempt's result per module (mock exams), or None when the exam names none."""
+    questions = bank.questions(exam)
+    if attempt.state != "finished" or not any(q.get("module") for q in questions):
+        return None
+    served = [n for n in positions(attempt) if n < len(questions)]
+    if attempt.ended_by == "fullscreen_exit":
+        answers: dict[int, dict[str, Any]] = {}
+        zeroed = score_attempt(questions, served, answers, exam.pass_percent).modules or {}
+        return {name: {**entry, "score": 0, "percent": 0.0, "passed": False} for name, entry in zeroed.items()}
+    return score_attempt(questions, served, await answers_of(db, attempt.id or 0), exam.pass_percent).modules

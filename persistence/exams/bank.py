@@ -17,7 +17,7 @@ from persistence.exams.schema import ExamIn, content_of, flat, parse_exam, witho
 from persistence.types import iso, utcnow
 
 
-def _apply(exam: Exam, spec: ExamIn) -> Exam:
+def apply_spec(exam: Exam, spec: ExamIn) -> Exam:
     exam.title = spec.title
     exam.description = spec.description
     exam.kind = spec.kind
@@ -80,7 +80,7 @@ def summary(exam: Exam) -> dict[str, Any]:
 
 
 async def create(db: Database, owner_id: int | None, data: object, *, sample_key: str | None = None) -> Exam:
-    exam = _apply(Exam(owner_id=owner_id, title="", content="{}", sample_key=sample_key), parse_exam(data))
+    exam = apply_spec(Exam(owner_id=owner_id, title="", content="{}", sample_key=sample_key), parse_exam(data))
     async with db.transaction() as session:
         session.add(exam)
     return exam
@@ -105,7 +105,7 @@ async def update(db: Database, exam_id: int, patch: dict[str, Any]) -> Exam | No
             merged.pop("sections", None)
         if "sections" in patch:
             merged.pop("questions", None)
-        _apply(exam, parse_exam({**merged, **patch}))
+        apply_spec(exam, parse_exam({**merged, **patch}))
         exam.updated_at = utcnow()
         session.add(exam)
     return exam

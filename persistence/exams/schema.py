@@ -44,6 +44,8 @@ class _Question(BaseModel):
     extra: bool = False
     time_limit: int | None = Field(default=None, ge=5, le=120, strict=True,
                                    description="seconds, when played in a group game")
+    # A mock exam passes per module (001 §2.4.2: each module at the pass mark); None: no modules.
+    module: str | None = Field(default=None, min_length=1, max_length=64)
 
     @field_validator("text")
     @classmethod

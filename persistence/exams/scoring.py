@@ -78,9 +78,13 @@ class Score:
     max: int
     percent: float
     passed: bool
+    modules: dict[str, dict[str, Any]] | None = None  # per module, when the questions name modules
 
     def public(self) -> dict[str, Any]:
-        return {"score": self.score, "max": self.max, "percent": self.percent, "passed": self.passed}
+        body: dict[str, Any] = {"score": self.score, "max": self.max, "percent": self.percent, "passed": self.passed}
+        if self.modules is not None:
+            body["modules"] = self.modules
+        return body
 
 
 def percent_of(score: int, maximum: int) -> float:
@@ -91,11 +95,24 @@ def score_attempt(
     questions: Sequence[Mapping[str, Any]], positions: Sequence[int], answers: Mapping[int, Mapping[str, Any]],
     pass_percent: int,
 ) -> Score:
-    """The score over the questions served (`positions`), from the answers given."""
-    points = sum(1 for n in positions if is_correct(questions[n], answers.get(n)))
+    """The score over the questions served (`positions`), from the answers given. When the
+    questions name modules, each module must reach `pass_percent` on its own (001 §2.4.2)."""
+    right = {n: is_correct(questions[n], answers.get(n)) for n in positions}
+    points = sum(right.values())
     maximum = len(positions)
     percent = percent_of(points, maximum)
-    return Score(points, maximum, percent, percent >= pass_percent)
+    named = {n: questions[n].get("module") for n in positions}
+    if not any(named.values()):
+        return Score(points, maximum, percent, percent >= pass_percent)
+    modules: dict[str, dict[str, Any]] = {}
+    for n, module in named.items():
+        entry = modules.setdefault(module or "", {"score": 0, "max": 0})
+        entry["score"] += int(right[n])
+        entry["max"] += 1
+    for entry in modules.values():
+        entry["percent"] = percent_of(entry["score"], entry["max"])
+        entry["passed"] = entry["percent"] >= pass_percent
+    return Score(points, maximum, percent, all(e["passed"] for e in modules.values()), modules)
 
 
 def zero(positions: Sequence[int]) -> Score:

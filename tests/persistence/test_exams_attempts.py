@@ -171,3 +171,29 @@ async def test_a_trainer_serves_in_random_order_and_its_free_version_the_first_n
     served = attempts.positions(run.attempt)
     assert sorted(served) == list(range(10)) and served != list(range(10))
     assert [q["n"] for q in run.questions] == served
+
+
+async def test_the_samples_ship_trainers_and_mock_exams_passing_per_module(database: Database) -> None:
+    samples = {e.sample_key: e for e in await bank.listing(database, query="", limit=100) if e.sample_key}
+    assert {"trainer_patent_russian", "mock_patent_1", "mock_rvp_1", "mock_vnj_1", "mock_citizenship_1"} <= set(samples)
+    thresholds = {key: samples[key].pass_percent for key in samples if key.startswith("mock_")}
+    assert thresholds == {"mock_patent_1": 60, "mock_rvp_1": 70, "mock_vnj_1": 80, "mock_citizenship_1": 80}
+    trainer = samples["trainer_patent_russian"]
+    assert trainer.mode == "trainer" and all(q["type"] != "free" for q in bank.questions(trainer))
+    mock = samples["mock_patent_1"]
+    questions = bank.questions(mock)
+    modules = {q["module"] for q in questions}
+    assert len(modules) == 3 and any(q["type"] == "free" for q in questions)
+    # Every select_one right but those of one module: that module fails, so the exam fails.
+    weak = questions[-1]["module"]
+    answers = {
+        n: {"option": q["correct"] if q["module"] != weak else (q["correct"] + 1) % len(q["options"])}
+        for n, q in enumerate(questions)
+        if q["type"] == "select_one"
+    }
+    result = score_attempt(questions, range(len(questions)), answers, mock.pass_percent)
+    assert result.percent >= 60 and not result.passed
+    assert result.modules is not None and result.modules[weak]["passed"] is False
+    everything = {n: {"option": q["correct"]} for n, q in enumerate(questions) if q["type"] == "select_one"}
+    full = score_attempt(questions, range(len(questions)), everything, mock.pass_percent)
+    assert full.passed and full.score == len(questions)  # the oral question counts as correct

@@ -19,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    exams = op.create_table(
         "exams",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id")),
@@ -87,6 +87,14 @@ def upgrade() -> None:
         sa.Column("file", sa.String(255)),
     )
     op.create_index("ix_exam_proctor_events_attempt", "exam_proctor_events", ["attempt_id", "id"])
+    _insert_samples(exams)
+
+
+def _insert_samples(exams: sa.Table) -> None:
+    """The trainer and mock exams of seed 001, so a fresh install shows both kinds."""
+    from persistence.exams.samples import sample_rows
+
+    op.bulk_insert(exams, sample_rows())
 
 
 def downgrade() -> None:
