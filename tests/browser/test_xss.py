@@ -31,18 +31,13 @@ def test_hostile_text_shows_as_text_and_runs_nothing(pages: Pages, web_server: W
     expect(host.get_by_test_id("game-title")).to_have_text(f"Quiz {EVIL}")
 
     player = pages.open(f"/play?pin={pin}&lang=en", name="player", phone=True)
+    # The name field stops at the engine's 24 characters; a hostile name that fits is sent.
     player.get_by_test_id("name-input").fill(EVIL)
+    expect(player.get_by_test_id("name-input")).to_have_value(EVIL[:24])
+    name = EVIL_SHORT
+    player.get_by_test_id("name-input").fill(name)
     player.get_by_test_id("join").click()
-    joined = player.locator("[data-testid=status][data-state=wait], [data-testid=join-error]:visible")
-    expect(joined).to_be_visible()
-    name = EVIL
-    if player.get_by_test_id("join-error").is_visible():
-        # Refused by the server's name rules: the refusal is shown as a message, then a shorter one.
-        expect(player.get_by_test_id("join-error")).to_contain_text("not allowed")
-        name = EVIL_SHORT
-        player.get_by_test_id("name-input").fill(name)
-        player.get_by_test_id("join").click()
-        expect(player.get_by_test_id("status")).to_have_attribute("data-state", "wait")
+    expect(player.get_by_test_id("status")).to_have_attribute("data-state", "wait")
     expect(player.get_by_test_id("player-name")).to_have_text(name)
     expect(host.get_by_test_id("player-name")).to_have_text(name)
 

@@ -178,6 +178,7 @@ async function onJoinSubmit(ev) {
     return;
   }
   if (!checkName()) {
+    joinError(t("err.name_invalid"));
     $("#name-input").focus();
     return;
   }
