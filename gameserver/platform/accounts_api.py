@@ -165,6 +165,9 @@ async def export_me(request: Request) -> Response:
 
 def accounts_routes() -> list[Route]:
     from gameserver.platform.admin_api import admin_routes
+    from gameserver.platform.telegram_link import install as install_link_command
+
+    install_link_command()  # the bot's `/link CODE`
 
     return [
         Route("/api/auth/register", register, methods=["POST"]),

@@ -1,9 +1,10 @@
 """The bot's side of linking a Telegram account: `/link CODE` in a private chat with the bot.
 
 `link_command(db)` is a bot command hook (the shape of `transports.telegram.runtime.CommandHook`:
-it gets who sent what where and returns the reply). Wiring, once the bridge offers extra
-commands: `register_command("link", link_command(db))` before the bot starts, with the
-process's database. The code is the one `POST /api/me/telegram` gave the signed-in user.
+it gets who sent what where and returns the reply). `install()` registers `/link` with the
+bridge's extra commands (`gameserver.telegram_wiring.register_command`) when the accounts
+routes are built; the hook finds this process's database through the bridge's port, which
+is the server's `ServerPort`. The code is the one `POST /api/me/telegram` gave the user.
 
 Only private chats count: in a group, anyone reading along could copy the code, and the
 account would be tied to whoever sent it there.
@@ -14,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from gameserver.port import ServerPort
 from persistence.accounts.telegram import link_telegram
 from persistence.db import Database
 
+UNAVAILABLE = "Linking is not available right now. Try again later."
 USAGE = "Send <code>/link CODE</code> here with the code from your LiveQuiz profile page."
 PRIVATE_ONLY = "Send /link to me in a private chat, not in a group."
 LINKED = "Your Telegram account is now linked to your LiveQuiz account."
@@ -45,3 +48,25 @@ def link_command(db: Database) -> Callable[[LinkCall], Awaitable[str | None]]:
         return LINKED if await link_telegram(db, call.args[0], call.user_id) else REFUSED
 
     return answer
+
+
+class BridgeCall(LinkCall, Protocol):
+    """A command call that also carries the bridge (whose `port` serves this process)."""
+
+    @property
+    def bridge(self) -> object: ...
+
+
+async def link_from_bot(call: BridgeCall) -> str | None:
+    port = getattr(call.bridge, "port", None)
+    db = port.live.db if isinstance(port, ServerPort) else None
+    if db is None:
+        return UNAVAILABLE
+    return await link_command(db)(call)
+
+
+def install() -> None:
+    """Have the bot answer `/link CODE` (every bridge this process starts)."""
+    from gameserver.telegram_wiring import register_command
+
+    register_command("link", link_from_bot)

@@ -1,7 +1,8 @@
-"""`POST /api/auth/reset` against a real server process, a local SMTP server (aiosmtpd) and the
-fake Bot API, on SQLite and PostgreSQL: 202 always; the new password reaches the linked
-Telegram account, else the email; it works, the old one and every session end; a message that
-cannot be delivered changes nothing."""
+"""`POST /api/auth/reset` and the Telegram link against a real server process, a local SMTP
+server (aiosmtpd) and the fake Bot API, on SQLite and PostgreSQL: `/link CODE` sent to the bot
+links the account; reset answers 202 always; the new password reaches the linked Telegram
+account, else the email; it works, the old one and every session end; a message that cannot
+be delivered changes nothing."""
 
 from __future__ import annotations
 
@@ -129,6 +130,24 @@ async def test_reset_mails_a_new_password_that_replaces_the_old_and_ends_session
     await eventually(lambda: _is_401_token(server, made["token"]))  # stored once the mail was sent
     assert await login_status(server, "mail_reset", "password 12") == 401
     assert await login_status(server, "mail.reset@example.org", match.group(1)) == 200
+
+
+async def test_link_code_sent_to_the_bot_links_the_account(server: ServerProcess, bot: FakeTelegram) -> None:
+    made = await register(server, "tg_linker")
+    async with client(server, headers=bearer(made["token"])) as http:
+        code = (await http.post("/api/me/telegram")).json()["code"]
+        user = bot.user(5151, "Lin")
+        bot.send_text(5151, user, "/start", "private")
+        bot.send_text(-100777, user, f"/link {code}", "supergroup")  # never in a group
+        bot.send_text(5151, user, "/link WRONG234", "private")
+        bot.send_text(5151, user, f"/link {code}", "private")
+        replies = await eventually(lambda: [m.text for m in bot.messages(5151, bot_only=True)
+                                            if m.text and "linked" in m.text])
+        assert replies == ["Your Telegram account is now linked to your LiveQuiz account."]
+        texts = [m.text or "" for m in bot.messages(5151, bot_only=True)]
+        assert any("code is wrong" in text for text in texts)
+        assert any("private chat" in (m.text or "") for m in bot.messages(-100777, bot_only=True))
+        assert (await http.get("/api/me")).json()["telegram_id"] == 5151
 
 
 async def test_reset_goes_to_the_linked_telegram_account_first(
