@@ -37,6 +37,17 @@ from persistence.types import iso
 auth_endpoint: Callable[[Handler], Handler] = endpoint(auth_endpoint=True)
 
 
+async def auth_body(request: Request) -> dict[str, Any]:
+    """The JSON body of an auth endpoint, which must say it is JSON. A cross-site HTML form can
+    post a JSON-looking body as `text/plain` without any preflight; with the session cookie
+    login sets, that would sign a victim's browser into the attacker's account (login CSRF).
+    `application/json` from another site needs CORS, which this server never grants."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise PlatformError(415, "unsupported_media_type", "send the body as application/json")
+    return await json_body(request)
+
+
 def refused(error: AccountError) -> PlatformError:
     return PlatformError(error.status, error.code, error.message, error.details)
 
@@ -55,7 +66,7 @@ def _clear_session_cookie(request: Request, response: Response) -> None:
 
 @auth_endpoint
 async def register(request: Request) -> Response:
-    data = await json_body(request)
+    data = await auth_body(request)
     try:
         made = await service.register(database_of(request), data, ip=client_ip(request))
     except AccountError as error:
@@ -66,7 +77,7 @@ async def register(request: Request) -> Response:
 
 @auth_endpoint
 async def login(request: Request) -> Response:
-    data = await json_body(request)
+    data = await auth_body(request)
     try:
         done = await service.login(database_of(request), data.get("login"), data.get("password"), ip=client_ip(request))
     except AccountError as error:
@@ -91,7 +102,7 @@ async def logout(request: Request) -> Response:
 
 @auth_endpoint
 async def reset_password(request: Request) -> Response:
-    data = await json_body(request)
+    data = await auth_body(request)
     login_name = data.get("login")
     if isinstance(login_name, str) and login_name.strip():
         live = live_of(request)

@@ -91,6 +91,22 @@ async def test_unknown_login_and_wrong_password_answer_the_same(server: ServerPr
     assert "set-cookie" not in wrong.headers
 
 
+async def test_auth_endpoints_take_only_json_so_a_cross_site_form_cannot_sign_in(server: ServerProcess) -> None:
+    await register(server, "form_victim")
+    # What an HTML form on another site can send without a preflight: text/plain or urlencoded.
+    forged = b'{"login": "form_victim", "password": "password 12", "x": "="}'
+    async with client(server) as http:
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+            for path in ("/api/auth/login", "/api/auth/register", "/api/auth/reset"):
+                response = await http.post(path, content=forged, headers={"content-type": content_type})
+                assert response.status_code == 415, (path, content_type)
+                assert response.json()["error"]["code"] == "unsupported_media_type"
+                assert "set-cookie" not in response.headers
+        json_type = {"content-type": "application/json; charset=utf-8"}
+        ok = await http.post("/api/auth/login", content=forged, headers=json_type)
+    assert ok.status_code == 200
+
+
 async def test_a_cookie_write_needs_the_csrf_header(server: ServerProcess) -> None:
     await register(server, "csrf_user")
     async with client(server) as http:
