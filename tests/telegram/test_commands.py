@@ -1,7 +1,9 @@
-"""Webhook mode, the host's `/quiz PIN` flow (no secret in the group), and stale buttons."""
+"""Webhook mode, the host's `/quiz PIN` flow (no secret in the group), stale buttons, no
+takeover of a group, and plain members who cannot spend the group's budget."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -10,7 +12,16 @@ import pytest
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, create_game, host, quiz
 from tests.telegram.play import answer, answer_data, join, posted
-from tests.telegram.support import GROUP, attach, live_server, make_settings, wait_until
+from tests.telegram.support import (
+    GROUP,
+    HOST_USER,
+    attach,
+    grant_host,
+    live_server,
+    make_settings,
+    post_attach,
+    wait_until,
+)
 from transports.telegram import ALLOWED_UPDATES
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -113,3 +124,67 @@ async def test_old_question_buttons_are_refused_with_a_toast(redis_url: str, tmp
         # the running question still works
         assert (await answer(tg, GROUP, second, bob, 1))[1] == "🔒 Locked in: B"
         await screen.close()
+
+
+async def test_no_takeover_of_a_group_by_another_host(redis_url: str, tmp_path: Path) -> None:
+    async with FakeTelegram() as tg, live_server(
+        lambda port: make_settings(tg, redis_url, tmp_path, telegram_budget_window_s=5)
+    ) as server:
+        first = await create_game(server.base_url, quiz(1, time_limit=5))
+        screen = await host(server.ws_url, first)
+        await attach(server, first, GROUP, "polling", tg)  # HOST_USER: granted, admin of GROUP
+        bridge = server.runtime.bridge
+        session = bridge.sessions[GROUP]
+
+        other = await create_game(server.base_url, quiz(1, time_limit=5))
+        mallory = 888
+        # the other game's host token alone does not attach it anywhere
+        refused = await post_attach(server, other, GROUP, "polling", admin_user_id=mallory)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "no_telegram_grant")
+        # nor does naming the group's real admin, who never proved to host the other game
+        refused = await post_attach(server, other, GROUP, "polling", admin_user_id=HOST_USER)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "no_telegram_grant")
+        # a granted host who is not an admin of the group
+        await grant_host(server, tg, other, mallory)
+        refused = await post_attach(server, other, GROUP, "polling", admin_user_id=mallory)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "not_chat_admin")
+        # an admin who hosts another game: the running game stays
+        tg.set_admin(GROUP, mallory)
+        refused = await post_attach(server, other, GROUP, "polling", admin_user_id=mallory)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (409, "chat_busy")
+        tg.send_text(GROUP, tg.user(mallory, "Mal"), f"/quiz {other['pin']}")
+        await wait_until(lambda: any("another game" in t for t in bot_texts(tg, GROUP)), what="refusal")
+        assert bridge.sessions[GROUP] is session and not session.stopped
+
+        # once the first game is over, the group is free
+        await screen.send({"type": "start"})
+        await screen.recv("question", skip=NOISE)
+        await screen.send({"type": "next"})
+        await screen.recv("reveal", skip=NOISE)
+        await screen.send({"type": "next"})
+        await screen.recv("finished", skip=NOISE)
+        accepted = await post_attach(server, other, GROUP, "inline", admin_user_id=mallory)
+        assert accepted.status_code == 201, accepted.text
+        assert bridge.sessions[GROUP].pin == other["pin"]
+        await screen.close()
+
+
+async def test_plain_members_cannot_spend_the_group_budget(redis_url: str, tmp_path: Path) -> None:
+    async with FakeTelegram() as tg, live_server(lambda port: make_settings(tg, redis_url, tmp_path)) as server:
+        game = await create_game(server.base_url, quiz(1, time_limit=5))
+        eve = tg.user(66, "Eve")
+        before = len(tg.ops(GROUP))
+        for i in range(25):
+            tg.send_text(GROUP, eve, f"/quiz {game['pin']}" if i % 2 else "/quiz 000000 inline")
+        for _ in range(10):
+            tg.send_text(GROUP, eve, "/host 123456 not-a-real-host-token-at-all")
+        await wait_until(lambda: not tg.pending_updates(), what="updates handled")
+        await asyncio.sleep(0.5)
+        await server.runtime.bridge.outbox(GROUP).idle()
+        assert len(tg.ops(GROUP)) - before == 1  # one answer to 35 commands
+        assert len(bot_texts(tg, GROUP)) == 1  # updates are handled concurrently: either refusal
+        assert not tg.calls_for("deleteMessage", GROUP)  # no secret was posted: nothing to delete
+        # an admin is still answered at once
+        tg.set_admin(GROUP, 21)
+        tg.send_text(GROUP, tg.user(21, "Hana"), f"/quiz {game['pin']}")
+        await wait_until(lambda: any("prove you host it" in t for t in bot_texts(tg, GROUP)), what="instructions")
