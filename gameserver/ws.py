@@ -90,6 +90,8 @@ class Session:
             raw=self.raw, max_buffer_bytes=settings.send_buffer_bytes,
         )
         self.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst, settings.rate_strikes)
+        if self.raw is not None:  # pings and pongs spend the same budget as messages
+            self.raw.share_rate_limiter(self.limiter)
         self.identified = False
 
     async def run(self) -> None:

@@ -19,6 +19,14 @@ answer) is also unmasked here rather than run through `websockets`' generator-ba
 when that parser sits between frames with nothing buffered; anything else (a frame split
 across reads, fragments, control frames, larger frames, a declined message) goes to the
 parser, so its state is only ever skipped over at a frame boundary.
+
+Control frames (ping, pong) are answered inside this protocol and never reach the app, so they
+are counted here, against the same token bucket as the socket's messages (the session hands
+its `RateLimiter` over, `RawWriter.share_rate_limiter`): a socket flooding pings is refused
+like one flooding messages, and closed with 1008 after its strikes. A read is fed to the parser
+in slices of `PARSE_SLICE_BYTES`, so that one read full of tiny frames (a 64 KiB read holds
+~10,000 pings) is cut off at the first slice past the close instead of parsed whole while
+every other socket waits.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import functools
 import logging
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +44,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.frames import apply_mask  # type: ignore[attr-defined]  # C speedups when built
 from websockets.protocol import OPEN
 from websockets.streams import StreamReader
+
+from gameserver.ratelimit import RateLimiter
 
 RAW_EXTENSION = "livequiz.raw"
 #: Key added to each `websocket.receive` message: server clock (ms) when the frame was parsed,
@@ -45,6 +56,15 @@ RECEIVED_MS = "livequiz.received_ms"
 FastPath = Callable[[str | bytes, int], bool]
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
+#: Bytes of one read handed to the parser at a time (see the module's docstring).
+PARSE_SLICE_BYTES = 1024
+#: Close code for a socket that kept flooding after it was refused (RFC 6455: policy violation).
+CLOSE_POLICY = 1008
+#: The control-frame budget of a socket before its session shares the session's own: the
+#: defaults of `Settings.rate_per_s`, `rate_burst`, `rate_strikes`.
+DEFAULT_RATE = (10.0, 20, 20)
+#: Seconds a socket closed for flooding is kept (not read) so that its close frame arrives.
+FLOODER_LINGER_S = 0.2
 
 
 def frame_bytes(payload: str | bytes) -> bytes:
@@ -103,6 +123,10 @@ class RawWriter:
         """Install (or, with None, remove: it refers back to the session) the receive fast path."""
         self._protocol.fast_path = handler
 
+    def share_rate_limiter(self, limiter: RateLimiter) -> None:
+        """Count this socket's control frames against `limiter` (the session's message budget)."""
+        self._protocol.limiter = limiter
+
 
 class _StampingQueue(asyncio.Queue[Any]):
     def put_nowait(self, item: Any) -> None:
@@ -133,6 +157,8 @@ _FINAL_DATA = {0x81: True, 0x82: False}  # -> is text
 #: A masked frame with a 7-bit length: 2 header bytes, 4 mask bytes, at most 125 payload bytes.
 _SMALL_MASKED_MAX = 6 + 125
 _AT_EOF = StreamReader.at_eof.__code__
+#: A final pong frame from the server (unmasked): how its bytes begin.
+_PONG_FIRST_BYTE = b"\x8a"
 
 
 def _between_frames(parser: Any) -> bool:
@@ -171,12 +197,68 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue: _StampingQueue = _StampingQueue()
         self.logger = self.conn.logger = connection_logger()
         self.fast_path: FastPath | None = None
+        self.limiter = RateLimiter(*DEFAULT_RATE)
+        self._pongs: deque[bytes] = deque()  # see `handle_ping`
+        self.flooded = False  # closed for flooding: nothing more is read
 
     def data_received(self, data: bytes) -> None:
         fast = self.fast_path
         if fast is not None and 6 < len(data) <= _SMALL_MASKED_MAX and self._take_small_frame(data, fast):
             return
-        super().data_received(data)
+        if self.flooded:
+            return
+        if len(data) <= PARSE_SLICE_BYTES:
+            super().data_received(data)
+            return
+        view = memoryview(data)
+        for start in range(0, len(data), PARSE_SLICE_BYTES):
+            if self.flooded or self.transport.is_closing():  # the rest is not parsed
+                return
+            super().data_received(bytes(view[start:start + PARSE_SLICE_BYTES]))
+
+    def handle_ping(self) -> None:
+        # The parser queued a pong for every ping of the read before any event is handled: so
+        # each ping event takes its own pong out of the queue, written when the ping is within
+        # budget, dropped when not (other frames queued there go out as they are, in order).
+        allowed = self._allow_control_frame()
+        for chunk in self.conn.data_to_send():
+            if chunk[:1] == _PONG_FIRST_BYTE:
+                self._pongs.append(chunk)
+            else:
+                self.transport.write(chunk)
+        if self._pongs:
+            pong = self._pongs.popleft()
+            if allowed and not self.flooded and not self.transport.is_closing():
+                self.transport.write(pong)
+
+    def handle_pong(self, event: Any) -> None:
+        if self._allow_control_frame():
+            super().handle_pong(event)
+
+    def _allow_control_frame(self) -> bool:
+        """Charge one control frame to the socket's budget; a refused ping gets no pong, and
+        a socket out of strikes is closed 1008 at once."""
+        limiter = self.limiter
+        if limiter.allow():
+            return True
+        if limiter.abusive and not self.flooded:
+            self._close_flooder()
+        return False
+
+    def _close_flooder(self) -> None:
+        """Send close 1008 and stop reading: what the flooder sends next waits in the kernel
+        (costing us nothing) until the connection is dropped `FLOODER_LINGER_S` later. Closing
+        at once would make the kernel answer the unread data with a reset, which can reach the
+        client before the close frame does."""
+        self.logger.warning("closing a WebSocket that floods control frames")
+        self.flooded = True
+        self._pongs.clear()
+        self.conn.data_to_send()  # pongs queued by the parser: not for a flooder
+        self.conn.send_close(CLOSE_POLICY, "too many frames")
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.transport.pause_reading()
+        self.loop.call_later(FLOODER_LINGER_S, self.transport.abort)
 
     def _take_small_frame(self, data: bytes, fast: FastPath) -> bool:
         """Hand one complete small masked data frame straight to the fast path; False (nothing
