@@ -77,6 +77,7 @@ def test_sign_up_host_a_game_and_find_it_in_my_games_and_my_results(site: Pages,
     sign_up(host, host_name, "Hostess", stays=False, email=f"{host_name}@example.org")
     # Signed in from the host page's link: back to /host, signed in by the session cookie.
     expect(host).to_have_url(f"{site.base_url}/host")
+    expect(host.get_by_test_id("account-link")).to_have_text(f"@{host_name}")
     host.get_by_test_id("quiz-json").fill(json.dumps(QUIZ))
     with host.expect_response(lambda r: r.url.endswith("/api/games") and r.request.method == "POST") as info:
         host.get_by_test_id("create").click()
