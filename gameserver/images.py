@@ -68,6 +68,17 @@ return 1
 """
 
 
+async def store_image(
+    redis: Redis, data: bytes, *, ttl_s: int, now_ms: int, max_count: int = MAX_STORED_IMAGES
+) -> str | None:
+    """Keep `data` under its SHA-256 for `ttl_s`; the id, or None when `max_count` live images
+    are stored already (a known image is always taken: it only has its expiry renewed)."""
+    image_id = hashlib.sha256(data).hexdigest()
+    script = redis.register_script(STORE_IMAGE)
+    stored = await script(keys=[image_key(image_id), INDEX_KEY], args=[data, ttl_s, now_ms, max_count, image_id])
+    return image_id if stored == 1 else None
+
+
 def image_type(data: bytes) -> str | None:
     """The media type the bytes really are, or None for anything but PNG/JPEG/GIF/WebP."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -101,14 +112,9 @@ async def upload_image(request: Request) -> Response:
         return error_response(413, "image_too_large", f"an image may have at most {MAX_IMAGE_BYTES} bytes")
     if image_type(data) is None:
         return error_response(415, "image_type", "send a PNG, JPEG, GIF or WebP image")
-    image_id = hashlib.sha256(data).hexdigest()
-    live = request.app.state.live
-    store_image = _redis(request).register_script(STORE_IMAGE)
-    stored = await store_image(
-        keys=[image_key(image_id), INDEX_KEY],
-        args=[data, live.settings.game_ttl_s, int(time.time() * 1000), MAX_STORED_IMAGES, image_id],
-    )
-    if stored != 1:
+    ttl_s = request.app.state.live.settings.game_ttl_s
+    image_id = await store_image(_redis(request), data, ttl_s=ttl_s, now_ms=int(time.time() * 1000))
+    if image_id is None:
         return error_response(507, "image_store_full", "too many images are stored; try again later")
     return ORJSONResponse({"id": image_id, "url": f"/api/images/{image_id}"}, status_code=201)
 
