@@ -19,6 +19,7 @@ from gameserver.admin_cli import add_admin_commands
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.openfiles import connection_limit, raise_open_files_limit
 from gameserver.settings import Settings
+from gameserver.wallet_cli import add_wallet_commands
 from persistence.db import run_upgrade
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p_redis.set_defaults(func=redis_command)
 
     add_admin_commands(commands)  # admin create/grant, db upgrade
+    add_wallet_commands(commands)  # wallet check, wallet purge-keys
 
     args = parser.parse_args(argv)
     return int(args.func(args))
