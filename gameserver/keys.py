@@ -62,6 +62,12 @@ class GameKeys:
         return self.prefix + "kicked"
 
     @property
+    def away(self) -> str:
+        """Hash: player_id -> until_ms, for a player whose last socket dropped during a
+        question: still waited for (no early close) until then, the reconnect grace."""
+        return self.prefix + "away"
+
+    @property
     def reveal(self) -> str:
         """String: the last reveal + leaderboard event, for players who come back in BETWEEN."""
         return self.prefix + "reveal"
@@ -88,5 +94,5 @@ class GameKeys:
 
     def all_keys(self, question_count: int) -> list[str]:
         fixed = [self.meta, self.quiz, self.names, self.players, self.tokens, self.totals,
-                 self.connected, self.kicked, self.reveal, self.results, self.links]
+                 self.connected, self.kicked, self.reveal, self.results, self.links, self.away]
         return fixed + [self.answers(i) for i in range(question_count)]

@@ -104,8 +104,9 @@ if out[1] > 0 and redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[
 return out
 """
 
-# KEYS: meta, answers:{q}, conn.  ARGV: question.
-# Returns 1 when question q is running and every connected player has answered it.
+# KEYS: meta, answers:{q}, conn, away.  ARGV: question, now_ms.
+# Returns 1 when question q is running and every connected player has answered it, and so
+# has every player whose socket dropped less than the reconnect grace ago (away until > now).
 ALL_CONNECTED_ANSWERED = """
 local m = redis.call('HMGET', KEYS[1], 'phase', 'question')
 if m[1] ~= 'ACTIVE' or m[2] ~= ARGV[1] then return 0 end
@@ -113,6 +114,11 @@ local connected = redis.call('HKEYS', KEYS[3])
 if #connected == 0 then return 0 end
 for _, id in ipairs(connected) do
   if redis.call('HEXISTS', KEYS[2], id) == 0 then return 0 end
+end
+local away = redis.call('HGETALL', KEYS[4])
+local now = tonumber(ARGV[2])
+for i = 1, #away, 2 do
+  if tonumber(away[i + 1]) > now and redis.call('HEXISTS', KEYS[2], away[i]) == 0 then return 0 end
 end
 return 1
 """
@@ -160,7 +166,7 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 """
 
-# KEYS: meta, players, names, totals, kicked, conn.
+# KEYS: meta, players, names, totals, kicked, conn, away.
 # ARGV: player_id, name_key, channel.
 # Removes a player for good: the token no longer resumes, the name is free again.
 # Returns the new player count, or -1 when there is no such player.
@@ -169,6 +175,7 @@ if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[2]) end
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[7], ARGV[1])
 redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('EXPIRE', KEYS[5], math.max(redis.call('TTL', KEYS[1]), 60))
 local count = redis.call('HINCRBY', KEYS[1], 'players', -1)
@@ -176,18 +183,30 @@ redis.call('PUBLISH', ARGV[3], cjson.encode({e = 'kick', id = ARGV[1], count = c
 return count
 """
 
-# KEYS: conn, meta.  ARGV: ttl_s, then per change: player_id, delta.
+# KEYS: conn, meta, away.  ARGV: ttl_s, then per change: player_id, delta, away_until_ms.
 # Counts players' open sockets (all processes). Returns {phase, question, n1, n2, ...}: each
 # player's socket count after its change, and the game's phase (so a last socket closing
-# during a question can trigger the all-answered check without another round trip).
+# during a question can trigger the all-answered check without another round trip). A last
+# socket closing during a question with away_until_ms > 0 marks the player away until then
+# (at most the deadline): still waited for, the reconnect grace. A socket opening ends it.
 CONNECT_MANY = """
 local out = {}
-local m = redis.call('HMGET', KEYS[2], 'phase', 'question')
+local m = redis.call('HMGET', KEYS[2], 'phase', 'question', 'deadline')
 out[1] = m[1] or ''
 out[2] = tonumber(m[2] or '-1')
-for i = 2, #ARGV, 2 do
+local deadline = tonumber(m[3] or '0')
+for i = 2, #ARGV, 3 do
   local n = redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-  if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
+  if n <= 0 then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    local until_ms = math.min(tonumber(ARGV[i + 2]), deadline)
+    if m[1] == 'ACTIVE' and until_ms > 0 then
+      redis.call('HSET', KEYS[3], ARGV[i], until_ms)
+      if redis.call('TTL', KEYS[3]) < 0 then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
+    end
+  elseif tonumber(ARGV[i + 1]) > 0 then
+    redis.call('HDEL', KEYS[3], ARGV[i])
+  end
   out[#out + 1] = n
 end
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('TTL', KEYS[1]) < 0 then

@@ -149,9 +149,21 @@ class GameService:
         return player_id, name
 
     async def set_connected(self, pin: str, player_id: str, connected: bool) -> None:
-        presence = await self.store.connect(pin, player_id, 1 if connected else -1)
+        """Count a socket of the player opening or closing. A player whose last socket closes
+        during a question is still waited for during the reconnect grace (a refresh, a second
+        of lost Wi-Fi): the early close is checked now (it may have waited only for them if
+        they answered) and again when the grace ends."""
+        grace = self.settings.reconnect_grace_ms
+        away_until = self.now_ms() + grace if grace > 0 and not connected else 0
+        presence = await self.store.connect(pin, player_id, 1 if connected else -1, away_until)
         if not connected and presence.sockets <= 0 and presence.phase == Phase.ACTIVE.value:
             self._check_all_answered(pin, presence.question)
+            if grace > 0:
+                self._spawn(self._check_all_answered_later(pin, presence.question, grace / 1000))
+
+    async def _check_all_answered_later(self, pin: str, question: int, delay_s: float) -> None:
+        await asyncio.sleep(delay_s + 0.05)  # just past the grace, which the script compares to
+        self._check_all_answered(pin, question)
 
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> None:
         quiz = await self.store.quiz(pin)
@@ -379,7 +391,7 @@ class GameService:
         try:
             while True:
                 self._checks[key] = False
-                if await self.store.all_connected_answered(pin, question):
+                if await self.store.all_connected_answered(pin, question, self.now_ms()):
                     with contextlib.suppress(ClientError):
                         await self.apply(pin, AllAnswered(question))
                     return

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # A `next` naming no phase within this long of the step a `next` took is a repeat where it
     # would close the question just opened or skip a reveal not yet out (machine.is_repeated_next).
     next_repeat_window_ms: int = Field(1000, ge=0)
+    # A player whose last socket drops during a question is still waited for this long (never
+    # past the deadline) before "everyone answered" closes it early; 0: not waited for.
+    reconnect_grace_ms: int = Field(3000, ge=0)
     results_ttl_s: int = Field(24 * 3600, ge=60)  # finished games (and their PINs) are kept this long
     game_ttl_s: int = Field(24 * 3600, ge=60)  # an unfinished game is dropped after this long
     # Finished games' results reach SQL at once; a process that died while writing them leaves

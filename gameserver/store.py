@@ -349,14 +349,16 @@ class GameStore:
         keys = GameKeys(pin)
         return int(
             await self._kick(
-                keys=[keys.meta, keys.players, keys.names, keys.totals, keys.kicked, keys.connected],
+                keys=[keys.meta, keys.players, keys.names, keys.totals, keys.kicked, keys.connected, keys.away],
                 args=[player_id, name_key, keys.channel],
             )
         )
 
-    async def connect(self, pin: str, player_id: str, delta: int) -> Presence:
-        """Counts one socket of the player opening (+1) or closing (-1), across processes."""
-        return await self._connects.submit(pin, (player_id, delta))
+    async def connect(self, pin: str, player_id: str, delta: int, away_until_ms: int = 0) -> Presence:
+        """Counts one socket of the player opening (+1) or closing (-1), across processes. A
+        last socket closing during a question with `away_until_ms` leaves the player waited
+        for until then (the reconnect grace; never past the deadline)."""
+        return await self._connects.submit(pin, (player_id, delta, away_until_ms))
 
     # -- answers and scores --------------------------------------------------------------
 
@@ -366,9 +368,13 @@ class GameStore:
         """Records the first answer; resolves to (answered, connected) for question `question`."""
         return self._answers.submit_soon((pin, question), (player_id, option, received_ms))
 
-    async def all_connected_answered(self, pin: str, question: int) -> bool:
+    async def all_connected_answered(self, pin: str, question: int, now_ms: int = 0) -> bool:
+        """Whether every connected player, and every player away for less than the reconnect
+        grace at `now_ms`, has answered the running `question`."""
         keys = GameKeys(pin)
-        result = await self._all_answered(keys=[keys.meta, keys.answers(question), keys.connected], args=[question])
+        result = await self._all_answered(
+            keys=[keys.meta, keys.answers(question), keys.connected, keys.away], args=[question, now_ms]
+        )
         return bool(result == 1)
 
     async def answer_counts_many(self, games: list[tuple[str, int]]) -> list[tuple[int, int]]:
@@ -661,16 +667,16 @@ class Presence:
     question: int
 
 
-def connect_batcher(redis: Redis, ttl_s: int) -> Batcher[str, tuple[str, int], Presence]:
-    """Socket opens and closes of one game, counted by one CONNECT_MANY call per batch (a
-    game's end closes every socket at once)."""
+def connect_batcher(redis: Redis, ttl_s: int) -> Batcher[str, tuple[str, int, int], Presence]:
+    """Socket opens and closes of one game (player_id, delta, away_until_ms), counted by one
+    CONNECT_MANY call per batch (a game's end closes every socket at once)."""
 
-    def command(pin: str, items: list[tuple[str, int]]) -> tuple[list[str], list[Any]]:
+    def command(pin: str, items: list[tuple[str, int, int]]) -> tuple[list[str], list[Any]]:
         keys = GameKeys(pin)
         args: list[Any] = [ttl_s]
-        for player_id, delta in items:
-            args += (player_id, delta)
-        return [keys.connected, keys.meta], args
+        for item in items:
+            args.extend(item)
+        return [keys.connected, keys.meta, keys.away], args
 
     def parse(_key: str, _items: int, result: list[Any]) -> list[Presence | Exception]:
         phase = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
