@@ -6,7 +6,7 @@
   quizzes is kept once, for the game TTL; answers `{"id", "url"}`.
 - At most MAX_STORED_IMAGES live at once (a sorted set of ids by expiry keeps the count):
   beyond it an upload gets 507 `image_store_full` and nothing is stored. Worst case in Redis:
-  MAX_STORED_IMAGES × MAX_IMAGE_BYTES.
+  MAX_STORED_IMAGES × MAX_IMAGE_BYTES. One address uploads at most `UPLOADS` an hour.
 - `GET /api/images/{id}` serves one with a year's immutable cache (the URL is the content).
 - `PUT /api/games/{pin}/images` (host token) says which question shows which image;
   `GET /api/games/{pin}/images` tells the pages (`{"images": [id or null, ...]}`).
@@ -25,13 +25,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gameserver.http_api import ORJSONResponse, error_response
+from gameserver.http_api import ORJSONResponse, client_error_response, error_response
+from gameserver.iplimits import Budget, IpRateLimited, ip_limits
 from gameserver.keys import GameKeys
 from gameserver.store import tokens_match
 from gameserver.ws import PIN_PATTERN
 
 MAX_IMAGE_BYTES = 512 * 1024
 MAX_STORED_IMAGES = 500
+#: Uploads per address: a teacher's quizzes need a few dozen; one address cannot fill the store
+#: for everyone in minutes (over it: 429 rate_limited with Retry-After, see `iplimits`).
+UPLOADS = Budget("image", 120, 3600)
 IMAGE_ID = re.compile(r"^[0-9a-f]{64}$")
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -107,6 +111,11 @@ def _redis(request: Request) -> Redis:
 
 
 async def upload_image(request: Request) -> Response:
+    limits = ip_limits(request.app.state.live)
+    try:
+        await limits.charge(UPLOADS, limits.ip(request.scope))
+    except IpRateLimited as error:
+        return client_error_response(error)
     data = await read_bounded(request, MAX_IMAGE_BYTES)
     if data is None:
         return error_response(413, "image_too_large", f"an image may have at most {MAX_IMAGE_BYTES} bytes")

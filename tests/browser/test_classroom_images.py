@@ -36,9 +36,9 @@ def post_bytes(url: str, data: bytes, content_type: str = "application/octet-str
     req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(req, timeout=10) as res:
-            return res.status, dict(res.headers), res.read()
+            return res.status, res.headers, res.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        return err.code, err.headers, err.read()
 
 
 def test_images_are_checked_by_content_bounded_and_cached(web_server: WebServer) -> None:
@@ -126,3 +126,18 @@ def test_an_image_from_the_editor_shows_on_the_projector_and_the_phone(pages: Pa
     expect(host.get_by_test_id("question-image")).to_be_hidden()
     expect(phone.get_by_test_id("question-image")).to_be_hidden()
     assert not pages.problems(), pages.problems()
+
+
+def test_one_address_uploads_a_bounded_number_of_images(web_server: WebServer) -> None:
+    """Last in this module: it spends this address's hourly upload budget (120)."""
+    refused = None
+    for n in range(121):
+        status, headers, body = post_bytes(f"{web_server.base_url}/api/images", b"GIF89a" + n.to_bytes(2, "big"))
+        if status != 201:
+            refused = (n, status, headers, body)
+            break
+    assert refused is not None, "121 uploads from one address were all taken"
+    n, status, headers, body = refused
+    assert status == 429 and b'"code":"rate_limited"' in body and int(headers["Retry-After"]) > 0
+    unseen = hashlib.sha256(b"GIF89a" + n.to_bytes(2, "big")).hexdigest()
+    assert http_json("GET", f"{web_server.base_url}/api/images/{unseen}")[0] == 404  # refused: not stored
