@@ -15,7 +15,7 @@ from persistence.wallet import invariants, queries, service
 from persistence.wallet.errors import WalletError
 from persistence.wallet.models import LedgerEntry, LedgerTransaction, WalletAccount
 from persistence.wallet.money import tax_of
-from persistence.wallet.providers import card_number_ok
+from persistence.wallet.providers import SandboxProvider, WebhookRejected, card_number_ok
 from tests.persistence.wallet_support import CARD, CONFIG, PROVIDER, balances, make_user, wallet_db
 
 __all__ = ["wallet_db"]
@@ -331,3 +331,18 @@ async def test_the_check_finds_a_corrupted_ledger(database: Database) -> None:
         "running_balance_wrong",
     } <= set(report.violations)
     assert "BROKEN" in report.describe()
+
+
+def test_sandbox_webhooks_verify_their_signature() -> None:
+    provider = SandboxProvider("secret")
+    body = b'{"kind": "topup.confirmed", "ref": "sandbox-topup-1"}'
+    event = provider.verify_webhook({"X-Sandbox-Signature": provider.sign(body)}, body)
+    assert (event.kind, event.provider_ref) == ("topup.confirmed", "sandbox-topup-1")
+    for headers, raw in (
+        ({"X-Sandbox-Signature": provider.sign(body)}, body + b" "),  # body changed after signing
+        ({"X-Sandbox-Signature": SandboxProvider("other").sign(body)}, body),  # another secret
+        ({}, body),  # unsigned
+        ({"X-Sandbox-Signature": provider.sign(b"[1]")}, b"[1]"),  # signed, but not an event
+    ):
+        with pytest.raises(WebhookRejected):
+            provider.verify_webhook(headers, raw)
