@@ -11,6 +11,7 @@ import asyncio
 import base64
 import concurrent.futures
 import json
+import re
 import secrets
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -254,3 +255,30 @@ def test_signed_out_visitors_are_asked_to_sign_in(site: Site) -> None:
     expect(page.get_by_test_id("exam-start")).to_be_disabled()
     missing = site.pages.open("/exam?id=987654&lang=en", name="missing")
     expect(missing.get_by_test_id("exam-error")).to_have_text("This exam does not exist.")
+
+
+def test_start_a_group_quiz_from_an_exam(site: Site) -> None:
+    owner, teacher = site.user(), site.user()
+    tag = secrets.token_hex(3)
+    exam_id = site.exam(owner, title=f"Rivers {tag}")
+    site.exam(owner, title=f"Rivers {tag} paid", price=5000)
+    page = site.open_signed_in("/exam?lang=en", teacher, "teacher")
+    page.get_by_test_id("exam-search").fill(f"rivers {tag}")
+    expect(page.get_by_test_id("exam-item")).to_have_count(2)
+    paid = page.get_by_test_id("exam-item").filter(has_text="paid")
+    paid.get_by_test_id("exam-host").click()
+    expect(page.get_by_test_id("exam-error")).to_have_text("A paid exam cannot be played as a group game.")
+    free = page.get_by_test_id("exam-item").filter(has_not_text="paid")
+    free.get_by_test_id("exam-host").click()
+
+    page.wait_for_url("**/host?pin=*")
+    pin_box = page.get_by_test_id("pin")
+    expect(pin_box).to_have_text(re.compile(r"^\s*[0-9]{6}\s*$"))
+    pin = pin_box.inner_text().strip()
+    assert "#token" not in page.url  # the host page drops the token from the address
+    live = httpx.get(f"{site.server.base_url}/api/games/{pin}", timeout=10).json()
+    # Of the four questions only the select_one one is played.
+    assert live["title"] == f"Rivers {tag}" and live["question_count"] == 1
+    mine = site.api("GET", "/api/exams?mine=1", owner).json()["items"]
+    assert exam_id in [item["id"] for item in mine]
+    assert not site.pages.problems(), site.pages.problems()

@@ -292,6 +292,53 @@ function snapshot() {
   }, "image/jpeg", 0.85);
 }
 
+// ---- Catalogue: the caller's exams or a search; take one, or host a group game from it ----
+
+let searchDelay = null;
+
+async function loadCatalogue() {
+  const mine = $("#mine").checked;
+  const query = $("#search").value.trim();
+  const params = new URLSearchParams({ limit: "50" });
+  if (mine) params.set("mine", "1");
+  else if (query) params.set("q", query);
+  const { status, data } = await api("GET", `/api/exams?${params}`);
+  if (status !== 200) return showError(data, status);
+  clearError();
+  $("#exam-list").replaceChildren(...data.items.map((item) => h("li", { class: "exam-item", "data-testid": "exam-item" },
+    h("span", { class: "exam-item-title", text: item.title }),
+    h("span", { class: "muted", text: t("exam.fact.questions", { count: item.question_count }) }),
+    h("a", { class: "btn btn-primary", href: `/exam?id=${item.id}`, "data-testid": "exam-take", text: t("exam.catalogue.take") }),
+    h("button", { type: "button", class: "btn btn-ghost", "data-testid": "exam-host", text: t("exam.catalogue.host"),
+      onclick: () => hostGame(item.id) }))));
+  $("#exam-list-empty").hidden = data.items.length > 0;
+  document.body.dataset.listed = String(data.items.length);
+  return undefined;
+}
+
+async function hostGame(id) {
+  const { status, data } = await api("POST", `/api/exams/${id}/games`, {});
+  if (status !== 201) return showError(data, status);
+  // The host page adopts a game from its PIN and the token in the fragment (never sent to a server).
+  location.assign(`/host?pin=${encodeURIComponent(data.pin)}#token=${encodeURIComponent(data.host_token)}`);
+  return undefined;
+}
+
+function showCatalogue() {
+  showScreen("screen-catalogue");
+  $("#search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadCatalogue();
+  });
+  $("#search").addEventListener("input", () => {
+    clearTimeout(searchDelay);
+    searchDelay = setTimeout(loadCatalogue, 300);
+  });
+  $("#mine").addEventListener("change", loadCatalogue);
+  loadCatalogue();
+  document.body.dataset.ready = "true";
+}
+
 // ---- Boot ----
 
 async function boot() {
@@ -300,6 +347,7 @@ async function boot() {
   $("#prev").addEventListener("click", () => move(-1));
   $("#next").addEventListener("click", () => move(1));
   $("#finish").addEventListener("click", finish);
+  if (examId === "") return showCatalogue();
   if (!/^[0-9]{1,12}$/.test(examId)) {
     $("#start").hidden = true;
     return showError({ error: { code: "not_found" } }, 404);
