@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # Comma-separated addresses of reverse proxies whose X-Forwarded-For (and -Proto) is believed;
     # anyone else's is ignored. Empty: believe no one (each socket's peer is its client).
     trusted_proxies: str = "127.0.0.1"
+    # Slow or idle connections (`connguard`): open connections per client address (0: no cap;
+    # over -> 429 too_many_connections), and the time a request's headers, then its body, may
+    # take to arrive (over -> the connection is dropped).
+    max_connections_per_ip: int = Field(1000, ge=0)
+    header_timeout_s: float = Field(5.0, gt=0)
+    body_timeout_s: float = Field(30.0, gt=0)
 
     # Timing.
     lobby_interval_ms: int = Field(300, ge=50)  # lobby/answer_count updates at most this often

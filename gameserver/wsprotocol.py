@@ -45,6 +45,7 @@ from websockets.frames import apply_mask  # type: ignore[attr-defined]  # C spee
 from websockets.protocol import OPEN
 from websockets.streams import StreamReader
 
+from gameserver.connguard import OPEN_CONNECTIONS
 from gameserver.ratelimit import RateLimiter
 
 RAW_EXTENSION = "livequiz.raw"
@@ -200,6 +201,10 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         self.limiter = RateLimiter(*DEFAULT_RATE)
         self._pongs: deque[bytes] = deque()  # see `handle_ping`
         self.flooded = False  # closed for flooding: nothing more is read
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        OPEN_CONNECTIONS.release(self.transport)  # counted by the HTTP protocol it was upgraded from
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         fast = self.fast_path

@@ -45,13 +45,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(redis_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def serve_process(
+    redis_url: str, data_dir: Path, extra_env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`livequiz serve` on a free loopback port, per-address limits off (one client address)."""
     port = _free_port()
     env = dict(os.environ) | {
         "LIVEQUIZ_REDIS_URL": redis_url, "LIVEQUIZ_DATA_DIR": str(data_dir),
         "LIVEQUIZ_IP_JOIN_LIMIT": "0", "LIVEQUIZ_IP_CREATE_LIMIT": "0", "LIVEQUIZ_IP_LOOKUP_MISS_LIMIT": "0",
         "LIVEQUIZ_MAX_CONNECTIONS_PER_IP": "0",
-    }
+    } | (extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "gameserver.cli", "serve", "--port", str(port), "--log-level", "error"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=1_000_000, help="ping frames per attacker connection")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "valkey", appendonly=False) as valkey:
-        process, port = _serve(valkey.url, Path(tmp) / "server")
+        process, port = serve_process(valkey.url, Path(tmp) / "server")
         try:
             for attack in (False, True):
                 result = asyncio.run(_play(port, valkey.url, args.victims, args.questions, args.frames, attack))

@@ -80,7 +80,8 @@ class ServerSet:
         env = dict(os.environ)
         env.setdefault("LIVEQUIZ_MAX_PLAYERS", "100000")
         # Every simulated player comes from 127.0.0.1: per-address limits would refuse the swarm.
-        for limit in ("LIVEQUIZ_IP_JOIN_LIMIT", "LIVEQUIZ_IP_CREATE_LIMIT", "LIVEQUIZ_IP_LOOKUP_MISS_LIMIT"):
+        for limit in ("LIVEQUIZ_IP_JOIN_LIMIT", "LIVEQUIZ_IP_CREATE_LIMIT", "LIVEQUIZ_IP_LOOKUP_MISS_LIMIT",
+                      "LIVEQUIZ_MAX_CONNECTIONS_PER_IP"):
             env.setdefault(limit, "0")
         env.update(self.env)
         env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
