@@ -2,13 +2,16 @@
 
 Off when `telegram_token` is empty. With a token, `start_telegram` builds the bridge over this
 process's service and hub (a `ServerPort` that can also read a question's right option, which
-quiz polls need up front) and starts long polling, or registers the webhook when
-`telegram_webhook_url` is set. Run the bridge in one process: Telegram hands each update to one
-consumer, and attached chats live in that process's memory.
+quiz polls need up front). Every process of the server does; the one holding the lease in Redis
+(`transports.telegram.leader`) long-polls, or registers the webhook when `telegram_webhook_url`
+is set, and runs the attached chats; grants, attachments, seats and posted questions are in
+Redis (`transports.telegram.shared`), so any process answers the API and another one carries on
+within `telegram_lease_ms` when the leader dies.
 
 Routes:
 - `POST /telegram/webhook`: Telegram's webhook; the `X-Telegram-Bot-Api-Secret-Token` header
-  must match (constant-time), else 403; the update is queued and 200 answered at once.
+  must match (constant-time), else 403; the update is stamped with its receive time and queued
+  (in Redis for the leader when this process does not lead), and 200 answered at once.
 - `POST /api/games/{pin}/telegram` with `Authorization: Bearer <host_token>` and
   `{"chat_id": int, "admin_user_id": int, "mode": "polling"|"inline"}`: show the game in that
   chat. The host token alone is not enough: `admin_user_id` must be a Telegram user who proved
@@ -33,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from telegram import Update
 
 from gameserver.context import LiveContext
 from gameserver.http_api import ORJSONResponse, client_error_response, error_response
@@ -42,6 +46,7 @@ from statemachine.errors import ClientError, UnknownGame
 from transports.telegram import MODES, BridgeConfig, QuizPort, RuntimeConfig, TelegramRuntime
 from transports.telegram.callbacks import host_link_payload
 from transports.telegram.runtime import CommandHook
+from transports.telegram.shared import SharedState
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +81,10 @@ async def start_telegram(live: LiveContext, *, port: QuizPort | None = None) -> 
         webhook_url=settings.telegram_webhook_url,
         webhook_secret=settings.telegram_webhook_secret,
         bridge=BridgeConfig(budget_ops=settings.telegram_budget_ops, budget_window_s=settings.telegram_budget_window_s),
+        lease_ms=settings.telegram_lease_ms,
     )
-    runtime = TelegramRuntime(config, port or TelegramServerPort(live))
+    shared = SharedState(live.redis, settings.telegram_token.split(":", 1)[0])
+    runtime = TelegramRuntime(config, port or TelegramServerPort(live), shared)
     for name, hook in EXTRA_COMMANDS.items():
         runtime.add_command(name, hook)
     try:
@@ -107,6 +114,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
 async def webhook(request: Request) -> Response:
     arrived = time.monotonic()
     runtime = _runtime(request)
+    arrived_ms = runtime.port.now_ms() if runtime is not None else 0
     if runtime is None or runtime.mode != "webhook":
         return Response(status_code=404)
     if not runtime.secret_ok(request.headers.get("x-telegram-bot-api-secret-token")):
@@ -116,7 +124,11 @@ async def webhook(request: Request) -> Response:
         data = orjson.loads(body) if body is not None else None
         if not isinstance(data, dict):
             raise ValueError("an update is a JSON object")
-        runtime.feed(data, arrived)
+        if runtime.leading:
+            runtime.feed(data, arrived)
+        elif runtime.bridge.shared is not None:
+            Update.de_json(data, runtime.application.bot)  # refuse a malformed one here, not there
+            await runtime.bridge.shared.push_update(data, arrived_ms)  # the leader handles it
     except Exception:
         log.warning("refused a malformed webhook update")
         return Response(status_code=400)
@@ -179,8 +191,13 @@ async def telegram_info(request: Request) -> Response:
     token = request.headers["authorization"].partition(" ")[2].strip()
     username = runtime.application.bot.username
     payload = host_link_payload(pin, token)
-    sessions = runtime.bridge.sessions.items()
-    chats = [{"chat_id": c, "mode": s.mode} for c, s in sessions if s.pin == pin and not s.stopped]
+    shared = runtime.bridge.shared
+    if shared is not None:
+        records = await shared.chats()
+        chats = [{"chat_id": c, "mode": r.mode} for c, r in records.items() if r.pin == pin]
+    else:
+        sessions = runtime.bridge.sessions.items()
+        chats = [{"chat_id": c, "mode": s.mode} for c, s in sessions if s.pin == pin and not s.stopped]
     return ORJSONResponse({
         "bot_username": username,
         "host_link": f"https://t.me/{username}?start={payload}" if payload else None,

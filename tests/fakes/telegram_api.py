@@ -53,6 +53,7 @@ import email.policy
 import json
 import math
 import re
+import secrets
 import socket
 import threading
 import time
@@ -833,7 +834,7 @@ class FakeTelegram:
 
     def __init__(
         self,
-        token: str = "123456789:AAFakeTokenForTests_0123456789abcdef",
+        token: str | None = None,
         *,
         bot_username: str = "fake_quiz_bot",
         bot_first_name: str = "Fake Quiz Bot",
@@ -848,7 +849,8 @@ class FakeTelegram:
         host: str = "127.0.0.1",
         latency: float = 0.0,
     ) -> None:
-        self.token = token
+        # a fresh bot per fake unless told: state a bot keeps in a shared Redis stays apart
+        self.token = token or f"{secrets.randbelow(9 * 10**8) + 10**8}:AAFakeTokenForTests_{secrets.token_hex(8)}"
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.threaded = threaded

@@ -6,7 +6,12 @@ the host token was checked in a private chat; `/quiz PIN` in a group (or the HTT
 needs that grant *and* admin rights in the group, checked with getChatMember, so no secret ever
 appears in a group and nobody attaches a game to a group they do not run. A game running in a
 chat is never displaced by another game: `/stopquiz` (an admin) or the game's end frees the
-chat. Grants live in memory for `grant_ttl_s`.
+chat. Grants last `grant_ttl_s`.
+
+Several processes: with a `SharedState` (Redis) grants and attached chats are shared, and only
+the process that `leading` runs sessions; the others check and record attachments, which the
+leader picks up in `reconcile` (and a new leader resumes with the same button tags, seats and
+posted questions). Without one, everything lives in this process.
 
 A poll vote can reach us before the sendPoll answer that tells us the poll's id (both travel
 back from Telegram separately): such votes wait in `_early_votes` (bounded, `EARLY_VOTE_TTL_S`)
@@ -33,6 +38,7 @@ from transports.telegram.budget import RollingBudget
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
 from transports.telegram.quiz_port import QuizPort
 from transports.telegram.session import ChatSession
+from transports.telegram.shared import ChatRecord, SharedState
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +80,19 @@ class BridgeConfig:
 
 class TelegramBridge:
     def __init__(
-        self, port: QuizPort, bot: Bot, config: BridgeConfig | None = None, clock: Callable[[], float] = time.monotonic
+        self, port: QuizPort, bot: Bot, config: BridgeConfig | None = None, clock: Callable[[], float] = time.monotonic,
+        shared: SharedState | None = None,
     ) -> None:
         self.port = port
         self.bot = bot
         self.config = config or BridgeConfig()
         self.clock = clock
+        self.shared = shared
+        self.leading = shared is None  # with shared state, only once this process holds the lease
         self.sessions: dict[int, ChatSession] = {}
         self.outboxes: dict[int, Outbox] = {}
         self.polls: OrderedDict[str, tuple[ChatSession, int]] = OrderedDict()
-        self.grants: OrderedDict[tuple[int, str], tuple[str, float]] = OrderedDict()
+        self.grants: OrderedDict[tuple[int, str], float] = OrderedDict()  # -> expiry on `clock`
         self._early_votes: OrderedDict[str, list[tuple[User, tuple[int, ...], float]]] = OrderedDict()
         self._member_replied: dict[int, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -105,16 +114,16 @@ class TelegramBridge:
             return False
         return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
-    async def attach_as(self, pin: str, chat_id: int, mode: str, user_id: int) -> ChatSession:
+    async def attach_as(self, pin: str, chat_id: int, mode: str, user_id: int) -> None:
         """`attach` for a Telegram user who must hold the game's grant and administer the chat.
         Raises NoGrant, NotChatAdmin, ChatBusy, UnknownGame, Finished."""
         if not await self.is_granted(user_id, pin):
             raise NoGrant("prove you host this game first: /host in a private chat with the bot")
         if not await self.is_admin(chat_id, user_id):
             raise NotChatAdmin("only an admin of the group can show a game there")
-        return await self.attach(pin, chat_id, mode)
+        await self.attach(pin, chat_id, mode)
 
-    async def attach(self, pin: str, chat_id: int, mode: str) -> ChatSession:
+    async def attach(self, pin: str, chat_id: int, mode: str) -> None:
         """Show game `pin` in the chat (the caller has checked the host's rights); attaching the
         game the chat already shows posts its lobby again. Raises UnknownGame, Finished, and
         ChatBusy while the chat shows another game that is not over."""
@@ -123,26 +132,72 @@ class TelegramBridge:
         summary = await self.port.summary(pin)
         if summary.phase == "FINISHED":
             raise Finished("this game is over")
-        same = self.sessions.get(chat_id)
-        if same is not None and same.pin == pin and not same.stopped:
-            same.mode = mode  # from the next question on
-            same.repost_lobby()  # players already in keep their seats
-            return same
-        if same is not None and not same.stopped:
-            running = await self._still_running(same.pin)
-            if running:
-                raise ChatBusy("this group shows another game; an admin can end that with /stopquiz")
+        current = await self._shown(chat_id)
+        if current is not None and current.pin == pin:
+            await self._record(chat_id, ChatRecord(pin, mode, current.tag))
+            same = self.sessions.get(chat_id)
+            if same is not None and not same.stopped:
+                same.mode = mode  # from the next question on
+                same.repost_lobby()  # players already in keep their seats
+            return
+        if current is not None and await self._still_running(current.pin):
+            raise ChatBusy("this group shows another game; an admin can end that with /stopquiz")
+        record = ChatRecord(pin, mode, callbacks.new_tag())
+        await self._record(chat_id, record)
+        if self.leading:
+            await self._run(chat_id, record, summary.title, summary.players, summary.phase)
+
+    async def _shown(self, chat_id: int) -> ChatRecord | None:
+        session = self.sessions.get(chat_id)
+        if session is not None and not session.stopped:
+            return ChatRecord(session.pin, session.mode, session.tag)
+        return await self.shared.chat(chat_id) if self.shared is not None else None
+
+    async def _record(self, chat_id: int, record: ChatRecord) -> None:
+        if self.shared is not None:
+            await self.shared.save_chat(chat_id, record)
+
+    async def _run(self, chat_id: int, record: ChatRecord, title: str, count: int, phase: str) -> None:
         old = self.sessions.pop(chat_id, None)
         if old is not None:
             await old.stop()
         session = ChatSession(
-            port=self.port, bot=self.bot, outbox=self.outbox(chat_id), chat_id=chat_id, pin=pin,
-            tag=callbacks.new_tag(), mode=mode, title=summary.title, count=summary.players, phase=summary.phase,
-            spawn=self.spawn, on_poll=self._register_poll, clock=self.clock,
+            port=self.port, bot=self.bot, outbox=self.outbox(chat_id), chat_id=chat_id, pin=record.pin,
+            tag=record.tag, mode=record.mode, title=title, count=count, phase=phase,
+            spawn=self.spawn, on_poll=self._register_poll, clock=self.clock, memory=self.shared, on_end=self._ended,
         )
+        if self.shared is not None:  # carrying on after another process: same seats, same posts
+            session.restore(await self.shared.seats(chat_id), await self.shared.posts(chat_id))
         self.sessions[chat_id] = session
         await session.start()
-        return session
+
+    def _ended(self, session: ChatSession) -> None:
+        """The game a session showed is over: the chat is free."""
+        if self.sessions.get(session.chat_id) is session:
+            del self.sessions[session.chat_id]
+        if self.shared is not None:
+            self.spawn(self.shared.drop_chat(session.chat_id, session.tag))
+
+    async def reconcile(self) -> None:
+        """The leader makes its sessions match the shared attachments (made by any process)."""
+        if self.shared is None or not self.leading:
+            return
+        records = await self.shared.chats()
+        for chat_id in [c for c in self.sessions if c not in records]:
+            await self.sessions.pop(chat_id).stop()
+        for chat_id, record in records.items():
+            session = self.sessions.get(chat_id)
+            if session is not None and session.tag == record.tag and not session.stopped:
+                session.mode = record.mode
+                continue
+            try:
+                summary = await self.port.summary(record.pin)
+            except ClientError:
+                summary = None
+            if summary is None or summary.phase == "FINISHED":
+                await self.shared.drop_chat(chat_id, record.tag)
+                continue
+            await self._run(chat_id, record, summary.title, summary.players, summary.phase)
 
     async def _still_running(self, pin: str) -> bool:
         try:
@@ -162,10 +217,15 @@ class TelegramBridge:
             self._member_replied.pop(next(iter(self._member_replied)))
         return True
 
-    async def detach(self, chat_id: int) -> None:
+    async def detach(self, chat_id: int, *, forget: bool = True) -> None:
+        """Stop showing the chat's game (`forget`: everywhere, not only in this process)."""
         session = self.sessions.pop(chat_id, None)
         if session is not None:
             await session.stop()
+        if forget and self.shared is not None:
+            record = await self.shared.chat(chat_id)
+            if record is not None:
+                await self.shared.drop_chat(chat_id, record.tag)
 
     def _register_poll(self, poll_id: str, session: ChatSession, question: int) -> None:
         self.polls[poll_id] = (session, question)
@@ -194,8 +254,9 @@ class TelegramBridge:
         self.outbox(chat_id).put(Op(Priority.NORMAL, render))
 
     async def stop(self) -> None:
+        """Stop this process's sessions; shared attachments stay for the next leader."""
         for chat_id in list(self.sessions):
-            await self.detach(chat_id)
+            await self.detach(chat_id, forget=False)
         for outbox in self.outboxes.values():
             await outbox.close()
         for task in list(self._tasks):
@@ -210,19 +271,26 @@ class TelegramBridge:
             return False
         key = (user_id, pin)
         self.grants.pop(key, None)
-        self.grants[key] = (host_token, self.clock() + self.config.grant_ttl_s)
+        self.grants[key] = self.clock() + self.config.grant_ttl_s
         while len(self.grants) > MAX_GRANTS:
             self.grants.popitem(last=False)
+        if self.shared is not None:
+            await self.shared.grant(user_id, pin, self.port.now_ms() + round(self.config.grant_ttl_s * 1000))
         return True
 
     async def is_granted(self, user_id: int, pin: str) -> bool:
-        entry = self.grants.get((user_id, pin))
-        if entry is None:
+        """Whether the user proved to host `pin` (in any process) and the game still exists."""
+        expires = self.grants.get((user_id, pin))
+        granted = expires is not None and self.clock() <= expires
+        if not granted and self.shared is not None:
+            until_ms = await self.shared.grant_expiry(user_id, pin)
+            granted = until_ms is not None and self.port.now_ms() <= until_ms
+        if not granted:
             return False
-        token, expires = entry
-        if self.clock() > expires or not await self.port.verify_host(pin, token):
-            del self.grants[(user_id, pin)]
-            return False
+        try:
+            await self.port.summary(pin)
+        except ClientError:
+            return False  # the game is gone
         return True
 
     # -- updates -------------------------------------------------------------------------

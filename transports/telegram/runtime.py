@@ -17,9 +17,10 @@ chat's outbox like every other message.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import logging
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,9 @@ from telegram.request import HTTPXRequest
 
 from transports.telegram.bridge import BridgeConfig, TelegramBridge
 from transports.telegram.handlers import Handlers
+from transports.telegram.leader import Leadership
 from transports.telegram.quiz_port import QuizPort
+from transports.telegram.shared import SharedState
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +131,20 @@ class RuntimeConfig:
     webhook_url: str = ""
     webhook_secret: str = ""
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    lease_ms: int = 5000  # with shared state: how soon another process takes over a dead leader
+
+
+def derived_secret(token: str) -> str:
+    """The webhook secret when none is configured: the same in every process of this bot (any
+    of them may receive Telegram's POST), unguessable without the bot token."""
+    digest = hmac.new(token.encode(), b"livequiz telegram webhook", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 class TelegramRuntime:
-    def __init__(self, config: RuntimeConfig, port: QuizPort) -> None:
+    def __init__(self, config: RuntimeConfig, port: QuizPort, shared: SharedState | None = None) -> None:
         self.config = config
+        self.port = port
         polling = StampingRequest()
         self.queue = StampingQueue(None if config.webhook_url else polling)
         builder = (
@@ -148,10 +160,15 @@ class TelegramRuntime:
         else:
             builder = builder.get_updates_request(polling)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self.bridge = TelegramBridge(port, self.application.bot, config.bridge)
-        #: Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; a random one if none is set.
-        self.webhook_secret = config.webhook_secret or secrets.token_urlsafe(32)
+        self.bridge = TelegramBridge(port, self.application.bot, config.bridge, shared=shared)
+        #: Telegram echoes this in X-Telegram-Bot-Api-Secret-Token
+        self.webhook_secret = config.webhook_secret or derived_secret(config.token)
         self._register(Handlers(self.bridge, self.queue.arrival))
+        self.leadership = None if shared is None else Leadership(
+            shared, self.bridge, lease_ms=config.lease_ms, lead=self._lead, follow=self._follow,
+            feed=self.feed_at_ms, webhook=bool(config.webhook_url),
+        )
+        self._loops: list[asyncio.Task[None]] = []
 
     def _register(self, h: Handlers) -> None:
         app = self.application
@@ -185,9 +202,27 @@ class TelegramRuntime:
     def mode(self) -> str:
         return "webhook" if self.config.webhook_url else "polling"
 
+    @property
+    def leading(self) -> bool:
+        return self.bridge.leading
+
     async def start(self) -> None:
+        """Alone: drive the bot. With shared state: drive it while this process holds the lease
+        (tried once now, then every beat), else stand by: answer the HTTP API, queue webhooks."""
+        await self.application.initialize()
+        if self.leadership is None:
+            await self._lead()
+            return
+        await self.leadership.beat()
+        self._loops = [
+            asyncio.create_task(self.leadership.run(), name="telegram-leadership"),
+            asyncio.create_task(self.leadership.forward_updates(), name="telegram-forwarded-updates"),
+        ]
+        log.info("Telegram bridge ready as @%s (%s, %s)", self.application.bot.username, self.mode,
+                 "driving the bot" if self.leading else "standing by")
+
+    async def _lead(self) -> None:
         app = self.application
-        await app.initialize()
         if self.config.webhook_url:
             await app.bot.set_webhook(
                 self.config.webhook_url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
@@ -195,8 +230,20 @@ class TelegramRuntime:
         else:
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0, allowed_updates=ALLOWED_UPDATES)
-        await app.start()
+        if not app.running:
+            await app.start()
         log.info("Telegram bridge started as @%s (%s)", app.bot.username, self.mode)
+
+    async def _follow(self) -> None:
+        """Stop driving the bot (another process does): no polling, no sessions here."""
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        await self.bridge.stop()
+
+    def feed_at_ms(self, data: dict[str, Any], received_ms: int) -> None:
+        """An update another process received at `received_ms` (server clock)."""
+        self.feed(data, time.monotonic() - max(0, self.port.now_ms() - received_ms) / 1000)
 
     def secret_ok(self, header: str | None) -> bool:
         """Constant-time check of the webhook secret header."""
@@ -209,10 +256,16 @@ class TelegramRuntime:
         self.queue.put_nowait(update)
 
     async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        leading = self.leading
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
             await app.stop()
         await self.bridge.stop()
+        if self.leadership is not None and leading:
+            await self.leadership.resign()  # the next process need not wait for the lease to expire
         await app.shutdown()

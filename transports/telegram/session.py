@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Bot, Message, User
 
@@ -57,6 +57,14 @@ CLOSE_DATE_MARGIN_S = 1.0  # a close_date must still be 5 s ahead when the reque
 PRESENCE_PREFIX = "telegram-chat:"
 
 
+class SessionMemory(Protocol):
+    """Where a session keeps what another process needs to carry on (`shared.SharedState`)."""
+
+    async def save_seat(self, chat_id: int, user_id: int, seat: dict[str, Any]) -> None: ...
+
+    async def save_post(self, chat_id: int, question: int, message_id: int, poll_id: str | None) -> None: ...
+
+
 def presence_id(chat_id: int) -> str:
     """The chat's placeholder in the game's connected set: never a player, never answers."""
     return f"{PRESENCE_PREFIX}{chat_id}"
@@ -67,7 +75,10 @@ class ChatSession:
         self, *, port: QuizPort, bot: Bot, outbox: Outbox, chat_id: int, pin: str, tag: str, mode: str,
         title: str, count: int, phase: str, spawn: Callable[[Coroutine[Any, Any, Any]], None],
         on_poll: Callable[[str, ChatSession, int], None], clock: Callable[[], float] = time.monotonic,
+        memory: SessionMemory | None = None, on_end: Callable[[ChatSession], None] | None = None,
     ) -> None:
+        self.memory, self.on_end = memory, on_end
+        self._restored_posts: dict[int, dict[str, Any]] = {}
         self.port, self.bot, self.outbox, self.chat_id = port, bot, outbox, chat_id
         self.pin, self.tag, self.mode, self.title = pin, tag, mode, title
         self.count, self.phase = count, phase
@@ -85,6 +96,15 @@ class ChatSession:
         self._unsubscribe: Callable[[], Awaitable[None]] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
+
+    def restore(self, seats: Mapping[int, Mapping[str, Any]], posts: Mapping[int, dict[str, Any]]) -> None:
+        """Carry on where another process left off: the chat's seats, and the questions it
+        already posted (not posted twice; their polls keep counting)."""
+        for user_id, seat in seats.items():
+            restored = PlayerSeat(str(seat["player_id"]), str(seat["token"]), str(seat["name"]))
+            self.seats[user_id] = restored
+            self.names[restored.player_id] = restored.name
+        self._restored_posts = dict(posts)
 
     async def start(self) -> None:
         self._unsubscribe = await self.port.listen(self.pin, self)
@@ -147,6 +167,14 @@ class ChatSession:
         if self.phase != "ACTIVE":
             self.phase = "ACTIVE"
             self._lobby(Priority.BACKGROUND)
+        earlier = self._restored_posts.get(view.index)
+        if earlier is not None:  # another process posted it before it died
+            view.message_id, view.poll_id = int(earlier["message_id"]), earlier.get("poll_id")
+            view.as_poll, view.posted_mono = view.poll_id is not None, self.clock()
+            if view.poll_id is not None:
+                view.poll_closes_ms = math.ceil(view.deadline_ms / 1000) * 1000
+                self.on_poll(view.poll_id, self, view.index)
+            return
         op = Op(Priority.URGENT, lambda: self._render_question(view), key=("question", self.tag, view.index),
                 on_done=lambda result, done: self._posted(view, result, done))
         wait_s = (view.opens_ms - self.port.now_ms()) / 1000
@@ -195,6 +223,8 @@ class ChatSession:
         self.outbox.put(Op(Priority.URGENT, render, key=("finished", self.tag)))
         self._lobby(Priority.BACKGROUND)
         self.spawn(self.stop())
+        if self.on_end is not None:
+            self.on_end(self)
 
     # -- rendering (when an op's turn comes) ---------------------------------------------
 
@@ -257,6 +287,8 @@ class ChatSession:
         if result.poll is not None:
             view.poll_id = result.poll.id
             self.on_poll(result.poll.id, self, view.index)
+        if self.memory is not None:
+            self.spawn(self.memory.save_post(self.chat_id, view.index, result.message_id, view.poll_id))
         elif view.answered and not view.closed:
             self._indicator(view)  # presses that came before the post returned
 
@@ -326,6 +358,9 @@ class ChatSession:
             raise NameTaken("every variant of this name is taken")
         self.seats[user.id] = seat
         self.names[seat.player_id] = seat.name
+        if self.memory is not None:
+            seat_record = {"player_id": seat.player_id, "token": seat.token, "name": seat.name}
+            await self.memory.save_seat(self.chat_id, user.id, seat_record)
         await self.port.set_connected(self.pin, seat.player_id, True)
         self._lobby(Priority.BACKGROUND)
         return seat

@@ -1,0 +1,160 @@
+"""What the Telegram bridge shares across processes and machines, in Redis.
+
+Telegram hands each update to one consumer (a second `getUpdates` gets 409), so exactly one
+process leads: it holds a lease, polls (or registers the webhook), and runs every attached
+chat's session. Everything a new leader needs to carry on lives here, so when the leader dies
+another process takes over within `lease_ms` and the groups' games go on:
+
+    telegram:{bot}:leader        string  owner id of the leading process, PX lease_ms
+    telegram:{bot}:grants        hash    "<user id>:<pin>" -> expiry (unix ms): who proved to host what
+    telegram:{bot}:chats         hash    chat id -> {"pin", "mode", "tag"}: which game each chat shows
+    telegram:{bot}:seats:{chat}  hash    Telegram user id -> {"player_id", "token", "name"}
+    telegram:{bot}:posts:{chat}  hash    question index -> {"message_id", "poll_id"}: what is already posted
+    telegram:{bot}:polls         hash    poll id -> {"chat", "question"}
+    telegram:{bot}:updates       list    webhook updates taken by a process that does not lead,
+                                         with their receive time, for the leader to handle
+
+Per-chat hashes expire `STATE_TTL_S` after their last write (a game lasts hours, not days).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+STATE_TTL_S = 24 * 3600
+MAX_QUEUED_UPDATES = 10_000
+
+# KEYS: leader.  ARGV: owner, lease_ms.  1 while `owner` leads (lease extended), else 0.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: leader.  ARGV: owner.  Gives the lease up if `owner` holds it.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class ChatRecord:
+    pin: str
+    mode: str
+    tag: str
+
+
+class SharedState:
+    def __init__(self, redis: Redis, bot_id: str) -> None:
+        self.redis = redis
+        self.prefix = f"telegram:{bot_id}:"
+        self.owner = secrets.token_hex(8)
+        self._renew = redis.register_script(RENEW)
+        self._release = redis.register_script(RELEASE)
+
+    def _key(self, name: str) -> str:
+        return self.prefix + name
+
+    # -- the lease -----------------------------------------------------------------------
+
+    async def lead(self, lease_ms: int) -> bool:
+        """Take or keep the lease; whether this process leads now."""
+        if await self._renew(keys=[self._key("leader")], args=[self.owner, lease_ms]) == 1:
+            return True
+        return bool(await self.redis.set(self._key("leader"), self.owner, nx=True, px=lease_ms))
+
+    async def resign(self) -> None:
+        await self._release(keys=[self._key("leader")], args=[self.owner])
+
+    # -- grants --------------------------------------------------------------------------
+
+    async def grant(self, user_id: int, pin: str, expires_ms: int) -> None:
+        await self.redis.hset(self._key("grants"), f"{user_id}:{pin}", str(expires_ms))
+
+    async def grant_expiry(self, user_id: int, pin: str) -> int | None:
+        raw = await self.redis.hget(self._key("grants"), f"{user_id}:{pin}")
+        return int(raw) if raw is not None else None
+
+    async def revoke(self, user_id: int, pin: str) -> None:
+        await self.redis.hdel(self._key("grants"), f"{user_id}:{pin}")
+
+    # -- attached chats ------------------------------------------------------------------
+
+    async def save_chat(self, chat_id: int, record: ChatRecord) -> None:
+        value = orjson.dumps({"pin": record.pin, "mode": record.mode, "tag": record.tag}).decode()
+        await self.redis.hset(self._key("chats"), str(chat_id), value)
+
+    async def chat(self, chat_id: int) -> ChatRecord | None:
+        raw = await self.redis.hget(self._key("chats"), str(chat_id))
+        return _record(raw) if raw is not None else None
+
+    async def chats(self) -> dict[int, ChatRecord]:
+        raw = await self.redis.hgetall(self._key("chats"))
+        return {int(chat): _record(value) for chat, value in raw.items()}
+
+    async def drop_chat(self, chat_id: int, tag: str) -> None:
+        """Forget the chat's game, unless the chat shows another attachment by now."""
+        current = await self.chat(chat_id)
+        if current is not None and current.tag == tag:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(self._key("chats"), str(chat_id))
+                pipe.delete(self._key(f"seats:{chat_id}"), self._key(f"posts:{chat_id}"))
+                await pipe.execute()
+
+    # -- a chat's seats and posts --------------------------------------------------------
+
+    async def _put(self, name: str, field: str, value: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._key(name), field, orjson.dumps(value).decode())
+            pipe.expire(self._key(name), STATE_TTL_S)
+            await pipe.execute()
+
+    async def _all(self, name: str) -> dict[str, dict[str, Any]]:
+        raw = await self.redis.hgetall(self._key(name))
+        return {_text(k): orjson.loads(v) for k, v in raw.items()}
+
+    async def save_seat(self, chat_id: int, user_id: int, seat: dict[str, Any]) -> None:
+        await self._put(f"seats:{chat_id}", str(user_id), seat)
+
+    async def seats(self, chat_id: int) -> dict[int, dict[str, Any]]:
+        return {int(k): v for k, v in (await self._all(f"seats:{chat_id}")).items()}
+
+    async def save_post(self, chat_id: int, question: int, message_id: int, poll_id: str | None) -> None:
+        await self._put(f"posts:{chat_id}", str(question), {"message_id": message_id, "poll_id": poll_id})
+        if poll_id is not None:
+            await self._put("polls", poll_id, {"chat": chat_id, "question": question})
+
+    async def posts(self, chat_id: int) -> dict[int, dict[str, Any]]:
+        return {int(k): v for k, v in (await self._all(f"posts:{chat_id}")).items()}
+
+    # -- webhook updates taken by a process that does not lead ---------------------------
+
+    async def push_update(self, update: dict[str, Any], received_ms: int) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(self._key("updates"), orjson.dumps({"at": received_ms, "update": update}))
+            pipe.ltrim(self._key("updates"), -MAX_QUEUED_UPDATES, -1)
+            await pipe.execute()
+
+    async def pop_update(self, timeout_s: float) -> tuple[dict[str, Any], int] | None:
+        found = await self.redis.blpop([self._key("updates")], timeout=timeout_s)
+        if found is None:
+            return None
+        item = orjson.loads(found[1])
+        return item["update"], int(item["at"])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _record(raw: bytes | str) -> ChatRecord:
+    data = orjson.loads(raw)
+    return ChatRecord(str(data["pin"]), str(data["mode"]), str(data["tag"]))
