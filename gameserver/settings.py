@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_budget_ops: int = Field(20, ge=1)
     telegram_budget_window_s: float = Field(60.0, gt=0)
+    # One process drives the bot (a lease in Redis); another takes over this long after it died.
+    telegram_lease_ms: int = Field(5000, ge=1000)
 
     public_url: str = ""  # how players reach this server (join links, QR codes); empty: from the request
 
@@ -93,6 +95,12 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = True  # upgrade the connection with STARTTLS before anything is sent
     smtp_timeout_s: float = Field(20.0, gt=0)
+
+    # "Sign in with Google" (OpenID Connect): off while the client id is empty. The redirect
+    # URI to register with Google is PUBLIC_URL + /api/auth/google/callback.
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
 
     # Wallet (PLATFORM.md "Wallet", 000 §5). Money is whole so'm. Tax rates are whole percent,
     # shown by GET /api/wallet; a changed rate applies to movements after the change only.
