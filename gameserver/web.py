@@ -77,6 +77,11 @@ async def account_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "account.html", media_type="text/html", headers=NO_CACHE)
 
 
+async def wallet_page(request: Request) -> Response:
+    """Balances, top-up, transfers, withdrawals and history; pending withdrawals for admins."""
+    return FileResponse(STATIC_DIR / "wallet.html", media_type="text/html", headers=NO_CACHE)
+
+
 # The exam page may use the camera (proctored exams take snapshots, 000 §10); every other page
 # keeps the middleware's camera=() (a response's own Permissions-Policy wins over the default).
 EXAM_PERMISSIONS = {"Permissions-Policy": "camera=(self), microphone=(), geolocation=(), fullscreen=(self)"}
@@ -178,6 +183,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/play", play_page, methods=["GET", "HEAD"]),
         Route("/exam", exam_page, methods=["GET", "HEAD"]),
         Route("/account", account_page, methods=["GET", "HEAD"]),
+        Route("/wallet", wallet_page, methods=["GET", "HEAD"]),
         Route("/qr.svg", qr_svg, methods=["GET", "HEAD"]),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/api/join/{pin}", join_info, methods=["GET"]),
