@@ -176,6 +176,7 @@ async def export_me(request: Request) -> Response:
 
 def accounts_routes() -> list[Route]:
     from gameserver.platform.admin_api import admin_routes
+    from gameserver.platform.google_api import google_routes
     from gameserver.platform.telegram_link import install as install_link_command
 
     install_link_command()  # the bot's `/link CODE`
@@ -193,4 +194,5 @@ def accounts_routes() -> list[Route]:
         Route("/api/me/telegram", telegram_unlink, methods=["DELETE"]),
         Route("/api/me/export", export_me, methods=["GET"]),
         *admin_routes(),
+        *google_routes(),
     ]

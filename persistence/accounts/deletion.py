@@ -1,7 +1,7 @@
 """Account deletion (000 §8, 003 §10): personal data removed irreversibly.
 
 The row stays, emptied, so that results, ledger entries and audit entries keep pointing at
-"deleted user": name, username, email, phone, password hash and Telegram link become NULL in
+"deleted user": name, username, email, phone, password hash, Telegram and Google links become NULL in
 the same transaction that ends every token and session, drops pending link codes, renames
 the user's result lines to "deleted user" and lets the wallet forfeit the balances (hook).
 Nothing of the old values is kept anywhere, so there is nothing to restore.
@@ -34,7 +34,8 @@ async def erase(db: Database, user_id: int, *, actor_id: int | None, ip: str | N
         user = await session.get(User, user_id)
         if user is None or user.deleted_at is not None:
             raise AccountError("not_found", "no such account")
-        for name in ("username", "password_hash", "first_name", "last_name", "email", "phone", "telegram_id"):
+        for name in ("username", "password_hash", "first_name", "last_name", "email", "phone", "telegram_id",
+                     "google_sub"):
             setattr(user, name, None)
         user.deleted_at = utcnow()
         await tokens.revoke_all(session, user_id)

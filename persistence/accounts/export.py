@@ -43,7 +43,7 @@ async def export(db: Database, user_id: int) -> dict[str, Any]:
             sections[name] = await section(session, user_id)
     return {
         "exported_at": iso(utcnow()),
-        "profile": profile(user) | {"referred_by": user.referred_by},
+        "profile": profile(user) | {"referred_by": user.referred_by, "google_sub": user.google_sub},
         "tokens": [
             {"kind": t.kind, "created_at": iso(t.created_at), "expires_at": iso(t.expires_at),
              "revoked_at": iso(t.revoked_at)}

@@ -24,6 +24,8 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254, unique=True)
     phone: str | None = Field(default=None, max_length=20, unique=True)
     telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger, unique=True, nullable=True))
+    # The OpenID Connect subject of a "Sign in with Google" account (stable, never reassigned).
+    google_sub: str | None = Field(default=None, max_length=255, unique=True)
     role: str = Field(default="user", max_length=16)
     referred_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import Pages, quiz, screenshot
+from tests.fakes.oidc_provider import FakeOidcProvider, Person
 from tests.support import ServerProcess, start_server
 
 pytestmark = pytest.mark.browser
@@ -28,8 +29,18 @@ QUIZ = quiz("Capitals", [("Capital of Uzbekistan?", ["Tashkent", "Samarkand", "B
 
 
 @pytest.fixture(scope="module")
-def account_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("accounts-web"), redis_url)
+def provider() -> Iterator[FakeOidcProvider]:
+    with FakeOidcProvider() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def account_server(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, provider: FakeOidcProvider,
+) -> Iterator[ServerProcess]:
+    google = {"LIVEQUIZ_GOOGLE_CLIENT_ID": provider.client_id, "LIVEQUIZ_GOOGLE_CLIENT_SECRET": provider.client_secret,
+              "LIVEQUIZ_GOOGLE_DISCOVERY_URL": provider.discovery_url}
+    server = start_server(tmp_path_factory.mktemp("accounts-web"), redis_url, extra_env=google)
     yield server
     server.stop()
 
@@ -173,4 +184,28 @@ def test_profile_edit_telegram_code_export_password_and_delete(site: Pages) -> N
     page.get_by_test_id("signin-password").fill("password 12")
     page.get_by_test_id("signin-submit").click()
     expect(page.get_by_test_id("signin-error")).to_have_text("Wrong login or password.")
+    assert not site.problems(), site.problems()
+
+
+def test_sign_in_with_google_lands_signed_in_and_can_write(site: Pages, provider: FakeOidcProvider) -> None:
+    provider.person = Person(f"b-{secrets.token_hex(4)}", email=f"g{secrets.token_hex(3)}@example.org",
+                             given_name="Guli")
+    page = site.open("/account?lang=en#signin", name="google")
+    google = page.get_by_test_id("google")
+    expect(google).to_have_text("Sign in with Google")
+    google.click()  # to the provider, which signs in at once and sends the browser back
+    expect(page.locator("body")).to_have_attribute("data-screen", "profile")
+    expect(page.get_by_test_id("profile-first_name")).to_have_value("Guli")
+    assert page.evaluate("() => document.cookie.includes('lq_csrf_once')") is False
+    page.get_by_test_id("profile-last_name").fill("Googled")
+    page.get_by_test_id("profile-save").click()  # a write: the adopted CSRF token works
+    expect(page.get_by_test_id("flash")).to_have_text("Profile saved.")
+    provider.audience = "someone-else"
+    try:
+        other = site.open("/account?lang=en#signin", name="google-refused")
+        other.get_by_test_id("google").click()
+        expect(other.get_by_test_id("flash")).to_have_text("Sign-in with Google did not complete. Try again.")
+        expect(other.locator("body")).to_have_attribute("data-screen", "signin")
+    finally:
+        provider.audience = None
     assert not site.problems(), site.problems()

@@ -126,6 +126,8 @@ async def test_deletion_removes_personal_data_keeps_results_as_deleted_user_and_
     async def forfeit(_session: Any, user_id: int) -> None:
         forfeited.append(user_id)
 
+    async with database.transaction() as session:  # as if Google sign-in were linked too
+        await session.exec(update(User).where(col(User.id) == made.user.id).values(google_sub="g-1"))
     me = await principal(database, made.token.token)
     assert me is not None
     with pytest.raises(AccountError) as wrong:
@@ -141,7 +143,7 @@ async def test_deletion_removes_personal_data_keeps_results_as_deleted_user_and_
         row = await session.get(User, made.user.id)
         assert row is not None and row.deleted_at is not None
         assert (row.username, row.password_hash, row.first_name, row.last_name, row.email, row.phone,
-                row.telegram_id) == (None,) * 7
+                row.telegram_id, row.google_sub) == (None,) * 8
         codes = (await session.exec(
             TelegramLinkCode.__table__.select().where(col(TelegramLinkCode.user_id) == made.user.id)  # type: ignore[attr-defined]
         )).all()

@@ -5,7 +5,18 @@
 
 const link = document.getElementById("account-link");
 
+function adoptCsrfCookie() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "lq_csrf_once") {
+      localStorage.setItem("lq_csrf", decodeURIComponent(rest.join("=")));
+      document.cookie = "lq_csrf_once=; Max-Age=0; Path=/; SameSite=Lax";
+    }
+  }
+}
+
 async function showSignedIn() {
+  adoptCsrfCookie(); // back from "Sign in with Google"
   if (!link || !localStorage.getItem("lq_csrf")) return;
   let res;
   try {

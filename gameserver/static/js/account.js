@@ -304,6 +304,28 @@ function loadGames() {
   loadList("/api/me/results", $("#played"), $("#played-empty"), playedItem);
 }
 
+// ---- Sign in with Google ----
+
+/** After Google's redirect, the session's CSRF token waits in a short-lived readable cookie. */
+function adoptCsrfCookie() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "lq_csrf_once") {
+      localStorage.setItem(CSRF_KEY, decodeURIComponent(rest.join("=")));
+      document.cookie = "lq_csrf_once=; Max-Age=0; Path=/; SameSite=Lax";
+    }
+  }
+}
+
+async function offerGoogle() {
+  const { status, data } = await api("GET", "/api/auth/providers");
+  const link = $("#google");
+  if (status !== 200 || !data.google) return;
+  const next = nextTarget();
+  link.href = `/api/auth/google?next=${encodeURIComponent(next || "/account#profile")}`;
+  link.hidden = false;
+}
+
 // ---- Start ----
 
 async function main() {
@@ -320,8 +342,11 @@ async function main() {
   $("#delete-form").addEventListener("submit", onDelete);
   window.addEventListener("hashchange", () => { flash(pendingFlash); pendingFlash = ""; show(); });
   onLangChange(() => { show(); const key = $("#flash").dataset.key; if (key) flash(key); });
+  adoptCsrfCookie();
   await loadMe();
   show();
+  if (new URLSearchParams(location.search).get("google") === "failed") flash("account.err.google_failed");
+  if (!me) offerGoogle();
   document.body.dataset.ready = "1";
 }
 

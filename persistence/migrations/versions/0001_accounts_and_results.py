@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(254), unique=True),
         sa.Column("phone", sa.String(20), unique=True),
         sa.Column("telegram_id", sa.BigInteger, unique=True),
+        sa.Column("google_sub", sa.String(255), unique=True),
         sa.Column("role", sa.String(16), nullable=False, server_default="user"),
         sa.Column("referred_by", sa.Integer, sa.ForeignKey("users.id")),
         sa.Column("created_at", UTCDateTime(), nullable=False),
