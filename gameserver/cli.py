@@ -69,7 +69,19 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
     }
 
 
+def _check_fast_path() -> None:
+    """Refuse to serve on library versions whose internals the fast socket path does not know
+    (`fastpath_adapter`): loudly now, rather than every socket failing in class."""
+    from gameserver.fastpath_adapter import incompatibilities
+
+    problems = incompatibilities()
+    if problems:
+        raise SystemExit("livequiz: cannot serve on these library versions (install with -c constraints.txt):\n  "
+                         + "\n  ".join(problems))
+
+
 def serve(args: argparse.Namespace) -> int:
+    _check_fast_path()
     if args.lan:
         from gameserver.lan import LISTEN_ALL, lan_public_url
 

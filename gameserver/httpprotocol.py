@@ -21,14 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from gameserver.connguard import OPEN_CONNECTIONS, TOO_MANY_RESPONSE, guard_settings
+from gameserver.fastpath_adapter import HttpProtocolBase, request_body_pending
 
 log = logging.getLogger(__name__)
 
 
-class UpgradeFriendlyHttpProtocol(HttpToolsProtocol):
+class UpgradeFriendlyHttpProtocol(HttpProtocolBase):
     _read_timer: asyncio.TimerHandle | None = None
     _refused = False
 
@@ -87,8 +86,7 @@ class UpgradeFriendlyHttpProtocol(HttpToolsProtocol):
         self.parser = None  # type: ignore[assignment]
 
     def shutdown(self) -> None:
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_complete and cycle.more_body:
+        if request_body_pending(self.cycle):
             # The request's body is not all here: nothing can be answered before the client
             # sends it, so do not wait for it (`connection_lost` tells the app: disconnect).
             self.transport.close()

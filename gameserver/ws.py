@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket
 from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.iplimits import IpRateLimited, ip_limits
+from gameserver.quizzes import Quiz
 from gameserver.ratelimit import RateLimiter
 from gameserver.store import GameRecord
 from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS, RawWriter
@@ -173,11 +174,8 @@ class PlayerSession(Session):
         elif kind == "answer":
             if not self.identified:
                 raise BadMessage("send join or resume first")
-            question = _int_field(message, "question")
-            option = _int_field(message, "option")
-            assert self.conn.player_id is not None
-            await self.live.service.answer(self.pin, self.conn.player_id, question, option, received_ms)
-            self.conn.send(ack_message(question))
+            quiz = await self.live.service.store.quiz(self.pin)
+            await asyncio.wait([self.submit_answer(message, received_ms, quiz)])
         elif kind in ("join", "resume"):
             if self.identified:
                 raise BadMessage("already joined")
@@ -262,16 +260,23 @@ class PlayerSession(Session):
         if message["type"] != "answer":
             return False
         try:
-            self.check_rate()
-            question = _int_field(message, "question")
-            option = _int_field(message, "option")
-            recorded = self.live.service.answer_soon(self.pin, player_id, question, option, received_ms, quiz)
+            self.check_rate()  # the queued path checks it in `run`, before `handle`
+            self.submit_answer(message, received_ms, quiz)
         except ClientError as error:
             self.refuse(error)
-            return True
+        return True
+
+    def submit_answer(self, message: dict[str, Any], received_ms: int, quiz: Quiz) -> asyncio.Future[tuple[int, int]]:
+        """The one answer path, fast or queued: the same checks in the same order (fields, then
+        the service's question and option, then the store's), and the reply (ack or error) sent
+        by `_answer_recorded` when the answer is recorded. Raises a refusal found at once."""
+        assert self.conn.player_id is not None
+        question = _int_field(message, "question")
+        option = _int_field(message, "option")
+        recorded = self.live.service.answer_soon(self.pin, self.conn.player_id, question, option, received_ms, quiz)
         recorded.add_done_callback(functools.partial(self._answer_recorded, question))
         self._answer_in_flight = recorded
-        return True
+        return recorded
 
     def _answer_recorded(self, question: int, recorded: asyncio.Future[tuple[int, int]]) -> None:
         self._answer_in_flight = None

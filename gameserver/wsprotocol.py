@@ -18,7 +18,8 @@ A message that arrives as exactly one small, final, masked data frame in one rea
 answer) is also unmasked here rather than run through `websockets`' generator-based parser,
 when that parser sits between frames with nothing buffered; anything else (a frame split
 across reads, fragments, control frames, larger frames, a declined message) goes to the
-parser, so its state is only ever skipped over at a frame boundary.
+parser, so its state is only ever skipped over at a frame boundary. (What this needs of
+uvicorn's, websockets' and asyncio's internals is in `fastpath_adapter`, checked there.)
 
 Control frames (ping, pong) are answered inside this protocol and never reach the app, so they
 are counted here, against the same token bucket as the socket's messages (the session hands
@@ -40,12 +41,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import apply_mask  # type: ignore[attr-defined]  # C speedups when built
-from websockets.protocol import OPEN
-from websockets.streams import StreamReader
-
 from gameserver.connguard import OPEN_CONNECTIONS
+from gameserver.fastpath_adapter import WebSocketProtocolBase, between_frames, queue_reader_waiting, unmask
 from gameserver.ratelimit import RateLimiter
 
 RAW_EXTENSION = "livequiz.raw"
@@ -138,8 +135,7 @@ class _StampingQueue(asyncio.Queue[Any]):
     def reader_waiting(self) -> bool:
         """Nothing queued and the app waiting in `receive()`: a message handled now is handled
         exactly where its turn would have been."""
-        getters = self._getters  # type: ignore[attr-defined]
-        return not self._queue and any(not getter.done() for getter in getters)  # type: ignore[attr-defined]
+        return queue_reader_waiting(self)
 
 
 @functools.cache
@@ -157,20 +153,8 @@ def connection_logger() -> logging.Logger:
 _FINAL_DATA = {0x81: True, 0x82: False}  # -> is text
 #: A masked frame with a 7-bit length: 2 header bytes, 4 mask bytes, at most 125 payload bytes.
 _SMALL_MASKED_MAX = 6 + 125
-_AT_EOF = StreamReader.at_eof.__code__
 #: A final pong frame from the server (unmasked): how its bytes begin.
 _PONG_FIRST_BYTE = b"\x8a"
-
-
-def _between_frames(parser: Any) -> bool:
-    """The parser coroutine waits for the first byte of a frame (innermost: `at_eof()`), not
-    in the middle of one (`read_exact()` of its header, length, mask or payload)."""
-    for _ in range(8):  # ServerProtocol.parse -> Protocol.parse -> StreamReader.at_eof
-        inner = getattr(parser, "gi_yieldfrom", None)
-        if inner is None:
-            return getattr(parser, "gi_code", None) is _AT_EOF
-        parser = inner
-    return False
 
 
 def _offer(fast: FastPath, data: bytes, *, text: bool) -> bool:
@@ -192,7 +176,7 @@ FULL_WARNING_INTERVAL_S = 10.0
 _last_full_warning = [0.0]
 
 
-class FastWebSocketProtocol(WebSocketsSansIOProtocol):
+class FastWebSocketProtocol(WebSocketProtocolBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue: _StampingQueue = _StampingQueue()
@@ -271,18 +255,14 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         text = _FINAL_DATA.get(data[0])
         if text is None or data[1] != 0x80 | (len(data) - 6):  # masked, length = the rest
             return False
-        conn = self.conn
         if (
-            conn.state is not OPEN
-            or conn.current_size is not None  # inside a fragmented message
-            or conn.reader.buffer
-            or not _between_frames(conn.parser)
+            not between_frames(self.conn)
             or self.frames
             or self.close_sent
             or not self.queue.reader_waiting()
         ):
             return False
-        return _offer(fast, apply_mask(data[6:], data[2:6]), text=text)
+        return _offer(fast, unmask(data[6:], data[2:6]), text=text)
 
     def send_receive_event_to_app(self) -> None:
         fast = self.fast_path
