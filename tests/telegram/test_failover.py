@@ -1,0 +1,115 @@
+"""Two server processes, one bot: exactly one polls Telegram at a time, and when it is killed the
+other takes over within seconds and carries the group's game on (same seats, same poll).
+
+The fake Bot API answers a second concurrent getUpdates with 409 like Telegram, so two pollers
+at once would show in its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from tests.fakes import FakeTelegram
+from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
+from tests.telegram.support import GROUP, HOST_USER, wait_until
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+LEASE_MS = 2000
+NOISE = QUIET | {"answer_ack", "leaderboard"}
+
+
+def drives(server: ServerProcess) -> bool:
+    log = server.log_path.read_text(errors="replace")
+    return "driving the bot" in log or "now drives the Telegram bot" in log
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:  # on its own thread: it keeps serving while the test awaits
+        yield fake
+
+
+@pytest.mark.timeout(180)
+async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, redis_url: str, tmp_path: Path) -> None:
+    env = {
+        "LIVEQUIZ_TELEGRAM_TOKEN": tg.token,
+        "LIVEQUIZ_TELEGRAM_API_URL": tg.base_url,
+        "LIVEQUIZ_TELEGRAM_LEASE_MS": str(LEASE_MS),
+    }
+    servers = [start_server(tmp_path / name, redis_url, env, log_level="info") for name in ("a", "b")]
+    try:
+        await wait_until(lambda: any(drives(s) for s in servers), timeout=20, what="a leader")
+        await asyncio.sleep(LEASE_MS / 1000)  # both have tried for the lease by now
+        assert sum(drives(s) for s in servers) == 1
+        leader, other = (servers[0], servers[1]) if drives(servers[0]) else (servers[1], servers[0])
+
+        # everything the host does goes through the process that does not drive the bot
+        body = quiz(2, time_limit=30)
+        game = await create_game(other.base_url, body)
+        pin, headers = game["pin"], {"Authorization": f"Bearer {game['host_token']}"}
+        screen = await host(other.ws_url, game)
+        async with httpx.AsyncClient() as http:
+            info = (await http.get(f"{other.base_url}/api/games/{pin}/telegram", headers=headers)).json()
+            tg.set_admin(GROUP, HOST_USER)
+            tg.send_text(HOST_USER, tg.user(HOST_USER, "Host"), f"/start {info['host_link'].split('?start=')[1]}")
+            await wait_until(lambda: any("You host game" in (m.text or "") for m in tg.messages(HOST_USER)))
+            attached = await http.post(
+                f"{other.base_url}/api/games/{pin}/telegram", headers=headers,
+                json={"chat_id": GROUP, "mode": "polling", "admin_user_id": HOST_USER},
+            )
+            assert attached.status_code == 201, attached.text
+        ann, bob = tg.user(61, "Ann"), tg.user(62, "Bob")
+        await screen.send({"type": "start"})
+        await screen.recv("question", skip=NOISE)
+        polls = await wait_until(lambda: tg.polls(GROUP), timeout=10, what="the first poll")
+        assert tg.vote(polls[0].id, ann, [body["questions"][0]["correct"]])
+        seats = f"telegram:{tg.token.split(':')[0]}:seats:{GROUP}"
+        redis = Redis.from_url(redis_url)
+        deadline = time.monotonic() + 10
+        while not await redis.hexists(seats, str(ann["id"])):  # the leader seated Ann (by her vote)
+            assert time.monotonic() < deadline, "Ann was never seated"
+            await asyncio.sleep(0.05)
+        await redis.aclose()
+
+        killed_at = time.monotonic()
+        leader.kill()
+        await wait_until(lambda: drives(other), timeout=LEASE_MS / 1000 + 5, what="the other process drives")
+        # the same poll keeps counting: its id and Ann's seat came from Redis
+        assert tg.vote(polls[0].id, bob, [body["questions"][0]["correct"]])
+        # (a long poll is logged when it is answered: Bob's vote ends the new leader's first one)
+        first_poll_after = await tg.wait_for_call("getUpdates", predicate=lambda c: c.mono > killed_at, timeout=15)
+        took_over_s = first_poll_after.mono - killed_at
+        assert took_over_s < LEASE_MS / 1000 + 2
+        await asyncio.sleep(1.0)
+        await screen.send({"type": "next"})
+        reveal = await screen.recv("reveal", skip=NOISE)
+        assert sum(reveal["distribution"]) == 2
+        await screen.send({"type": "next"})
+        await screen.recv("question", skip=NOISE)
+        second = await wait_until(lambda: tg.polls(GROUP)[1:], timeout=10, what="the second poll")
+        assert tg.vote(second[0].id, ann, [0])
+        await asyncio.sleep(1.0)
+        await screen.send({"type": "end"})
+        await screen.recv("finished", skip=NOISE | {"reveal"})
+        async with httpx.AsyncClient() as http:
+            table = (await http.get(f"{other.base_url}/api/games/{pin}/results", headers=headers)).json()["results"]
+        assert {row["name"]: row["answers"] for row in table} == {"Ann": 2, "Bob": 1}  # no "Ann (2)"
+        assert len(tg.polls(GROUP)) == 2  # the running question was not posted again
+
+        # never two pollers: no getUpdates was refused with 409, but the dead leader's last one
+        conflicts = [c for c in tg.calls_for("getUpdates") if c.error_code == 409]
+        assert all(c.mono < killed_at for c in conflicts) and len(conflicts) <= 1
+        print(f"\nfailover: the other process polled {took_over_s:.2f} s after the leader was killed")
+        await screen.close()
+    finally:
+        for server in servers:
+            server.stop()
+
