@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -74,7 +75,8 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         seats = f"telegram:{tg.token.split(':')[0]}:seats:{GROUP}"
         redis = Redis.from_url(redis_url)
         deadline = time.monotonic() + 10
-        while not await redis.hexists(seats, str(ann["id"])):  # the leader seated Ann (by her vote)
+        # redis-py types its async commands as `Awaitable[T] | T`
+        while not await cast("Awaitable[bool]", redis.hexists(seats, str(ann["id"]))):  # seated by her vote
             assert time.monotonic() < deadline, "Ann was never seated"
             await asyncio.sleep(0.05)
         await redis.aclose()
