@@ -241,7 +241,14 @@ def build_spec(
                     "type": "http",
                     "scheme": "bearer",
                     "description": "the `host_token` returned by `POST /api/games`",
-                }
+                },
+                # The platform's endpoints (PLATFORM.md): an API token from login (mobile app,
+                # bot, scripts); browsers use the session cookie and X-CSRF-Token instead.
+                "apiToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API token from `POST /api/auth/login` or register (30 days)",
+                },
             },
         },
     }

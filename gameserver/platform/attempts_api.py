@@ -79,7 +79,8 @@ async def start_attempt(request: Request) -> Response:
     data = await json_body(request)
     platform = data.get("platform")
     if platform not in SOLO:
-        raise invalid("platform is web, bot or mobile", [{"loc": ["body", "platform"], "msg": "web, bot or mobile"}])
+        raise invalid("platform is web, bot or mobile",
+                      [{"loc": ["body", "platform"], "msg": "web, bot or mobile", "type": "enum"}])
     preview = data.get("preview") is True and exam.free_question_limit is not None
     taker = Taker(principal.user_id)
     db = database_of(request)

@@ -121,7 +121,8 @@ async def list_exams(request: Request) -> Response:
     page = page_of(request)
     query = request.query_params.get("q", "").strip()
     if len(query) > MAX_QUERY:
-        raise invalid(f"q is at most {MAX_QUERY} characters", [{"loc": ["query", "q"], "msg": "too long"}])
+        raise invalid(f"q is at most {MAX_QUERY} characters",
+                      [{"loc": ["query", "q"], "msg": "too long", "type": "too_long"}])
     owner_id = None
     if request.query_params.get("mine") in ("1", "true"):
         owner_id = (await require_user(request)).user_id
@@ -168,7 +169,8 @@ async def create_exam_game(request: Request) -> Response:
     time_limit = data.get("time_limit")
     if time_limit is not None and (not isinstance(time_limit, int) or isinstance(time_limit, bool)
                                    or not 5 <= time_limit <= 120):
-        raise invalid("time_limit is 5-120 seconds", [{"loc": ["body", "time_limit"], "msg": "5-120 seconds"}])
+        raise invalid("time_limit is 5-120 seconds",
+                      [{"loc": ["body", "time_limit"], "msg": "5-120 seconds", "type": "out_of_range"}])
     reason = closed_reason(exam, "group")
     if reason is not None:
         raise PlatformError(409, reason, GROUP_REFUSALS[reason])
@@ -189,6 +191,9 @@ async def create_exam_game(request: Request) -> Response:
 
 
 def exams_routes() -> list[Route]:
+    from gameserver.platform.exams_openapi import describe
+
+    describe()  # this area's part of /openapi.json
     return [
         Route("/api/exams", create_exam, methods=["POST"]),
         Route("/api/exams", list_exams, methods=["GET"]),

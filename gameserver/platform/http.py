@@ -153,9 +153,11 @@ def page_of(request: Request) -> Page:
         limit = int(raw_limit)
         cursor = int(raw_cursor) if raw_cursor else None
     except ValueError as exc:
-        raise invalid("limit and cursor must be whole numbers", [{"loc": ["query"], "msg": "not a number"}]) from exc
+        raise invalid("limit and cursor must be whole numbers",
+                      [{"loc": ["query"], "msg": "not a number", "type": "int_parsing"}]) from exc
     if not 1 <= limit <= 100:
-        raise invalid("limit must be 1–100", [{"loc": ["query", "limit"], "msg": "out of range"}])
+        raise invalid("limit must be 1–100",
+                      [{"loc": ["query", "limit"], "msg": "out of range", "type": "out_of_range"}])
     return Page(limit, cursor)
 
 

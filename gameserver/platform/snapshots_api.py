@@ -63,7 +63,8 @@ async def post_snapshot(request: Request) -> Response:
     try:
         count = await asyncio.to_thread(faces.count_faces, data)
     except faces.NotAJpeg as error:
-        raise PlatformError(422, "invalid", str(error), [{"loc": ["body"], "msg": str(error)}]) from error
+        problem = {"loc": ["body"], "msg": str(error), "type": "not_a_jpeg"}
+        raise PlatformError(422, "invalid", str(error), [problem]) from error
     relative = f"{SNAPSHOTS_DIR}/{exam.id}/{attempt.id}/{secrets.token_hex(12)}.jpg"
     await asyncio.to_thread(_store, live_of(request).settings.data_dir, relative, data)
     event = await proctoring.record_snapshot(db, attempt.id or 0, count, relative)

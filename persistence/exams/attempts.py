@@ -28,6 +28,7 @@ from persistence.exams.availability import Platform, closed_reason
 from persistence.exams.models import Attempt, AttemptAnswer, Exam
 from persistence.exams.schema import without_answers
 from persistence.exams.scoring import Score, parse_answer, score_attempt, zero
+from persistence.exams.writes import write_transaction
 from persistence.types import utcnow
 
 
@@ -137,8 +138,9 @@ async def start_in(
         if locked is not None and overdue(locked):
             await _settle(session, locked, exam, "deadline")
         elif locked is not None and locked.state == "in_progress":
-            raise AttemptError(409, "attempt_in_progress", "finish the attempt in progress first",
-                               {"attempt_id": locked.id})
+            raise AttemptError(409, "attempt_in_progress", "finish the attempt in progress first", [{
+                "loc": ["path", "exam_id"], "msg": "an attempt is in progress", "type": "attempt_in_progress",
+                "attempt_id": locked.id}])
     now = utcnow()
     attempt = Attempt(
         exam_id=exam.id, user_id=taker.user_id, telegram_id=taker.telegram_id, platform=platform, open_key=key,
@@ -155,7 +157,7 @@ async def start_in(
 
 
 async def start(db: Database, exam: Exam, taker: Taker, platform: Platform, *, preview: bool = False) -> Started:
-    async with db.transaction() as session:
+    async with write_transaction(db) as session:
         return await start_in(session, exam, taker, platform, preview=preview)
 
 
@@ -167,7 +169,7 @@ async def load(db: Database, attempt_id: int) -> tuple[Attempt, Exam]:
     if attempt is None or exam is None:
         raise not_found()
     if overdue(attempt):
-        async with db.transaction() as session:
+        async with write_transaction(db) as session:
             locked = await lock_attempt(session, attempt_id)
             assert locked is not None
             if overdue(locked):
@@ -177,7 +179,7 @@ async def load(db: Database, attempt_id: int) -> tuple[Attempt, Exam]:
 
 
 async def answer(db: Database, attempt_id: int, taker: Taker, n: int, body: dict[str, Any]) -> None:
-    async with db.transaction() as session:
+    async with write_transaction(db) as session:
         attempt = await lock_attempt(session, attempt_id)
         if attempt is None or not taker.owns(attempt):
             raise not_found()
@@ -195,11 +197,12 @@ async def _store_answer(session: AsyncSession, attempt: Attempt, exam: Exam, n: 
     questions = bank.questions(exam)
     if n not in positions(attempt) or n >= len(questions):
         raise AttemptError(422, "invalid", f"question {n} is not part of this attempt",
-                           [{"loc": ["path", "n"], "msg": "not a question of this attempt"}])
+                           [{"loc": ["path", "n"], "msg": "not a question of this attempt", "type": "out_of_range"}])
     try:
         value = parse_answer(questions[n], body)
     except ValueError as exc:
-        raise AttemptError(422, "invalid", str(exc), [{"loc": ["body"], "msg": str(exc)}]) from exc
+        problem = {"loc": ["body"], "msg": str(exc), "type": "bad_answer"}
+        raise AttemptError(422, "invalid", str(exc), [problem]) from exc
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     row = {"attempt_id": attempt.id, "position": n, "value": orjson.dumps(value).decode(), "answered_at": utcnow()}
     statement = insert(AttemptAnswer).values(row)
@@ -210,7 +213,7 @@ async def _store_answer(session: AsyncSession, attempt: Attempt, exam: Exam, n: 
 
 async def finish(db: Database, attempt_id: int, taker: Taker) -> Attempt:
     """Finish and score (a second finish returns the same result)."""
-    async with db.transaction() as session:
+    async with write_transaction(db) as session:
         attempt = await lock_attempt(session, attempt_id)
         if attempt is None or not taker.owns(attempt):
             raise not_found()

@@ -17,6 +17,7 @@ from persistence.db import Database
 from persistence.exams import attempts
 from persistence.exams.attempts import AttemptError, Taker
 from persistence.exams.models import Exam, ProctorEvent
+from persistence.exams.writes import write_transaction
 from persistence.types import iso
 
 EVENT_TYPES = ("fullscreen_exit", "fullscreen_enter", "snapshot", "camera_denied", "tab_hidden", "tab_visible")
@@ -26,11 +27,11 @@ MAX_FACE_COUNT = 100
 def _check_event(kind: object, face_count: object) -> tuple[str, int | None]:
     if kind not in EVENT_TYPES:
         raise AttemptError(422, "invalid", f"type must be one of {', '.join(EVENT_TYPES)}",
-                           [{"loc": ["body", "type"], "msg": "unknown event type"}])
+                           [{"loc": ["body", "type"], "msg": "unknown event type", "type": "enum"}])
     if face_count is not None and (not isinstance(face_count, int) or isinstance(face_count, bool)
                                    or not 0 <= face_count <= MAX_FACE_COUNT):
         raise AttemptError(422, "invalid", f"face_count must be 0-{MAX_FACE_COUNT}",
-                           [{"loc": ["body", "face_count"], "msg": "not a count"}])
+                           [{"loc": ["body", "face_count"], "msg": "not a count", "type": "out_of_range"}])
     return str(kind), face_count
 
 
@@ -38,7 +39,7 @@ async def record_event(db: Database, attempt_id: int, taker: Taker, kind: object
     """Record an event; returns `{ended, state}` (ended: this event ended the attempt)."""
     event_type, count = _check_event(kind, face_count)
     attempts_ended = False
-    async with db.transaction() as session:
+    async with write_transaction(db) as session:
         attempt = await attempts.lock_attempt(session, attempt_id)
         if attempt is None or not taker.owns(attempt):
             raise attempts.not_found()
@@ -60,7 +61,7 @@ async def record_snapshot(db: Database, attempt_id: int, face_count: int, file: 
     """A snapshot the server counted faces on: one face is fine, none or several a violation."""
     event = ProctorEvent(attempt_id=attempt_id, type="snapshot", face_count=face_count, source="server",
                          violation=face_count != 1, file=file)
-    async with db.transaction() as session:
+    async with write_transaction(db) as session:
         attempt = await attempts.lock_attempt(session, attempt_id)
         if attempt is None or attempt.state != "in_progress":
             raise attempts.closed()

@@ -282,3 +282,19 @@ def test_start_a_group_quiz_from_an_exam(site: Site) -> None:
     mine = site.api("GET", "/api/exams?mine=1", owner).json()["items"]
     assert exam_id in [item["id"] for item in mine]
     assert not site.pages.problems(), site.pages.problems()
+
+
+def test_a_reloaded_page_resumes_the_attempt_in_progress(site: Site) -> None:
+    owner, taker = site.user(), site.user()
+    exam_id = site.exam(owner)
+    page = site.open_signed_in(f"/exam?id={exam_id}&lang=en", taker, "resume")
+    page.get_by_test_id("exam-start").click()
+    page.get_by_test_id("option-1").check()
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    page.get_by_test_id("exam-start").click()  # 409 attempt_in_progress: the page takes it up again
+    expect(page.get_by_test_id("exam-progress")).to_have_text("Question 1 of 4")
+    expect(page.get_by_test_id("option-1")).to_be_checked()
+    assert len(site.api("GET", f"/api/exams/{exam_id}/attempts", owner).json()["items"]) == 1
+    assert not site.pages.problems(), site.pages.problems()

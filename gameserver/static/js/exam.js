@@ -90,8 +90,9 @@ async function start() {
   }
   const headers = exam.price > 0 ? { "Idempotency-Key": crypto.randomUUID() } : {};
   const { status, data } = await api("POST", `/api/exams/${examId}/attempts`, { platform: "web" }, headers);
-  if (status === 409 && data && data.error && data.error.code === "attempt_in_progress" && data.error.details) {
-    await resume(data.error.details.attempt_id);
+  const details = data && data.error && Array.isArray(data.error.details) ? data.error.details : [];
+  if (status === 409 && details.length && details[0].type === "attempt_in_progress") {
+    await resume(details[0].attempt_id);
   } else if (status === 201) {
     attempt = data;
     begin();
