@@ -27,6 +27,7 @@ from gameserver.gcwatch import Freezer, GcHold
 from gameserver.keys import GameKeys
 from gameserver.store import GameStore
 from gameserver.wsprotocol import frame_bytes, frame_header, frame_of
+from statemachine import Phase
 from transports.codecs import Codec, Prepared, Splice
 from transports.port import GameListener
 
@@ -60,6 +61,9 @@ class Room:
         # The running question whose answer count the hosts here follow, and the last count sent.
         self.counting: int | None = None
         self.last_count: tuple[int, int] | None = None
+        # The last step of the game (`game_step`) delivered here: a step is delivered once, so
+        # catching up after a lost pub/sub connection may offer what already arrived.
+        self.step: tuple[int, int] = (-1, 0)
 
     def empty(self) -> bool:
         return not self.players and not self.hosts and not self.listeners and not self.waiting
@@ -230,6 +234,8 @@ class Hub:
         self._counter: asyncio.Task[None] | None = None
         self.watch_interval_s = watch_interval_s
         self._watcher: asyncio.Task[None] | None = None
+        self._lost = False  # the pub/sub connection failed; catch up once it is back
+        self._catching_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -239,7 +245,7 @@ class Hub:
         self._watcher = asyncio.create_task(self._watch_games(), name="hub-watcher")
 
     async def stop(self) -> None:
-        for task in (self._counter, self._watcher):
+        for task in (self._counter, self._watcher, self._catching_up):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -366,8 +372,14 @@ class Hub:
                 raise
             except Exception:
                 log.exception("pub/sub read failed; retrying")
+                self._lost = True
                 await asyncio.sleep(0.5)
                 continue
+            if self._lost and (self._catching_up is None or self._catching_up.done()):
+                # A read succeeded: redis-py reconnected and subscribed every channel again.
+                # What was published in between never reaches us: read the games instead.
+                self._lost = False
+                self._catching_up = asyncio.create_task(self.catch_up(), name="hub-catch-up")
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"].decode()
@@ -405,7 +417,14 @@ class Hub:
     async def _deliver(self, room: Room, items: list[Mapping[str, Any]]) -> None:
         """The messages of one event to every socket of the room, personal `you` spliced in.
         Several messages (a reveal and its leaderboard) reach a socket in one write: one system
-        call per socket, not one per message."""
+        call per socket, not one per message. A step of the game this room already had is
+        not delivered again."""
+        steps = [game_step(item["msg"]) for item in items]
+        if any(step is not None and step <= room.step for step in steps):
+            items = [item for item, step in zip(items, steps, strict=True) if step is None or step > room.step]
+            if not items:
+                return
+        room.step = max([room.step, *(step for step in steps if step is not None)])
         parts = [(Broadcast(item["msg"]), item.get("you") or {}) for item in items]
         opens = _OPENS_ANSWERS.get(items[0]["msg"].get("type")) if items else None
         if opens is not None:
@@ -471,6 +490,43 @@ class Hub:
             room.counting = None
             if self.gc_hold is not None:
                 self.gc_hold.release(room.pin)
+
+    # -- catching up after a lost pub/sub connection ---------------------------------------
+
+    async def catch_up(self) -> None:
+        """Bring every room up to its game's current step, from the stored state: a question
+        opened, a reveal or the final results published while this process's subscription
+        was down (a Redis restart, a network cut) would otherwise never reach its sockets.
+        A room that cannot be read is tried again after the next successful read."""
+        for room in list(self.rooms.values()):
+            try:
+                await self._catch_up_room(room)
+            except Exception as error:
+                log.warning("could not catch up game %s: %s", room.pin, error)
+                self._lost = True
+
+    async def _catch_up_room(self, room: Room) -> None:
+        from gameserver.service import question_message  # the service builds question messages
+
+        record = await self.store.load(room.pin)
+        if record is None:
+            self.game_gone(room.pin)
+            return
+        state = record.state
+        if state.phase is Phase.ACTIVE:
+            if room.step < (state.question, 1):
+                quiz = await self.store.quiz(room.pin, record.game_id)
+                await self._deliver(room, [{"msg": question_message(quiz, state, self.now_ms())}])
+            return
+        if state.phase is Phase.WAITING:
+            return
+        reveal = await self.store.last_reveal(room.pin)
+        if reveal is not None and reveal["msgs"] and reveal["msgs"][0]["msg"].get("question") == state.question:
+            await self._deliver(room, reveal["msgs"])
+        if state.phase is Phase.FINISHED:
+            results = await self.store.final_results(room.pin)
+            if results is not None:
+                await self._deliver(room, results["msgs"])
 
     # -- games that are gone ---------------------------------------------------------------
 

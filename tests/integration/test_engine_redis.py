@@ -3,6 +3,7 @@ runs its own Redis (these tests flush, kill and restart it) and real server proc
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,13 @@ from pathlib import Path
 import pytest
 import redis
 import websockets
+from redis.asyncio import Redis
 
 from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.service import GameService
+from gameserver.settings import Settings
+from gameserver.store import GameStore
+from statemachine import Next
 from tests.support import Client, ServerProcess, create_game, host, player, quiz, start_server
 
 
@@ -59,3 +65,82 @@ async def test_after_flushall_sockets_are_told_the_game_is_gone_and_a_host_gets_
         gone = await client.recv("error", timeout=8)
         assert gone["code"] == "unknown_game"
         assert await client.closed_with() == 4404
+
+
+async def test_a_reveal_published_while_redis_was_down_still_reaches_every_socket(
+    live: ServerProcess, own_redis: EmbeddedRedis
+) -> None:
+    """Redis dies 1.5 s into a 5 s question and is back (from its append-only file) after the
+    deadline; a sweep scores the question before the server's subscription is back, so the
+    reveal is published to no one. Every socket still gets the reveal and the leaderboard."""
+    game = await create_game(live.base_url, quiz(n=2, time_limit=5))
+    the_host = await host(live.ws_url, game)
+    players = [await player(live.ws_url, game["pin"], name) for name in ("Ada", "Bob", "Cy")]
+    clients = [client for client, _ in players]
+    await asyncio.sleep(1.2)  # the game is in the append-only file (fsync every second)
+    await the_host.send({"type": "start"})
+    for client in clients:
+        await client.recv("question")
+    await clients[0].send({"type": "answer", "question": 0, "option": 0})
+    await clients[0].recv("answer_ack")
+    await asyncio.sleep(1.5)
+    assert own_redis._process is not None
+    own_redis._process.kill()  # SIGKILL: Redis is gone at once
+    own_redis._process.wait()
+    await asyncio.sleep(5.0)  # past the deadline
+    own_redis._process = None
+    own_redis.start()
+    # Another process's sweep gets there first: it closes and scores the question at once,
+    # while this server's subscription is still coming back.
+    other = Redis.from_url(own_redis.url)
+    sweeper = GameService(GameStore(other, game_ttl_s=600, results_ttl_s=900), Settings(close_grace_ms=100))
+    await sweeper.advance(game["pin"])
+    await other.aclose()
+    for client in [*clients, the_host]:
+        reveal = await client.recv("reveal", timeout=15, skip=("lobby", "answer_count", "pong", "question"))
+        assert reveal["question"] == 0
+        assert (await client.recv("leaderboard", timeout=5))["question"] == 0
+    # The game goes on: the host moves to the next question and everyone gets it.
+    await the_host.send({"type": "next"})
+    for client in clients:
+        assert (await client.recv("question", skip=("lobby", "leaderboard")))["question"] == 1
+    for client in [*clients, the_host]:
+        await client.close()
+
+
+async def test_a_reveal_published_while_the_subscription_was_cut_still_reaches_every_socket(
+    live: ServerProcess, own_redis: EmbeddedRedis
+) -> None:
+    """The same loss without a Redis restart: the server's pub/sub connection is cut (as a
+    network blip or a proxy would) and another process closes and scores the question before
+    it is back."""
+    game = await create_game(live.base_url, quiz(n=2, time_limit=30))
+    the_host = await host(live.ws_url, game)
+    clients = [(await player(live.ws_url, game["pin"], name))[0] for name in ("Ada", "Bob")]
+    await the_host.send({"type": "start"})
+    for client in clients:
+        await client.recv("question")
+    other = Redis.from_url(own_redis.url)
+    sweeper = GameService(GameStore(other, game_ttl_s=600, results_ttl_s=900), Settings(close_grace_ms=100))
+    # Cut the subscription and keep it from coming back (no new connection is let in) until
+    # the question is closed and scored: its reveal is published to no one.
+    connected = len(await other.client_list())
+    async with other.pipeline(transaction=True) as pipe:
+        pipe.config_set("maxclients", connected - 1)
+        pipe.client_kill_filter(_type="pubsub")
+        await pipe.execute()
+    await sweeper.command(game["pin"], Next())  # closes and scores: the reveal goes out now
+    await asyncio.sleep(0.3)
+    await other.config_set("maxclients", 10_000)
+    await other.aclose()
+    for client in [*clients, the_host]:
+        reveal = await client.recv("reveal", timeout=10, skip=("lobby", "answer_count", "question"))
+        assert reveal["question"] == 0
+        assert (await client.recv("leaderboard", timeout=5))["question"] == 0
+    await asyncio.sleep(1.5)  # caught up once: nothing is delivered twice
+    for client in clients:
+        await client.send({"type": "ping", "t": 0})
+        await client.recv("pong")
+        assert [m["type"] for m in client.received].count("reveal") == 1
+    for client in [*clients, the_host]:
+        await client.close()
