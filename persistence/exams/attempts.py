@@ -28,7 +28,6 @@ from persistence.exams.availability import Platform, closed_reason
 from persistence.exams.models import Attempt, AttemptAnswer, Exam
 from persistence.exams.schema import without_answers
 from persistence.exams.scoring import Score, parse_answer, score_attempt, zero
-from persistence.exams.writes import write_transaction
 from persistence.types import utcnow
 
 
@@ -157,7 +156,7 @@ async def start_in(
 
 
 async def start(db: Database, exam: Exam, taker: Taker, platform: Platform, *, preview: bool = False) -> Started:
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         return await start_in(session, exam, taker, platform, preview=preview)
 
 
@@ -169,7 +168,7 @@ async def load(db: Database, attempt_id: int) -> tuple[Attempt, Exam]:
     if attempt is None or exam is None:
         raise not_found()
     if overdue(attempt):
-        async with write_transaction(db) as session:
+        async with db.transaction() as session:
             locked = await lock_attempt(session, attempt_id)
             assert locked is not None
             if overdue(locked):
@@ -179,7 +178,7 @@ async def load(db: Database, attempt_id: int) -> tuple[Attempt, Exam]:
 
 
 async def answer(db: Database, attempt_id: int, taker: Taker, n: int, body: dict[str, Any]) -> None:
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         attempt = await lock_attempt(session, attempt_id)
         if attempt is None or not taker.owns(attempt):
             raise not_found()
@@ -213,7 +212,7 @@ async def _store_answer(session: AsyncSession, attempt: Attempt, exam: Exam, n: 
 
 async def finish(db: Database, attempt_id: int, taker: Taker) -> Attempt:
     """Finish and score (a second finish returns the same result)."""
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         attempt = await lock_attempt(session, attempt_id)
         if attempt is None or not taker.owns(attempt):
             raise not_found()

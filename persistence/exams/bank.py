@@ -14,7 +14,6 @@ from sqlmodel import col, func, select
 from persistence.db import Database
 from persistence.exams.models import Exam
 from persistence.exams.schema import ExamIn, content_of, flat, parse_exam, without_answers
-from persistence.exams.writes import write_transaction
 from persistence.types import iso, utcnow
 
 
@@ -82,7 +81,7 @@ def summary(exam: Exam) -> dict[str, Any]:
 
 async def create(db: Database, owner_id: int | None, data: object, *, sample_key: str | None = None) -> Exam:
     exam = apply_spec(Exam(owner_id=owner_id, title="", content="{}", sample_key=sample_key), parse_exam(data))
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         session.add(exam)
     return exam
 
@@ -95,7 +94,7 @@ async def get(db: Database, exam_id: int) -> Exam | None:
 
 async def update(db: Database, exam_id: int, patch: dict[str, Any]) -> Exam | None:
     """Apply a partial edit: the stored exam with `patch`'s fields over it, validated whole."""
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         exam = await session.get(Exam, exam_id, with_for_update=True)
         if exam is None or exam.deleted_at is not None:
             return None
@@ -113,7 +112,7 @@ async def update(db: Database, exam_id: int, patch: dict[str, Any]) -> Exam | No
 
 
 async def delete(db: Database, exam_id: int) -> bool:
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         exam = await session.get(Exam, exam_id, with_for_update=True)
         if exam is None or exam.deleted_at is not None:
             return False

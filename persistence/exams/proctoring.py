@@ -17,7 +17,6 @@ from persistence.db import Database
 from persistence.exams import attempts
 from persistence.exams.attempts import AttemptError, Taker
 from persistence.exams.models import Exam, ProctorEvent
-from persistence.exams.writes import write_transaction
 from persistence.types import iso
 
 EVENT_TYPES = ("fullscreen_exit", "fullscreen_enter", "snapshot", "camera_denied", "tab_hidden", "tab_visible")
@@ -39,7 +38,7 @@ async def record_event(db: Database, attempt_id: int, taker: Taker, kind: object
     """Record an event; returns `{ended, state}` (ended: this event ended the attempt)."""
     event_type, count = _check_event(kind, face_count)
     attempts_ended = False
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         attempt = await attempts.lock_attempt(session, attempt_id)
         if attempt is None or not taker.owns(attempt):
             raise attempts.not_found()
@@ -61,7 +60,7 @@ async def record_snapshot(db: Database, attempt_id: int, face_count: int, file: 
     """A snapshot the server counted faces on: one face is fine, none or several a violation."""
     event = ProctorEvent(attempt_id=attempt_id, type="snapshot", face_count=face_count, source="server",
                          violation=face_count != 1, file=file)
-    async with write_transaction(db) as session:
+    async with db.transaction() as session:
         attempt = await attempts.lock_attempt(session, attempt_id)
         if attempt is None or attempt.state != "in_progress":
             raise attempts.closed()
