@@ -105,13 +105,17 @@ async def test_mixed_game_one_clock_for_telegram_and_web(
         # each Telegram answer was stamped when the server received it: within 20 ms worth of points
         players = {name: pid for pid, name in (await server.live.store.players(pin)).items()}
         ids = {11: players["Ann"], 12: players["Bob Smith"], 13: players["Cy"]}
+        errors_ms: list[float] = []
         for user_id, q, receipt in stamps:
             recorded = (await server.live.store.answers(pin, q))[ids[user_id]].received_ms
+            errors_ms.append(recorded - receipt)
             assert abs(recorded - receipt) <= 20, (user_id, q, recorded - receipt)
             limit_ms, deadline = LIMIT_S * 1000, deadlines[q]
             by_receipt = points(correct=True, received_ms=round(receipt), deadline_ms=deadline, time_limit_ms=limit_ms)
             scored = points(correct=True, received_ms=recorded, deadline_ms=deadline, time_limit_ms=limit_ms)
             assert abs(scored - by_receipt) <= 20 * 1000 // limit_ms + 1
+
+        print(f"\n{mode} at {latency} s: stamp - receipt {min(errors_ms):.1f} .. {max(errors_ms):.1f} ms")
 
         # what the group saw: every question with its results, and the podium
         await wait_until(lambda: any((m.text or "").startswith("🏁") for m in tg.messages(GROUP)), what="podium")

@@ -180,6 +180,8 @@ def refusal(code: str) -> str:
     """A toast for what the game refused a Telegram user (by error code)."""
     return {
         "locked": "🔒 The game is locked: no new players",
+        "not_open": "⏳ Not yet: answers open in a moment",
+        "too_late": "⏱ Time's up",
         "finished": "This game is over",
         "game_full": "The game is full",
         "unknown_game": "This game is over",
