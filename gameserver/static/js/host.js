@@ -452,6 +452,25 @@ async function loadJoinInfo() {
   $("#qr").alt = t("host.lobby.qr_alt", { url });
 }
 
+// The bot's t.me deep link that carries the host token into a private chat with the bot (the
+// first step of showing this game in a Telegram group); the row stays hidden without a bot.
+async function loadTelegramLink() {
+  const row = $("#telegram-row");
+  row.hidden = true;
+  try {
+    const res = await fetch(`/api/games/${encodeURIComponent(state.pin)}/telegram`, {
+      headers: { Authorization: `Bearer ${state.token}` },
+    });
+    const link = res.ok ? (await res.json()).host_link : null;
+    if (typeof link === "string" && link.startsWith("https://t.me/")) {
+      $("#telegram-link").href = link;
+      row.hidden = false;
+    }
+  } catch {
+    /* no bot: no link */
+  }
+}
+
 function hostLink() {
   return `${location.origin}/host?pin=${encodeURIComponent(state.pin)}#token=${encodeURIComponent(state.token || "")}`;
 }
@@ -471,6 +490,7 @@ function showLobby() {
   $("#host-link").href = hostLink();
   showScreen("screen-lobby");
   loadJoinInfo();
+  loadTelegramLink();
   setText($("#pin"), state.pin);
   $("#pin").setAttribute("aria-label", t("host.lobby.pin_aria", { pin: state.pin.split("").join(" ") }));
   setText($("#player-count"), state.count);
