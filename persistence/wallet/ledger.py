@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, update
+from sqlalchemy import BigInteger, case, insert, literal, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -106,13 +106,16 @@ async def lock(session: AsyncSession, keys: Sequence[str]) -> Locked:
     locked = Locked(ids)
     if not user_ids:
         return locked
+    # Core statements on the session's connection: the ORM adds nothing to these and costs
+    # a third of a movement's time on PostgreSQL.
+    connection = await session.connection()
     if _is_sqlite(session):
         # Take SQLite's write lock before reading anything we will decide on.
-        await session.exec(
+        await connection.execute(
             update(WalletAccount).where(col(WalletAccount.id).in_(user_ids)).values(balance=WalletAccount.balance)
         )
     rows = (
-        await session.exec(
+        await connection.execute(
             select(WalletAccount.key, WalletAccount.balance)
             .where(col(WalletAccount.id).in_(user_ids))
             .order_by(col(WalletAccount.id))
@@ -163,8 +166,9 @@ async def post(
             after[key] += delta
             if after[key] < 0:
                 raise insufficient_funds(-delta, after[key] - delta)
+    connection = await session.connection()
     transaction_id = (
-        await session.exec(
+        await connection.execute(
             insert(LedgerTransaction)
             .values(
                 kind=kind,
@@ -182,9 +186,11 @@ async def post(
     _step("transaction")
     running = dict(locked.balances)
     entries = []
+    deltas: dict[int, int] = {}
     for key, delta in legs:
         if key in running:
             running[key] += delta
+            deltas[locked.ids[key]] = deltas.get(locked.ids[key], 0) + delta
         entries.append(
             {
                 "transaction_id": transaction_id,
@@ -193,18 +199,23 @@ async def post(
                 "balance_after": running.get(key),
             }
         )
-    await session.exec(insert(LedgerEntry), params=entries)
+    await connection.execute(insert(LedgerEntry), entries)
     _step("entries")
-    for key, delta in legs:
-        if key not in locked.balances:
-            continue
-        result = await session.exec(
-            update(WalletAccount)
-            .where(col(WalletAccount.id) == locked.ids[key], col(WalletAccount.balance) + delta >= 0)
-            .values(balance=col(WalletAccount.balance) + delta)
+    if deltas:
+        # One statement for every user balance of the movement; the WHERE refuses a balance
+        # below zero even if a caller wrote without the lock (then fewer rows match: roll back).
+        change = case(
+            {account_id: literal(delta, BigInteger) for account_id, delta in deltas.items()},
+            value=col(WalletAccount.id),
         )
-        if result.rowcount != 1:  # only if someone wrote without the lock: refuse, roll back
+        result = await connection.execute(
+            update(WalletAccount)
+            .where(col(WalletAccount.id).in_(list(deltas)), col(WalletAccount.balance) + change >= 0)
+            .values(balance=col(WalletAccount.balance) + change)
+        )
+        if result.rowcount != len(deltas):
             raise WalletError(409, "conflict", "the balance changed under this movement; try again")
-        _step(f"balance {key}")
+        _step("balances")
     locked.balances = after
-    return Posted(int(transaction_id), {key: after[key] for key in after})
+    assert transaction_id is not None
+    return Posted(transaction_id, {key: after[key] for key in after})

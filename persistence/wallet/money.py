@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from persistence.wallet.errors import WalletError
+
 
 def tax_of(amount: int, rate_percent: int) -> int:
     """`round_half_up(amount × rate / 100)` in integers: no float ever touches money.
@@ -36,3 +38,15 @@ class WalletConfig:
     max_amount: int = 100_000_000  # largest single top-up, transfer, withdrawal or bonus
     otp_ttl_s: int = 300
     otp_attempts: int = 3
+
+
+def check_amount(value: object, config: WalletConfig, field: str = "amount") -> int:
+    """A whole number of so'm within the configured bounds, else 422 invalid."""
+    if not isinstance(value, int) or isinstance(value, bool) or not config.min_amount <= value <= config.max_amount:
+        raise WalletError(
+            422,
+            "invalid",
+            f"{field} must be a whole number of so'm, {config.min_amount}–{config.max_amount}",
+            [{"loc": ["body", field], "msg": f"a whole number {config.min_amount}–{config.max_amount}"}],
+        )
+    return value
