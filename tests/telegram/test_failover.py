@@ -1,5 +1,6 @@
 """Two server processes, one bot: exactly one polls Telegram at a time, and when it is killed the
-other takes over within seconds and carries the group's game on (same seats, same poll).
+other takes over within seconds and carries the group's game on (same seats, same poll); in
+webhook mode either process takes Telegram's POST.
 
 The fake Bot API answers a second concurrent getUpdates with 409 like Telegram, so two pollers
 at once would show in its log.
@@ -20,6 +21,7 @@ from redis.asyncio import Redis
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
 from tests.telegram.support import GROUP, HOST_USER, wait_until
+from transports.telegram.runtime import derived_secret
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -115,3 +117,47 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         for server in servers:
             server.stop()
 
+
+
+@pytest.mark.timeout(120)
+async def test_webhook_mode_any_process_takes_the_webhook(tg: FakeTelegram, redis_url: str, tmp_path: Path) -> None:
+    env = {
+        "LIVEQUIZ_TELEGRAM_TOKEN": tg.token,
+        "LIVEQUIZ_TELEGRAM_API_URL": tg.base_url,
+        "LIVEQUIZ_TELEGRAM_LEASE_MS": str(LEASE_MS),
+        # Telegram would POST to a load balancer in front of both (here: a closed local port, so
+        # the fake's own deliveries go nowhere); this test posts to each process in turn
+        "LIVEQUIZ_TELEGRAM_WEBHOOK_URL": "http://127.0.0.1:9/telegram/webhook",
+    }
+    servers = [start_server(tmp_path / name, redis_url, env, log_level="info") for name in ("a", "b")]
+    try:
+        await wait_until(lambda: any(drives(s) for s in servers), timeout=20, what="a leader")
+        await asyncio.sleep(LEASE_MS / 1000)
+        assert sum(drives(s) for s in servers) == 1
+        assert tg.webhook_url == env["LIVEQUIZ_TELEGRAM_WEBHOOK_URL"]
+        secret = derived_secret(tg.token)
+        for n, server in enumerate(servers):
+            game = await create_game(server.base_url, quiz(1))
+            user_id = 900 + n
+            tg.send_text(user_id, tg.user(user_id, "Host"), "hello")  # a private chat exists (delivery fails: no LB)
+            async with httpx.AsyncClient() as http:
+                info = (await http.get(
+                    f"{server.base_url}/api/games/{game['pin']}/telegram",
+                    headers={"Authorization": f"Bearer {game['host_token']}"},
+                )).json()
+            update = {"update_id": 5000 + n, "message": {
+                "message_id": 50 + n, "date": int(time.time()), "chat": {"id": user_id, "type": "private"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "Host"},
+                "text": f"/start {info['host_link'].split('?start=', 1)[1]}",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }}
+            url = f"{server.base_url}/telegram/webhook"
+            assert (await tg.post_raw_webhook(url, update, secret="wrong")).status_code == 403
+            assert (await tg.post_raw_webhook(url, update, secret=secret)).status_code == 200
+            await wait_until(
+                lambda u=user_id: any("You host game" in (m.text or "") for m in tg.messages(u, bot_only=True)),
+                timeout=10, what=f"the grant through {'the leader' if drives(server) else 'the other process'}",
+            )
+    finally:
+        for server in servers:
+            server.stop()
