@@ -35,6 +35,14 @@ async def wait_healthy(base_url: str, within_s: float) -> float:
     raise AssertionError(f"not healthy within {within_s} s")
 
 
+async def subscribers(socket: Path, channel: str) -> int:
+    client = redis.asyncio.Redis(unix_socket_path=str(socket))
+    try:
+        return int(dict(await client.pubsub_numsub(channel)).get(channel.encode(), 0))
+    finally:
+        await client.aclose()
+
+
 async def wait_subscribed(socket: Path, channel: str, processes: int, within_s: float = 10) -> None:
     client = redis.asyncio.Redis(unix_socket_path=str(socket))
     try:
@@ -57,6 +65,9 @@ async def test_a_killed_private_redis_is_restarted_and_the_game_goes_on(tmp_path
         the_host = await host(server.ws_url, game)
         ann, _ = await player(server.ws_url, game["pin"], "Ann")
         await asyncio.sleep(1.5)  # the AOF is written every second: the game is on disk
+        socket, channel = tmp_path / "data" / "redis" / "redis.sock", f"game:{{{game['pin']}}}:events"
+        listening = await subscribers(socket, channel)  # the processes holding the game's sockets
+        assert listening >= 1
         first = private_redis(server.process.pid)
         first_dir = first.cwd()  # Valkey runs in its --dir
         first.send_signal(signal.SIGKILL)
@@ -73,7 +84,7 @@ async def test_a_killed_private_redis_is_restarted_and_the_game_goes_on(tmp_path
         # Each process re-subscribes to its games' channels on its own (within ~1 s); an event
         # published before that is the subject of another fix (catching sockets up after a
         # reconnect), not of supervision: wait for it here.
-        await wait_subscribed(tmp_path / "data" / "redis" / "redis.sock", f"game:{{{game['pin']}}}:events", workers)
+        await wait_subscribed(socket, channel, listening)
         bo, _ = await player(server.ws_url, game["pin"], "Bo")
         await the_host.send({"type": "start"})
         for client in (ann, bo):
