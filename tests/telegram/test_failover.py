@@ -9,6 +9,7 @@ at once would show in its log.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
@@ -32,6 +33,10 @@ NOISE = QUIET | {"answer_ack", "leaderboard"}
 def drives(server: ServerProcess) -> bool:
     log = server.log_path.read_text(errors="replace")
     return "driving the bot" in log or "now drives the Telegram bot" in log
+
+
+def granted(tg: FakeTelegram, user_id: int) -> bool:
+    return any("You host game" in (m.text or "") for m in tg.messages(user_id, bot_only=True))
 
 
 @pytest.fixture
@@ -155,7 +160,7 @@ async def test_webhook_mode_any_process_takes_the_webhook(tg: FakeTelegram, redi
             assert (await tg.post_raw_webhook(url, update, secret="wrong")).status_code == 403
             assert (await tg.post_raw_webhook(url, update, secret=secret)).status_code == 200
             await wait_until(
-                lambda u=user_id: any("You host game" in (m.text or "") for m in tg.messages(u, bot_only=True)),
+                functools.partial(granted, tg, user_id),
                 timeout=10, what=f"the grant through {'the leader' if drives(server) else 'the other process'}",
             )
     finally:
