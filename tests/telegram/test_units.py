@@ -12,7 +12,7 @@ import pytest
 from telegram.error import BadRequest, RetryAfter
 
 from statemachine.names import MAX_NAME_LENGTH, normalize_name
-from transports.telegram import callbacks, names
+from transports.telegram import callbacks, names, texts
 from transports.telegram.budget import RollingBudget
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
 
@@ -130,3 +130,30 @@ def test_telegram_names_fit_the_game_rules_with_suffixes() -> None:
     for candidate in list(names.candidates(base))[:12]:
         assert normalize_name(candidate) == candidate and len(candidate) <= MAX_NAME_LENGTH
     assert list(names.candidates("Ann"))[:3] == ["Ann", "Ann (2)", "Ann (3)"]
+
+
+def test_background_work_leaves_what_the_last_windows_urgent_work_needs() -> None:
+    budget = RollingBudget(20, 60.0)
+    for t in range(10):  # a brisk host: ten urgent operations in the last minute
+        budget.end(budget.begin(float(t), urgent=True), t + 0.3)
+    # background may hold only 20 - (10 + 2) = 8 slots, and never more than 16 (the reserve)
+    assert budget.capacity(urgent=False, now=10.0) == 8
+    for t in range(8):
+        assert budget.wait_s(10.0 + t * 3, urgent=False) == 0.0
+        budget.end(budget.begin(10.0 + t * 3, paced=True), 10.0 + t * 3 + 0.3)
+    now = 10.0 + 8 * 3
+    assert budget.wait_s(now, urgent=False) > 0  # full for background ...
+    assert budget.wait_s(now, urgent=True) == 0.0  # ... while a question still goes out at once
+    # as the urgent operations age out of the window, background room comes back
+    assert budget.wait_s(now, urgent=False) == pytest.approx(60.3 - now)
+    idle = RollingBudget(20, 60.0)
+    assert idle.capacity(urgent=False, now=0.0) == 16  # no game running: only the reserve is kept
+
+
+def test_a_question_fits_a_poll_only_when_telegram_shows_it_faithfully() -> None:
+    assert texts.fits_a_poll(0, 3, "Capital of France?", ["Paris", "Lyon"])
+    assert not texts.fits_a_poll(0, 3, "x" * 300, ["a", "b"])  # "1/3. " + 300 characters
+    same_start = "y" * 100
+    assert not texts.fits_a_poll(0, 3, "Q", [same_start + "1", same_start + "2"])  # clipped alike
+    assert not texts.fits_a_poll(0, 3, "Q", ["Yes", "yes"])  # Telegram compares them as equal
+    assert texts.fits_a_poll(0, 3, "Q", ["y" * 100, "z" * 100])

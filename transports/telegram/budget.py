@@ -7,10 +7,10 @@ before our end, so "start < arrival < end" makes the check conservative: any win
 (a 429, a 400) hold a slot too: Telegram saw them.
 
 Urgent work (a question, its results, the podium) may use the whole window. Background edits
-(lobby count, "who answered") only get what urgent work is not expected to need: the window
-minus the larger of `reserve` and the urgent operations of the last window plus `URGENT_MARGIN`
-(a host who moves on every 12 s spends ~10 urgent operations a minute, and the next minute
-looks like the last one). They are also spread out (one per `window_s / limit` at most), so a
+(lobby count, "who answered") only get what urgent work is not expected to need: they may hold
+the window minus the larger of `reserve` and the urgent operations of the last window plus
+`URGENT_MARGIN` (a host who moves on every 12 s spends ~10 urgent operations a minute, and the
+next minute looks like the last one), and never the window's last slot. They are also spread out (one per `window_s / limit` at most), so a
 burst of joins or answers cannot spend a whole window at once. Pure: the clock is an argument,
 the caller sleeps.
 """
@@ -52,13 +52,11 @@ class RollingBudget:
         return sum(1 for s in self._slots if s.end is None or s.end + self.window_s > now)
 
     def capacity(self, urgent: bool, now: float | None = None) -> int:
-        """Slots this kind of work may hold at `now`: all of them for urgent work; for background
-        work what the urgent work of the last window (plus a margin) leaves."""
+        """How many slots this kind of work may hold at `now`: urgent work the whole window;
+        background work what the urgent work of the last window (plus a margin) leaves."""
         if urgent:
             return self.limit
-        urgent_held = 0 if now is None else sum(
-            1 for s in self._slots if s.urgent and (s.end is None or s.end + self.window_s > now)
-        )
+        urgent_held = 0 if now is None else self._held(now, urgent=True)
         expected = urgent_held + URGENT_MARGIN if urgent_held else 0  # no game running: the reserve
         return max(0, self.limit - max(self.reserve, expected))
 
@@ -71,15 +69,25 @@ class RollingBudget:
         expiries = sorted({s.end + self.window_s for s in self._slots if s.end is not None})
         wait = float("inf")
         for at in [now, *(t for t in expiries if t > now)]:
-            if self._held(at) < self.capacity(urgent, at):
+            if self._fits(at, urgent):
                 wait = at - now
                 break
         if paced:
             wait = max(wait, self._last_background + self.background_gap_s - now)
         return wait
 
-    def _held(self, at: float) -> int:
-        return sum(1 for s in self._slots if s.end is None or s.end + self.window_s > at)
+    def _fits(self, at: float, urgent: bool) -> bool:
+        if urgent:
+            return self._held(at) < self.limit
+        # background: within its own share, and never the window's last slot
+        return self._held(at, urgent=False) < self.capacity(False, at) and self._held(at) < self.limit - 1
+
+    def _held(self, at: float, urgent: bool | None = None) -> int:
+        """Slots held at `at` (of one kind, or all when `urgent` is None)."""
+        return sum(
+            1 for s in self._slots
+            if (s.end is None or s.end + self.window_s > at) and (urgent is None or s.urgent == urgent)
+        )
 
     def begin(self, now: float, *, paced: bool = False, urgent: bool = False) -> _Slot:
         """Take a slot for a request starting now; hand it back to `end` when it answered."""
