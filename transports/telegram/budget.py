@@ -10,9 +10,9 @@ Urgent work (a question, its results, the podium) may use the whole window. Back
 (lobby count, "who answered") only get what urgent work is not expected to need: they may hold
 the window minus the larger of `reserve` and the urgent operations of the last window plus
 `URGENT_MARGIN` (a host who moves on every 12 s spends ~10 urgent operations a minute, and the
-next minute looks like the last one), and never the window's last slot. They are also spread out (one per `window_s / limit` at most), so a
-burst of joins or answers cannot spend a whole window at once. Pure: the clock is an argument,
-the caller sleeps.
+next minute looks like the last one), and never the window's last slot. They are also spread
+out (one per `window_s / limit` at most), so a burst of joins or answers cannot spend a whole
+window at once. Pure: the clock is an argument, the caller sleeps.
 """
 
 from __future__ import annotations
