@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(20.0, gt=0)
 
     # "Sign in with Google" (OpenID Connect): off while the client id is empty. The redirect
-    # URI to register with Google is PUBLIC_URL + /api/auth/google/callback.
+    # URI to register with Google is PUBLIC_URL + /auth/google/callback.
     google_client_id: str = ""
     google_client_secret: str = ""
     google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"

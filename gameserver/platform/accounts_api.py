@@ -175,11 +175,13 @@ async def export_me(request: Request) -> Response:
 
 
 def accounts_routes() -> list[Route]:
+    from gameserver.platform.accounts_openapi import describe
     from gameserver.platform.admin_api import admin_routes
     from gameserver.platform.google_api import google_routes
     from gameserver.platform.telegram_link import install as install_link_command
 
     install_link_command()  # the bot's `/link CODE`
+    describe()  # this area's part of /openapi.json
 
     return [
         Route("/api/auth/register", register, methods=["POST"]),

@@ -34,7 +34,8 @@ async def audit_log(request: Request) -> Response:
     raw_user = request.query_params.get("user")
     if raw_user:
         if not raw_user.isdigit():
-            raise invalid("user must be a user id", [{"loc": ["query", "user"], "msg": "not a number"}])
+            raise invalid("user must be a user id",
+                          [{"loc": ["query", "user"], "msg": "not a number", "type": "int_parsing"}])
         user_id = int(raw_user)
     action = request.query_params.get("action") or None
     db = database_of(request)

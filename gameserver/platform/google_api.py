@@ -1,7 +1,8 @@
-"""`GET /api/auth/google` and its callback: "Sign in with Google" (OpenID Connect, `oidc.py`).
+"""`GET /auth/google` and its callback: "Sign in with Google" (OpenID Connect, `oidc.py`).
 
 Off (404 `google_off`) while `LIVEQUIZ_GOOGLE_CLIENT_ID` is empty; `GET /api/auth/providers`
-tells pages whether to offer it. The start redirects to Google; the callback signs the browser
+tells pages whether to offer it. The two are browser redirects, not JSON API calls, so they
+live outside `/api/` (and outside `/openapi.json`). The start redirects to Google; the callback signs the browser
 in exactly as a password login does (the `lq_session` cookie) and lands on `next` (a path on
 this site) or the profile. The session's CSRF token cannot ride in a redirect's body, so it
 comes in `lq_csrf_once`, a readable cookie of two minutes that the page moves to its storage
@@ -28,7 +29,8 @@ log = logging.getLogger("livequiz.platform")
 
 STATE_COOKIE = "lq_oidc"
 CSRF_ONCE_COOKIE = "lq_csrf_once"
-CALLBACK_PATH = "/api/auth/google/callback"
+START_PATH = "/auth/google"
+CALLBACK_PATH = "/auth/google/callback"
 FAILED = "/account?google=failed#signin"
 
 auth_endpoint: Callable[[Handler], Handler] = endpoint(auth_endpoint=True)
@@ -80,14 +82,14 @@ async def start(request: Request) -> Response:
         return RedirectResponse(FAILED, status_code=302)
     await live_of(request).redis.set(_flow_key(state), flow.dumps(), ex=FLOW_TTL_S)
     response = RedirectResponse(url, status_code=302)
-    response.set_cookie(STATE_COOKIE, state, max_age=FLOW_TTL_S, path="/api/auth/google", httponly=True,
+    response.set_cookie(STATE_COOKIE, state, max_age=FLOW_TTL_S, path=START_PATH, httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
     return response
 
 
 def _failed(request: Request) -> Response:
     response = RedirectResponse(FAILED, status_code=302)
-    response.delete_cookie(STATE_COOKIE, path="/api/auth/google")
+    response.delete_cookie(STATE_COOKIE, path=START_PATH)
     return response
 
 
@@ -115,7 +117,7 @@ async def callback(request: Request) -> Response:
     done = await external.sign_in(database_of(request), identity, ip=client_ip(request))
     response = RedirectResponse(flow.next_path, status_code=302)
     secure = request.url.scheme == "https"
-    response.delete_cookie(STATE_COOKIE, path="/api/auth/google")
+    response.delete_cookie(STATE_COOKIE, path=START_PATH)
     response.set_cookie("lq_session", done.session.token, max_age=int(SESSION_LIFETIME.total_seconds()), path="/",
                         httponly=True, samesite="lax", secure=secure)
     response.set_cookie(CSRF_ONCE_COOKIE, done.session.csrf or "", max_age=120, path="/", httponly=False,
@@ -126,6 +128,6 @@ async def callback(request: Request) -> Response:
 def google_routes() -> list[Route]:
     return [
         Route("/api/auth/providers", providers, methods=["GET"]),
-        Route("/api/auth/google", start, methods=["GET"]),
+        Route(START_PATH, start, methods=["GET"]),
         Route(CALLBACK_PATH, callback, methods=["GET"]),
     ]

@@ -133,9 +133,10 @@ async def json_body(request: Request) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise invalid("body is not valid JSON", [{"loc": ["body"], "msg": "not valid JSON"}]) from exc
+        raise invalid("body is not valid JSON",
+                      [{"loc": ["body"], "msg": "not valid JSON", "type": "json_invalid"}]) from exc
     if not isinstance(data, dict):
-        raise invalid("body must be a JSON object", [{"loc": ["body"], "msg": "not an object"}])
+        raise invalid("body must be a JSON object", [{"loc": ["body"], "msg": "not an object", "type": "model_type"}])
     return data
 
 

@@ -18,7 +18,8 @@ ROLES = ("user", "admin")
 
 async def set_role(db: Database, user_id: int, role: str, *, actor_id: int | None, ip: str | None = None) -> User:
     if role not in ROLES:
-        raise AccountError("invalid", "role must be user or admin", [{"loc": ["body", "role"], "msg": "unknown role"}])
+        raise AccountError("invalid", "role must be user or admin",
+                           [{"loc": ["body", "role"], "msg": "unknown role", "type": "enum"}])
     async with db.transaction() as session:
         user = await session.get(User, user_id)
         if user is None or user.deleted_at is not None:

@@ -74,7 +74,7 @@ async def register(db: Database, data: dict[str, Any], *, ip: str | None = None)
     password = check_new_password(data.get("password"), "password", problems)
     referral = data.get("referral")
     if referral is not None and (not isinstance(referral, str) or not referral.strip()):
-        problems.add("referral", "must be a username")
+        problems.add("referral", "must be a username", "string_type")
     if problems:
         raise _invalid(problems)
     assert password is not None
@@ -166,7 +166,7 @@ async def update_profile(db: Database, principal: Principal, data: dict[str, Any
     fields = clean_profile(data, problems, partial=True)
     unknown = sorted(set(data) - set(fields) - {"username", "first_name", "last_name", "email", "phone"})
     for name in unknown:
-        problems.add(name, "cannot be changed here")
+        problems.add(name, "cannot be changed here", "extra_forbidden")
     if problems:
         raise _invalid(problems)
     await _raise_if_taken(db, fields, except_id=principal.user_id)

@@ -30,8 +30,9 @@ class Problems:
 
     items: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, name: str, message: str) -> None:
-        self.items.append({"loc": ["body", name], "msg": message})
+    def add(self, name: str, message: str, kind: str = "value_error") -> None:
+        """`kind` is the stable sort of problem (pydantic's names), for clients to act on."""
+        self.items.append({"loc": ["body", name], "msg": message, "type": kind})
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -54,14 +55,14 @@ def normalize_login(raw: str) -> tuple[str, str, str | None]:
 def _text(value: object, name: str, problems: Problems, *, max_length: int, required: bool) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            problems.add(name, "is required")
+            problems.add(name, "is required", "missing")
         return None
     if not isinstance(value, str):
-        problems.add(name, "must be a string")
+        problems.add(name, "must be a string", "string_type")
         return None
     value = value.strip()
     if len(value) > max_length:
-        problems.add(name, f"must be at most {max_length} characters")
+        problems.add(name, f"must be at most {max_length} characters", "string_too_long")
         return None
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         problems.add(name, "must not contain control characters")
@@ -79,7 +80,7 @@ def clean_profile(data: dict[str, Any], problems: Problems, *, partial: bool) ->
         value = data.get(name)
         if name == "username":
             if not isinstance(value, str) or not USERNAME.match(value):
-                problems.add(name, "must be 3–32 characters of a-z, 0-9 and _")
+                problems.add(name, "must be 3–32 characters of a-z, 0-9 and _", "string_pattern_mismatch")
             else:
                 cleaned[name] = value
         elif name == "first_name":

@@ -213,7 +213,7 @@ async def test_delete_me_removes_the_account_and_ends_every_token(server: Server
 async def test_google_sign_in_is_off_without_a_client_id(server: ServerProcess) -> None:
     async with client(server) as http:
         providers = await http.get("/api/auth/providers")
-        start = await http.get("/api/auth/google")
-        back = await http.get("/api/auth/google/callback", params={"code": "x", "state": "y"})
+        start = await http.get("/auth/google")
+        back = await http.get("/auth/google/callback", params={"code": "x", "state": "y"})
     assert providers.json() == {"google": False}
     assert start.status_code == back.status_code == 404 and start.json()["error"]["code"] == "google_off"

@@ -49,7 +49,7 @@ def _honest_provider(provider: FakeOidcProvider) -> Iterator[None]:
 
 async def to_provider(http: httpx.AsyncClient, next_path: str = "/host") -> str:
     """Start a sign-in; the provider's answer: the callback URL it sends the browser to."""
-    started = await http.get("/api/auth/google", params={"next": next_path})
+    started = await http.get("/auth/google", params={"next": next_path})
     assert started.status_code == 302, started.text
     assert "lq_oidc" in started.headers["set-cookie"] and "httponly" in started.headers["set-cookie"].lower()
     authorize = urlsplit(started.headers["location"])

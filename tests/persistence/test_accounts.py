@@ -83,7 +83,8 @@ async def test_register_lists_every_invalid_field_at_once(database: Database) ->
 async def test_the_password_rule(database: Database, password: str) -> None:
     with pytest.raises(AccountError) as caught:
         await service.register(database, alice(password=password))
-    assert caught.value.details == [{"loc": ["body", "password"], "msg": passwords.password_problem(password)}]
+    problem = {"loc": ["body", "password"], "msg": passwords.password_problem(password), "type": "value_error"}
+    assert caught.value.details == [problem]
 
 
 async def test_referral_is_recorded_and_offered_to_the_wallet_hook_once(database: Database) -> None:

@@ -322,7 +322,7 @@ async function offerGoogle() {
   const link = $("#google");
   if (status !== 200 || !data.google) return;
   const next = nextTarget();
-  link.href = `/api/auth/google?next=${encodeURIComponent(next || "/account#profile")}`;
+  link.href = `/auth/google?next=${encodeURIComponent(next || "/account#profile")}`;
   link.hidden = false;
 }
 
