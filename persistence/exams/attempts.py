@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import update
+from sqlalchemy import exists, literal, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +28,7 @@ from persistence.exams.availability import Platform, closed_reason
 from persistence.exams.models import Attempt, AttemptAnswer, Exam
 from persistence.exams.schema import without_answers
 from persistence.exams.scoring import Score, parse_answer, score_attempt, zero
-from persistence.types import utcnow
+from persistence.types import UTCDateTime, utcnow
 
 
 class AttemptError(Exception):
@@ -178,36 +178,61 @@ async def load(db: Database, attempt_id: int) -> tuple[Attempt, Exam]:
 
 
 async def answer(db: Database, attempt_id: int, taker: Taker, n: int, body: dict[str, Any]) -> None:
-    async with db.transaction() as session:
-        attempt = await lock_attempt(session, attempt_id)
-        if attempt is None or not taker.owns(attempt):
-            raise not_found()
-        exam = await session.get(Exam, attempt.exam_id)
-        assert exam is not None
-        if overdue(attempt):
-            await _settle(session, attempt, exam, "deadline")  # kept: the refusal follows the commit
-        elif attempt.state == "in_progress":
-            await _store_answer(session, attempt, exam, n, body)
-            return
+    """Store an answer. Read, checked, then written by one conditional statement: the write
+    lock (SQLite's, or the attempt row's share lock on PostgreSQL) is held for that statement and
+    its commit only, never across the checks, so a thousand attempts answering at once do not
+    queue behind each other's reads."""
+    async with db.session() as session:
+        row = (await session.exec(
+            select(Attempt, Exam).join(Exam, col(Exam.id) == col(Attempt.exam_id)).where(col(Attempt.id) == attempt_id)
+        )).first()
+    if row is None or not taker.owns(row[0]):
+        raise not_found()
+    attempt, exam = row
+    if attempt.state == "in_progress" and not overdue(attempt):
+        value = _checked_answer(attempt, exam, n, body)
+        async with db.transaction() as session:
+            if await _store_if_open(session, attempt_id, n, value):
+                return
+    await load(db, attempt_id)  # past its deadline: finished now, with what was answered
     raise closed()
 
 
-async def _store_answer(session: AsyncSession, attempt: Attempt, exam: Exam, n: int, body: dict[str, Any]) -> None:
+def _checked_answer(attempt: Attempt, exam: Exam, n: int, body: dict[str, Any]) -> dict[str, Any]:
     questions = bank.questions(exam)
     if n not in positions(attempt) or n >= len(questions):
         raise AttemptError(422, "invalid", f"question {n} is not part of this attempt",
                            [{"loc": ["path", "n"], "msg": "not a question of this attempt", "type": "out_of_range"}])
     try:
-        value = parse_answer(questions[n], body)
+        return parse_answer(questions[n], body)
     except ValueError as exc:
         problem = {"loc": ["body"], "msg": str(exc), "type": "bad_answer"}
         raise AttemptError(422, "invalid", str(exc), [problem]) from exc
+
+
+async def _store_if_open(session: AsyncSession, attempt_id: int, n: int, value: dict[str, Any]) -> bool:
+    """Upsert the answer only if the attempt is still open at this instant; False otherwise.
+
+    The EXISTS reads the attempt inside the writing statement. On SQLite the statement holds the
+    one write lock, so a finish is wholly before or after it. On PostgreSQL `FOR SHARE` waits
+    for a finish holding the row and then sees its `finished` state, so an answer is never
+    stored after the score was counted."""
+    now = utcnow()
+    still_open = (
+        select(Attempt.id).where(
+            col(Attempt.id) == attempt_id, col(Attempt.state) == "in_progress",
+            or_(col(Attempt.deadline).is_(None), col(Attempt.deadline) > now),
+        ).with_for_update(read=True)
+    )
+    source = select(
+        literal(attempt_id), literal(n), literal(orjson.dumps(value).decode()), literal(now, UTCDateTime())
+    ).where(exists(still_open))
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    row = {"attempt_id": attempt.id, "position": n, "value": orjson.dumps(value).decode(), "answered_at": utcnow()}
-    statement = insert(AttemptAnswer).values(row)
-    await session.exec(statement.on_conflict_do_update(
+    statement = insert(AttemptAnswer).from_select(["attempt_id", "position", "value", "answered_at"], source)
+    result = await session.exec(statement.on_conflict_do_update(
         index_elements=["attempt_id", "position"],
         set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at}))
+    return bool(result.rowcount)
 
 
 async def finish(db: Database, attempt_id: int, taker: Taker) -> Attempt:
