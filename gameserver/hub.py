@@ -396,7 +396,7 @@ class Hub:
     async def dispatch(self, room: Room, event: Mapping[str, Any]) -> None:
         kind = event.get("e")
         if kind == "msgs":
-            await self._deliver(room, event["msgs"])
+            await self._deliver_new(room, event["msgs"])
         elif kind == "join":  # one event per batch of joins (JOIN_MANY)
             room.count = event["count"]
             room.joined.extend({"player_id": p["id"], "name": p["name"]} for p in event["joined"])
@@ -417,14 +417,7 @@ class Hub:
     async def _deliver(self, room: Room, items: list[Mapping[str, Any]]) -> None:
         """The messages of one event to every socket of the room, personal `you` spliced in.
         Several messages (a reveal and its leaderboard) reach a socket in one write: one system
-        call per socket, not one per message. A step of the game this room already had is
-        not delivered again."""
-        steps = [game_step(item["msg"]) for item in items]
-        if any(step is not None and step <= room.step for step in steps):
-            items = [item for item, step in zip(items, steps, strict=True) if step is None or step > room.step]
-            if not items:
-                return
-        room.step = max([room.step, *(step for step in steps if step is not None)])
+        call per socket, not one per message."""
         parts = [(Broadcast(item["msg"]), item.get("you") or {}) for item in items]
         opens = _OPENS_ANSWERS.get(items[0]["msg"].get("type")) if items else None
         if opens is not None:
@@ -493,6 +486,17 @@ class Hub:
 
     # -- catching up after a lost pub/sub connection ---------------------------------------
 
+    async def _deliver_new(self, room: Room, items: list[Mapping[str, Any]]) -> None:
+        """`_deliver` what the room does not have yet: a step of the game it already had (a
+        catch-up racing the event it stood in for) is not delivered again."""
+        steps = [game_step(item["msg"]) for item in items]
+        if any(step is not None and step <= room.step for step in steps):
+            items = [item for item, step in zip(items, steps, strict=True) if step is None or step > room.step]
+            if not items:
+                return
+        room.step = max([room.step, *(step for step in steps if step is not None)])
+        await self._deliver(room, items)
+
     async def catch_up(self) -> None:
         """Bring every room up to its game's current step, from the stored state: a question
         opened, a reveal or the final results published while this process's subscription
@@ -516,17 +520,17 @@ class Hub:
         if state.phase is Phase.ACTIVE:
             if room.step < (state.question, 1):
                 quiz = await self.store.quiz(room.pin, record.game_id)
-                await self._deliver(room, [{"msg": question_message(quiz, state, self.now_ms())}])
+                await self._deliver_new(room, [{"msg": question_message(quiz, state, self.now_ms())}])
             return
         if state.phase is Phase.WAITING:
             return
         reveal = await self.store.last_reveal(room.pin)
         if reveal is not None and reveal["msgs"] and reveal["msgs"][0]["msg"].get("question") == state.question:
-            await self._deliver(room, reveal["msgs"])
+            await self._deliver_new(room, reveal["msgs"])
         if state.phase is Phase.FINISHED:
             results = await self.store.final_results(room.pin)
             if results is not None:
-                await self._deliver(room, results["msgs"])
+                await self._deliver_new(room, results["msgs"])
 
     # -- games that are gone ---------------------------------------------------------------
 
