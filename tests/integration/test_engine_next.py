@@ -72,7 +72,9 @@ async def test_a_retried_close_does_not_skip_the_reveal(server: ServerProcess) -
 
 
 @pytest.mark.parametrize("round_", range(3))
-async def test_two_hosts_pressing_next_at_once_advance_one_step(server_pair: tuple[ServerProcess, ServerProcess], round_: int) -> None:
+async def test_two_hosts_pressing_next_at_once_advance_one_step(
+    server_pair: tuple[ServerProcess, ServerProcess], round_: int
+) -> None:
     first, second = server_pair
     game = await create_game(first.base_url, quiz(n=3, time_limit=20))
     host_a = await host(first.ws_url, game)
