@@ -197,3 +197,20 @@ async def test_the_samples_ship_trainers_and_mock_exams_passing_per_module(datab
     everything = {n: {"option": q["correct"]} for n, q in enumerate(questions) if q["type"] == "select_one"}
     full = score_attempt(questions, range(len(questions)), everything, mock.pass_percent)
     assert full.passed and full.score == len(questions)  # the oral question counts as correct
+
+
+async def test_an_answer_racing_the_finish_is_counted_or_refused_never_stored_unscored(database: Database) -> None:
+    owner, taker_id = await new_user(database, "owner"), await new_user(database, "taker")
+    questions = [{"type": "select_one", "text": f"Q{i}", "options": ["a", "b"], "correct": 0} for i in range(24)]
+    exam = await bank.create(database, owner, {"title": "Race", "questions": questions})
+    for _ in range(3):
+        run = await attempts.start(database, exam, Taker(taker_id), "web")
+        attempt_id = run.attempt.id or 0
+        calls = [attempts.answer(database, attempt_id, Taker(taker_id), n, {"option": 0}) for n in range(24)]
+        calls.insert(12, attempts.finish(database, attempt_id, Taker(taker_id)))  # type: ignore[arg-type]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        refused = [o for o in outcomes if isinstance(o, AttemptError)]
+        assert all(r.code == "attempt_closed" for r in refused), refused
+        attempt, _ = await attempts.load(database, attempt_id)
+        stored = await attempts.answers_of(database, attempt_id)
+        assert attempt.score == len(stored) == 24 - len(refused)
