@@ -327,3 +327,13 @@ async def test_deleting_the_account_forfeits_its_balances(server: ServerProcess,
     from tests.persistence.wallet_support import balances
 
     assert await balances(db, user) == {"main": 0, "bonus": 0, "earnings": 0, "held": 0}
+
+
+async def test_the_data_export_lists_wallet_transactions(server: ServerProcess, db: Database) -> None:
+    _, auth = await signed_up(server, "exporter")
+    async with client(server) as http:
+        await topped_up(http, auth, 4_000)
+        exported = await http.get("/api/me/export", headers=auth)
+    assert exported.status_code == 200
+    kinds = [item["kind"] for item in exported.json()["wallet_transactions"]]
+    assert kinds == ["topup", "welcome_bonus"]
