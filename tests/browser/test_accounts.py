@@ -7,16 +7,21 @@ every page here comes from 127.0.0.1)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from persistence.db import Database
+from persistence.results import store
+from persistence.types import utcnow
 from tests.browser.support import Pages, quiz, screenshot
 from tests.fakes.oidc_provider import FakeOidcProvider, Person
 from tests.support import ServerProcess, start_server
@@ -208,4 +213,39 @@ def test_sign_in_with_google_lands_signed_in_and_can_write(site: Pages, provider
         expect(other.locator("body")).to_have_attribute("data-screen", "signin")
     finally:
         provider.audience = None
+    assert not site.problems(), site.problems()
+
+
+def test_my_games_pages_with_show_more(site: Pages, account_server: ServerProcess) -> None:
+    name = f"many_{secrets.token_hex(3)}"
+    page = site.open("/account?lang=en#signup", name="many")
+    sign_up(page, name, "Many")
+    user_id = page.evaluate("async () => (await (await fetch('/api/me')).json()).id")
+    db_path = account_server.log_path.parent / "livequiz.db"
+
+    async def write_games() -> None:
+        db = Database(f"sqlite+aiosqlite:///{db_path}")
+        try:
+            for i in range(25):
+                await store.record_game(db, store.FinishedGame(
+                    game_key=f"{name}:{i}", pin=f"{i:06d}", title=f"Game {i}", host_digest="d" * 64,
+                    question_count=1, finished_at=utcnow(), host_user_id=user_id,
+                    lines=[store.ResultLine(1, "Solo", 100, 1, 1)],
+                ))
+        finally:
+            await db.dispose()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        pool.submit(asyncio.run, write_games()).result()
+    page.goto(f"{site.base_url}/account?lang=en#games")
+    games = page.get_by_test_id("hosted-game")
+    expect(games).to_have_count(20)
+    expect(games.first.locator(".h-title")).to_have_text("Game 24")  # newest first
+    more = page.get_by_test_id("hosted-more")
+    expect(more).to_have_text("Show more")
+    more.click()
+    expect(games).to_have_count(25)
+    expect(games.last.locator(".h-title")).to_have_text("Game 0")
+    expect(more).to_be_hidden()
+    expect(page.get_by_test_id("played-more")).to_be_hidden()
     assert not site.problems(), site.problems()

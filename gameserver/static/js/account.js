@@ -292,16 +292,29 @@ function playedItem(p) {
     }) }));
 }
 
-async function loadList(path, list, empty, render) {
-  const { status, data } = await api("GET", `${path}?limit=${PAGE_SIZE}`);
+const LISTS = {
+  hosted: { path: "/api/me/games", render: hostedItem, cursor: null },
+  played: { path: "/api/me/results", render: playedItem, cursor: null },
+};
+
+/** One page of a list: the first (replacing what is shown) or the next (`more`). */
+async function loadList(name, more = false) {
+  const spec = LISTS[name];
+  const cursor = more && spec.cursor ? `&cursor=${encodeURIComponent(spec.cursor)}` : "";
+  const { status, data } = await api("GET", `${spec.path}?limit=${PAGE_SIZE}${cursor}`);
   if (sessionEnded(status, data) || status !== 200) return;
-  list.replaceChildren(...data.items.map(render));
-  empty.hidden = data.items.length > 0;
+  const list = $(`#${name}`);
+  const items = data.items.map(spec.render);
+  if (more) list.append(...items);
+  else list.replaceChildren(...items);
+  spec.cursor = data.next_cursor;
+  $(`#${name}-empty`).hidden = list.children.length > 0;
+  $(`#${name}-more`).hidden = !data.next_cursor;
 }
 
 function loadGames() {
-  loadList("/api/me/games", $("#hosted"), $("#hosted-empty"), hostedItem);
-  loadList("/api/me/results", $("#played"), $("#played-empty"), playedItem);
+  loadList("hosted");
+  loadList("played");
 }
 
 // ---- Sign in with Google ----
@@ -340,6 +353,8 @@ async function main() {
   $("#password-form").addEventListener("submit", onChangePassword);
   $("#export").addEventListener("click", onExport);
   $("#delete-form").addEventListener("submit", onDelete);
+  $("#hosted-more").addEventListener("click", () => loadList("hosted", true));
+  $("#played-more").addEventListener("click", () => loadList("played", true));
   window.addEventListener("hashchange", () => { flash(pendingFlash); pendingFlash = ""; show(); });
   onLangChange(() => { show(); const key = $("#flash").dataset.key; if (key) flash(key); });
   adoptCsrfCookie();
