@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.sql_support import SqlTarget, sql_targets
 from tests.support import ServerProcess, start_server
@@ -60,5 +59,3 @@ async def register(server: ServerProcess, name: str, **extra: Any) -> dict[str, 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
-
-__all__ = ["pytest"]
