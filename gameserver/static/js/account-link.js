@@ -3,17 +3,9 @@
 // signed in here (it keeps the session's CSRF token) asks the server who it is, so visitors
 // cost the server nothing.
 
-const link = document.getElementById("account-link");
+import { adoptCsrfCookie } from "./account-api.js";
 
-function adoptCsrfCookie() {
-  for (const part of document.cookie.split(";")) {
-    const [name, ...rest] = part.trim().split("=");
-    if (name === "lq_csrf_once") {
-      localStorage.setItem("lq_csrf", decodeURIComponent(rest.join("=")));
-      document.cookie = "lq_csrf_once=; Max-Age=0; Path=/; SameSite=Lax";
-    }
-  }
-}
+const link = document.getElementById("account-link");
 
 async function showSignedIn() {
   adoptCsrfCookie(); // back from "Sign in with Google"
