@@ -123,6 +123,18 @@ async def test_admin_create_prints_a_password_that_signs_in_as_admin(
     assert signed_in.status_code == 200 and signed_in.json()["user"]["role"] == "admin"
 
 
+async def test_admin_create_reads_a_password_from_stdin_and_checks_it(
+    servers: tuple[ServerProcess, ServerProcess], target: SqlTarget, data_dir: Path,
+) -> None:
+    weak = livequiz(target, data_dir, "admin", "create", "stdin_admin", "--password-stdin", stdin="short\n")
+    assert weak.returncode == 2 and "at least 8" in weak.stderr
+    done = livequiz(target, data_dir, "admin", "create", "stdin_admin", "--password-stdin", stdin="Chosen pass 9\n")
+    assert done.returncode == 0 and "password" not in done.stdout  # never echoed back
+    async with client(servers[1]) as http:
+        signed_in = await http.post("/api/auth/login", json={"login": "stdin_admin", "password": "Chosen pass 9"})
+    assert signed_in.status_code == 200 and signed_in.json()["user"]["role"] == "admin"
+
+
 async def test_db_upgrade_reports_the_head_revision(target: SqlTarget, data_dir: Path,
                                                     servers: tuple[ServerProcess, ServerProcess]) -> None:
     from persistence.db import head_revision
