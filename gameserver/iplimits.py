@@ -38,14 +38,12 @@ if TYPE_CHECKING:
     from gameserver.context import LiveContext
 
 # KEYS: the counter of this address, kind and window.
-# ARGV: window length in ms.
-# Returns {count after this one, ms left in the window}.
+# ARGV: window length in ms (the key outlives its window by at most that).
+# Returns the count, this use included.
 COUNT_IN_WINDOW = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local left = redis.call('PTTL', KEYS[1])
-if left < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); left = tonumber(ARGV[1]) end
-return {count, left}
+return count
 """
 
 
@@ -93,10 +91,11 @@ class IpLimits:
         if budget.limit <= 0:
             return
         window_ms = max(1, int(budget.window_s * 1000))
-        window = int(time.time() * 1000) // window_ms
-        count, left_ms = await self._count(keys=[f"livequiz:ip:{budget.kind}:{ip}:{window}"], args=[window_ms])
+        now_ms = int(time.time() * 1000)
+        window = now_ms // window_ms
+        count = await self._count(keys=[f"livequiz:ip:{budget.kind}:{ip}:{window}"], args=[window_ms])
         if int(count) > budget.limit:
-            retry = max(1, math.ceil(int(left_ms) / 1000))
+            retry = max(1, math.ceil((window_ms - now_ms % window_ms) / 1000))  # until the next window
             if budget is self.misses:
                 self._block(ip, retry)
             raise IpRateLimited(f"too many requests from your address; try again in {retry} s", retry)

@@ -177,14 +177,17 @@ _last_full_warning = [0.0]
 
 
 class FastWebSocketProtocol(WebSocketProtocolBase):
+    # Class-level defaults, set on an instance only when needed: most sockets never send a
+    # control frame, and a game holds thousands of them.
+    limiter: RateLimiter | None = None  # the session's, once it shares it
+    _pongs: deque[bytes] | None = None  # see `handle_ping`
+    flooded = False  # closed for flooding: nothing more is read
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue: _StampingQueue = _StampingQueue()
         self.logger = self.conn.logger = connection_logger()
         self.fast_path: FastPath | None = None
-        self.limiter = RateLimiter(*DEFAULT_RATE)
-        self._pongs: deque[bytes] = deque()  # see `handle_ping`
-        self.flooded = False  # closed for flooding: nothing more is read
 
     def connection_lost(self, exc: Exception | None) -> None:
         OPEN_CONNECTIONS.release(self.transport)  # counted by the HTTP protocol it was upgraded from
@@ -210,13 +213,16 @@ class FastWebSocketProtocol(WebSocketProtocolBase):
         # each ping event takes its own pong out of the queue, written when the ping is within
         # budget, dropped when not (other frames queued there go out as they are, in order).
         allowed = self._allow_control_frame()
+        pongs = self._pongs
+        if pongs is None:
+            pongs = self._pongs = deque()
         for chunk in self.conn.data_to_send():
             if chunk[:1] == _PONG_FIRST_BYTE:
-                self._pongs.append(chunk)
+                pongs.append(chunk)
             else:
                 self.transport.write(chunk)
-        if self._pongs:
-            pong = self._pongs.popleft()
+        if pongs:
+            pong = pongs.popleft()
             if allowed and not self.flooded and not self.transport.is_closing():
                 self.transport.write(pong)
 
@@ -228,6 +234,8 @@ class FastWebSocketProtocol(WebSocketProtocolBase):
         """Charge one control frame to the socket's budget; a refused ping gets no pong, and
         a socket out of strikes is closed 1008 at once."""
         limiter = self.limiter
+        if limiter is None:
+            limiter = self.limiter = RateLimiter(*DEFAULT_RATE)
         if limiter.allow():
             return True
         if limiter.abusive and not self.flooded:
@@ -241,7 +249,7 @@ class FastWebSocketProtocol(WebSocketProtocolBase):
         client before the close frame does."""
         self.logger.warning("closing a WebSocket that floods control frames")
         self.flooded = True
-        self._pongs.clear()
+        self._pongs = None
         self.conn.data_to_send()  # pongs queued by the parser: not for a flooder
         self.conn.send_close(CLOSE_POLICY, "too many frames")
         self.transport.write(b"".join(self.conn.data_to_send()))
