@@ -28,7 +28,7 @@ async def list_withdrawals(request: Request) -> Response:
     if status not in (*STATUSES, "all"):
         raise invalid(
             "status must be pending, approved, rejected, cancelled or all",
-            [{"loc": ["query", "status"], "msg": "unknown status"}],
+            [{"loc": ["query", "status"], "msg": "unknown status", "type": "enum"}],
         )
     async with database_of(request).session() as session:
         items, next_cursor = await queries.withdrawals(
@@ -76,7 +76,10 @@ async def grant_bonus(request: Request) -> Response:
     amount = service.check_amount(body.get("amount"), config_of(request))
     reason = body.get("reason")
     if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 200:
-        raise invalid("reason must be 1–200 characters", [{"loc": ["body", "reason"], "msg": "1–200 characters"}])
+        raise invalid(
+            "reason must be 1–200 characters",
+            [{"loc": ["body", "reason"], "msg": "1–200 characters", "type": "string"}],
+        )
 
     async def operation(session: AsyncSession) -> Outcome:
         transaction_id = await service.grant_admin_bonus(session, principal.user_id, user_id, amount, reason.strip())

@@ -73,14 +73,15 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def wallet_endpoint(function: Handler) -> Handler:
-    """`endpoint`, with the wallet's refusals turned into the platform's JSON errors."""
+    """`endpoint`, with the wallet's refusals answered as the platform's JSON errors (their
+    facts, such as `needed` and `available`, as fields of the error object)."""
 
     @functools.wraps(function)
     async def wrapped(request: Request) -> Response:
         try:
             return await function(request)
         except WalletError as refusal:
-            raise PlatformError(refusal.status, refusal.code, refusal.message, refusal.details) from refusal
+            return ORJSONResponse(error_body(refusal), status_code=refusal.status)
 
     return endpoint(wrapped)  # type: ignore[no-any-return]
 
@@ -172,7 +173,8 @@ async def confirm_topup(request: Request) -> Response:
     otp = body.get("otp")
     if not isinstance(otp, str) or not 1 <= len(otp) <= 12:
         raise invalid(
-            "otp must be the code that was sent", [{"loc": ["body", "otp"], "msg": "a string of 1–12 characters"}]
+            "otp must be the code that was sent",
+            [{"loc": ["body", "otp"], "msg": "a string of 1–12 characters", "type": "string"}],
         )
     config, provider = config_of(request), provider_of(request)
 
@@ -194,7 +196,7 @@ async def transfer(request: Request) -> Response:
     amount = service.check_amount(body.get("amount"), config)
     to = body.get("to")
     if to not in ("bonus", "main"):
-        raise invalid("to must be 'bonus' or 'main'", [{"loc": ["body", "to"], "msg": "bonus or main"}])
+        raise invalid("to must be 'bonus' or 'main'", [{"loc": ["body", "to"], "msg": "bonus or main", "type": "enum"}])
 
     async def operation(session: AsyncSession) -> Outcome:
         moved = await service.transfer(session, config, principal.user_id, amount, str(to))
@@ -236,6 +238,9 @@ def wallet_routes() -> list[Route]:
     # amounts are the settings of this process.
     hooks.install(wallet_config(Settings()))
     from gameserver.platform.wallet_admin_api import wallet_admin_routes
+    from gameserver.platform.wallet_openapi import describe
+
+    describe()  # this area's part of /openapi.json
 
     return [
         Route("/api/wallet", wallet, methods=["GET"]),

@@ -83,7 +83,7 @@ async def confirm_topup(
                 422,
                 "bad_otp",
                 "the code is not right" + ("" if left > 0 else "; the top-up has expired"),
-                {"attempts_left": max(left, 0)},
+                attempts_left=max(left, 0),
             ),
         )
     posted = await ledger.post(
@@ -114,7 +114,7 @@ async def request_withdrawal(
             422,
             "invalid",
             "card must be a card number (12–19 digits)",
-            [{"loc": ["body", "card"], "msg": "not a card number"}],
+            [{"loc": ["body", "card"], "msg": "not a card number", "type": "card_number"}],
         )
     main, held = user_key(user_id, "main"), user_key(user_id, "held")
     locked = await ledger.lock(session, [main, held])

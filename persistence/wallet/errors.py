@@ -10,12 +10,16 @@ from typing import Any
 
 
 class WalletError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    """`details`: a list of problems with the request body (`{loc, msg, type}`, as every 422 of the
+    API); `facts`: further fields of the error object, e.g. `needed` and `available`."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None, **facts: Any) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.facts = facts
 
 
 def insufficient_funds(needed: int, available: int) -> WalletError:
@@ -23,7 +27,8 @@ def insufficient_funds(needed: int, available: int) -> WalletError:
         402,
         "insufficient_funds",
         f"this needs {needed} so'm; {available} so'm available",
-        {"needed": needed, "available": available},
+        needed=needed,
+        available=available,
     )
 
 
@@ -32,4 +37,4 @@ def not_found(what: str) -> WalletError:
 
 
 def already_decided(status: str) -> WalletError:
-    return WalletError(409, "already_decided", f"this withdrawal was already {status}", {"status": status})
+    return WalletError(409, "already_decided", f"this withdrawal was already {status}", decision=status)

@@ -46,6 +46,7 @@ def error_body(error: WalletError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.details is not None:
         body["details"] = error.details
+    body.update(error.facts)
     return {"error": body}
 
 

@@ -47,6 +47,12 @@ def check_amount(value: object, config: WalletConfig, field: str = "amount") -> 
             422,
             "invalid",
             f"{field} must be a whole number of so'm, {config.min_amount}–{config.max_amount}",
-            [{"loc": ["body", field], "msg": f"a whole number {config.min_amount}–{config.max_amount}"}],
+            [
+                {
+                    "loc": ["body", field],
+                    "msg": f"a whole number {config.min_amount}–{config.max_amount}",
+                    "type": "amount",
+                }
+            ],
         )
     return value

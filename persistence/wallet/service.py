@@ -168,7 +168,10 @@ async def transfer(session: AsyncSession, config: WalletConfig, user_id: int, am
     """Earnings to bonus (10 % tax) or to main (20 %)."""
     if to not in ("bonus", "main"):
         raise WalletError(
-            422, "invalid", "to must be 'bonus' or 'main'", [{"loc": ["body", "to"], "msg": "bonus or main"}]
+            422,
+            "invalid",
+            "to must be 'bonus' or 'main'",
+            [{"loc": ["body", "to"], "msg": "bonus or main", "type": "enum"}],
         )
     check_amount(amount, config)
     rate = config.rates.to_bonus if to == "bonus" else config.rates.to_main

@@ -98,7 +98,7 @@ async def test_payment_short_of_funds_is_402_and_moves_nothing(wallet_db: Databa
         async with wallet_db.transaction() as session:
             await service.pay_for_exam(session, payer, owner, 1_001, exam_id=7)
     assert (refused.value.status, refused.value.code) == (402, "insufficient_funds")
-    assert refused.value.details == {"needed": 1_001, "available": 1_000}
+    assert refused.value.facts == {"needed": 1_001, "available": 1_000}
     assert await balances(wallet_db, payer) == {"main": 1_000, "bonus": 0, "earnings": 0, "held": 0}
     assert await invariants_count(wallet_db) == before
 
@@ -158,7 +158,7 @@ async def test_three_wrong_codes_expire_the_topup(wallet_db: Database) -> None:
         async with wallet_db.transaction() as session:
             confirmed = await service.confirm_topup(session, PROVIDER, CONFIG, user, topup.id, wrong)
         assert confirmed.refusal is not None and confirmed.refusal.code == "bad_otp"
-        assert confirmed.refusal.details == {"attempts_left": left}
+        assert confirmed.refusal.facts == {"attempts_left": left}
     with pytest.raises(WalletError) as expired:
         async with wallet_db.transaction() as session:
             await service.confirm_topup(session, PROVIDER, CONFIG, user, topup.id, otp)  # even the right one
