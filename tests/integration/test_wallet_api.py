@@ -337,3 +337,27 @@ async def test_the_data_export_lists_wallet_transactions(server: ServerProcess, 
     assert exported.status_code == 200
     kinds = [item["kind"] for item in exported.json()["wallet_transactions"]]
     assert kinds == ["topup", "welcome_bonus"]
+
+
+async def test_approve_and_reject_sent_at_once_one_wins(server: ServerProcess, db: Database) -> None:
+    _, auth = await signed_up(server, "racer_w")
+    _, boss = await admin(server, db)
+    async with client(server) as http:
+        await topped_up(http, auth, 30_000)
+        made = [
+            (
+                await http.post("/api/wallet/withdrawals", json={"amount": 10_000, "card": CARD}, headers=auth | key())
+            ).json()
+            for _ in range(3)
+        ]
+        for withdrawal in made:
+            answers = await asyncio.gather(
+                *(
+                    http.post(f"/api/admin/withdrawals/{withdrawal['id']}/{action}", headers=boss | key())
+                    for action in ("approve", "reject", "approve", "reject")
+                )
+            )
+            statuses = sorted(a.status_code for a in answers)
+            assert statuses == [200, 409, 409, 409], [a.text for a in answers]
+        wallet = (await http.get("/api/wallet", headers=auth)).json()
+    assert wallet["held"] == 0
