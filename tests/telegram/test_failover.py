@@ -19,6 +19,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from gameserver.keys import GameKeys
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
 from tests.telegram.support import GROUP, HOST_USER, wait_until
@@ -33,6 +34,18 @@ NOISE = QUIET | {"answer_ack", "leaderboard"}
 def drives(server: ServerProcess) -> bool:
     log = server.log_path.read_text(errors="replace")
     return "driving the bot" in log or "now drives the Telegram bot" in log
+
+
+async def recorded(redis_url: str, pin: str, question: int, count: int) -> None:
+    """Wait until the game recorded `count` answers to `question`."""
+    redis = Redis.from_url(redis_url)
+    deadline = time.monotonic() + 10
+    try:
+        while await cast("Awaitable[int]", redis.hlen(GameKeys(pin).answers(question))) < count:
+            assert time.monotonic() < deadline, f"{count} answers to question {question} never recorded"
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
 
 
 def granted(tg: FakeTelegram, user_id: int) -> bool:
@@ -97,7 +110,7 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         first_poll_after = await tg.wait_for_call("getUpdates", predicate=lambda c: c.mono > killed_at, timeout=15)
         took_over_s = first_poll_after.mono - killed_at
         assert took_over_s < LEASE_MS / 1000 + 2
-        await asyncio.sleep(1.0)
+        await recorded(redis_url, pin, 0, 2)  # Ann's, and Bob's through the new leader
         await screen.send({"type": "next"})
         reveal = await screen.recv("reveal", skip=NOISE)
         assert sum(reveal["distribution"]) == 2
@@ -105,7 +118,7 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         await screen.recv("question", skip=NOISE)
         second = await wait_until(lambda: tg.polls(GROUP)[1:], timeout=10, what="the second poll")
         assert tg.vote(second[0].id, ann, [0])
-        await asyncio.sleep(1.0)
+        await recorded(redis_url, pin, 1, 1)
         await screen.send({"type": "end"})
         await screen.recv("finished", skip=NOISE | {"reveal"})
         async with httpx.AsyncClient() as http:
