@@ -5,6 +5,8 @@ one idempotency key moves money once however many requests carry it at the same 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 from sqlmodel import func, select
 
@@ -14,6 +16,7 @@ from persistence.wallet.errors import WalletError
 from persistence.wallet.idempotency import Outcome, fingerprint, run_once
 from persistence.wallet.models import LedgerTransaction
 from tests.persistence.wallet_support import CARD, CONFIG, PROVIDER, balances, make_user, wallet_db
+from tests.sql_support import SqlTarget
 
 __all__ = ["wallet_db"]
 
@@ -131,3 +134,38 @@ async def test_a_key_replays_refusals_and_refuses_another_body(wallet_db: Databa
         return Outcome(200, {"ok": True})
 
     assert (await run_once(wallet_db, other_user, "k", "x" * 64, nothing)).replayed is False
+
+
+def _racer(target: SqlTarget, payer: int, owner: int, count: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.persistence.wallet_race_child",
+            target.url,
+            target.schema or "",
+            str(payer),
+            str(owner),
+            str(count),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_200_payments_from_4_processes_against_a_balance_for_50(
+    wallet_db: Database, sql_target: SqlTarget
+) -> None:
+    """The same race across processes (each with its own engine and connections): the locks are
+    the database's, not this process's."""
+    payer, owner = await make_user(wallet_db, "payer"), await make_user(wallet_db, "owner")
+    await _topup(wallet_db, payer, 50 * 1_000)
+    racers = [_racer(sql_target, payer, owner, 50) for _ in range(4)]
+    outputs = [await asyncio.to_thread(racer.communicate, timeout=120) for racer in racers]
+    assert all(racer.returncode == 0 for racer in racers), [err for _, err in outputs]
+    counts = [tuple(map(int, out.split())) for out, _ in outputs]
+    assert sum(paid for paid, _ in counts) == 50
+    assert sum(refused for _, refused in counts) == 150
+    assert await balances(wallet_db, payer) == {"main": 0, "bonus": 0, "earnings": 0, "held": 0}
+    assert (await balances(wallet_db, owner))["earnings"] == 50_000
