@@ -4,9 +4,10 @@ Argon2id dominates a login: time cost 2, memory 19 MiB (19,456 KiB), parallelism
 (`persistence/accounts/passwords.py`). The hash runs in a worker thread, so the event loop
 keeps serving while it does; the ceiling is the CPU cores the process may use.
 
-One `livequiz serve` (its private Redis, a SQLite file unless `--database-url` is given) on
-127.0.0.1; `--users` accounts are registered first, then `--logins` logins are sent by
-`--concurrency` clients and timed. The auth limit (5 a minute per address) stays on as in
+One `livequiz serve` (its private Redis, a SQLite file unless `--database-url` is given: then a
+schema of its own in that PostgreSQL database, dropped afterwards) on 127.0.0.1; `--users`
+accounts are registered first, then `--logins` logins are sent by `--concurrency` clients and
+timed. The auth limit (5 a minute per address) stays on as in
 production: every client takes a fresh loopback source address (127.0.0.0/8) every 5 requests.
 Then the same number of wrong-password and unknown-user logins are timed, one at a time, to
 show both fail in about the same time. Bounded in count (`--logins`, at most 5,000) and time
@@ -20,15 +21,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import secrets
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from loadtests.servers import ServerSet
 from persistence.accounts.passwords import MEMORY_COST_KIB, PARALLELISM, TIME_COST
+from persistence.db import database_url
 
 PER_ADDRESS = 5  # PLATFORM.md: the auth endpoints take 5 a minute per address
 PASSWORD = "bench password 1"
@@ -130,6 +135,15 @@ async def main_async(args: argparse.Namespace, base: str) -> None:
     print(f"failed logins, median of {args.failed_samples}: wrong password {_ms(wrong)}, unknown user {_ms(unknown)}")
 
 
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(database_url(url, Path(".")))
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--logins", type=int, default=300)
@@ -140,14 +154,22 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL URL; empty: a SQLite file")
     args = parser.parse_args()
     args.logins = max(1, min(args.logins, 5000))
-    with tempfile.TemporaryDirectory(prefix="bench-logins-") as tmp:
-        env = {"LIVEQUIZ_DATABASE_URL": args.database_url} if args.database_url else {}
-        servers = ServerSet(count=1, env=env, data_root=Path(tmp))
-        try:
-            base = servers.start()[0]
-            asyncio.run(main_async(args, base))
-        finally:
-            servers.stop()
+    schema = "bench_logins_" + secrets.token_hex(4)
+    env: dict[str, str] = {}
+    if args.database_url:
+        asyncio.run(_admin(args.database_url, f'CREATE SCHEMA "{schema}"'))
+        env = {"LIVEQUIZ_DATABASE_URL": args.database_url, "LIVEQUIZ_DATABASE_SCHEMA": schema}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-logins-") as tmp:
+            servers = ServerSet(count=1, env=env, data_root=Path(tmp))
+            try:
+                base = servers.start()[0]
+                asyncio.run(main_async(args, base))
+            finally:
+                servers.stop()
+    finally:
+        if args.database_url:
+            asyncio.run(_admin(args.database_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 if __name__ == "__main__":
