@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psutil
 from sqlalchemy import text
 
+from loadtests.rawhttp import RawHttp
 from loadtests.servers import ServerSet
 from persistence.accounts import tokens
 from persistence.accounts.models import User
@@ -75,35 +77,38 @@ class Tally:
         self.errors: collections.Counter[str] = collections.Counter()
 
 
-async def timed(tally: Tally, bucket: list[float], call: Any, expected: int) -> httpx.Response | None:
+async def timed(tally: Tally, bucket: list[float], call: Any, expected: int) -> bytes | None:
     started = time.perf_counter()
     try:
-        response: httpx.Response = await call
-    except httpx.HTTPError as error:
+        status, body = await call
+    except (OSError, asyncio.IncompleteReadError, ValueError) as error:
         tally.errors[type(error).__name__] += 1
         return None
     bucket.append(time.perf_counter() - started)
-    if response.status_code != expected:
-        tally.errors[str(response.status_code)] += 1
+    if status != expected:
+        tally.errors[str(status)] += 1
         return None
-    return response
+    return bytes(body)
 
 
-async def one_attempt(http: httpx.AsyncClient, token: str, exam_id: int, questions: int, think: float,
+async def one_attempt(port: int, token: str, exam_id: int, questions: int, think: float,
                       tally: Tally, go: asyncio.Event) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
+    http = RawHttp(port, {"Authorization": f"Bearer {token}"})
     await go.wait()
-    started = await timed(tally, tally.start, http.post(f"/api/exams/{exam_id}/attempts", json={"platform": "mobile"},
-                                                        headers=headers), 201)
-    if started is None:
-        return
-    attempt = started.json()["id"]
-    for n in range(questions):
-        if think:  # people do not answer in step: 0.5-1.5 times the think time
-            await asyncio.sleep(think * random.uniform(0.5, 1.5))
-        await timed(tally, tally.answer, http.put(f"/api/attempts/{attempt}/answers/{n}", json={"option": n % 3},
-                                                  headers=headers), 204)
-    await timed(tally, tally.finish, http.post(f"/api/attempts/{attempt}/finish", headers=headers), 200)
+    try:
+        started = await timed(tally, tally.start, http.request(
+            "POST", f"/api/exams/{exam_id}/attempts", {"platform": "mobile"}), 201)
+        if started is None:
+            return
+        attempt = orjson.loads(started)["id"]
+        for n in range(questions):
+            if think:  # people do not answer in step: 0.5-1.5 times the think time
+                await asyncio.sleep(think * random.uniform(0.5, 1.5))
+            await timed(tally, tally.answer, http.request(
+                "PUT", f"/api/attempts/{attempt}/answers/{n}", {"option": n % 3}), 204)
+        await timed(tally, tally.finish, http.request("POST", f"/api/attempts/{attempt}/finish"), 200)
+    finally:
+        await http.close()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -132,23 +137,25 @@ def server_cpu_seconds(servers: ServerSet) -> float:
 
 async def run(args: argparse.Namespace, base: str, db: Database, servers: ServerSet) -> None:
     tokens_ = await make_users(db, args.attempts)
-    limits = httpx.Limits(max_connections=args.attempts + 10, max_keepalive_connections=args.attempts + 10)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
         made = await http.post("/api/exams", json=exam_body(args.questions) | {"show_in_mobile": True},
                                headers={"Authorization": f"Bearer {tokens_[0]}"})
         made.raise_for_status()
         exam_id = made.json()["id"]
         tally = Tally()
         go = asyncio.Event()
-        tasks = [asyncio.create_task(one_attempt(http, token, exam_id, args.questions, args.think_ms / 1000, tally, go))
+        port = int(base.rsplit(":", 1)[1])
+        tasks = [asyncio.create_task(one_attempt(port, token, exam_id, args.questions, args.think_ms / 1000, tally, go))
                  for token in tokens_]
         await asyncio.sleep(0.2)
         cpu_before = server_cpu_seconds(servers)
+        client_before = time.process_time()
         started = time.perf_counter()
         go.set()
         done, pending = await asyncio.wait(tasks, timeout=args.max_seconds)
         elapsed = time.perf_counter() - started
         cpu = server_cpu_seconds(servers) - cpu_before
+        client_cpu = time.process_time() - client_before
         for task in pending:
             task.cancel()
     backend = "PostgreSQL" if args.database_url else "SQLite"
@@ -163,7 +170,8 @@ async def run(args: argparse.Namespace, base: str, db: Database, servers: Server
     # On a shared box the latencies include waiting for a core; the server's own CPU per
     # request does not (what one core could serve: 1 / that).
     print(f"server CPU: {cpu:.1f} s over {elapsed:.1f} s ({cpu / elapsed:.0%} of a core), "
-          f"{cpu / max(requests, 1) * 1000:.2f} ms per request ({requests} requests)")
+          f"{cpu / max(requests, 1) * 1000:.2f} ms per request ({requests} requests); "
+          f"load generator {client_cpu / elapsed:.0%} of a core")
 
 
 async def main_async(args: argparse.Namespace) -> None:
