@@ -8,6 +8,8 @@ ASGI path), never re-encoding the whole message.
 
 Lobby updates and the host's answer counter are coalesced here, per process, to at most one
 per `lobby_interval_ms`: thousands of joins must not become thousands of frames per socket.
+A socket's broadcasts are held back until its welcome; a lost subscription is caught up and a
+vanished game announced (`gamesync.py`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from gameserver.connection import Connection
+from gameserver.gamesync import MAX_WAITING_MESSAGES, GameSync, game_step
 from gameserver.gcwatch import Freezer, GcHold
 from gameserver.keys import GameKeys
 from gameserver.store import GameStore
 from gameserver.wsprotocol import frame_bytes, frame_header, frame_of
-from statemachine import Phase
 from transports.codecs import Codec, Prepared, Splice
 from transports.port import GameListener
 
@@ -100,24 +102,6 @@ async def _in_slices(room: Room, pause: bool) -> AsyncIterator[list[tuple[str, s
 
 #: What a delivered message says of its game's answers: open (True) or closed (False).
 _OPENS_ANSWERS = {"question": True, "reveal": False, "finished": False}
-
-#: Messages a socket may hold back before its welcome; a welcome comes within a few round
-#: trips, so a socket that piles up more is too slow to follow the game (closed 1013).
-MAX_WAITING_MESSAGES = 64
-_STEP_RANK = {"question": 1, "reveal": 2, "leaderboard": 3}
-_FINAL_STEP = (1 << 30, 0)
-
-
-def game_step(message: Mapping[str, Any]) -> tuple[int, int] | None:
-    """Where in the game a message belongs, to order a held-back broadcast against a welcome:
-    (question, 1) for its `question`, 2 for its `reveal`, 3 for its `leaderboard`; the end
-    for `finished`; None for a message that is not a step of the game (lobby, counts)."""
-    kind = message.get("type")
-    if kind == "finished":
-        return _FINAL_STEP
-    rank = _STEP_RANK.get(kind) if isinstance(kind, str) else None
-    return None if rank is None else (int(message["question"]), rank)
-
 
 def _personal(you: Mapping[str, Any], player_id: str) -> dict[str, Any] | None:
     """The fields spliced onto a broadcast for one player: its own `you`, if the event has one."""
@@ -232,7 +216,7 @@ class Hub:
         self._reader: asyncio.Task[None] | None = None
         self._sub_lock = asyncio.Lock()
         self._counter: asyncio.Task[None] | None = None
-        self.watch_interval_s = watch_interval_s
+        self.sync = GameSync(self, watch_interval_s)
         self._watcher: asyncio.Task[None] | None = None
         self._lost = False  # the pub/sub connection failed; catch up once it is back
         self._catching_up: asyncio.Task[None] | None = None
@@ -242,7 +226,7 @@ class Hub:
         # A process-wide channel keeps the pub/sub connection open even with no games.
         await self._pubsub.subscribe("livequiz:process")
         self._reader = asyncio.create_task(self._read(), name="hub-reader")
-        self._watcher = asyncio.create_task(self._watch_games(), name="hub-watcher")
+        self._watcher = asyncio.create_task(self.sync.watch(), name="hub-watcher")
 
     async def stop(self) -> None:
         for task in (self._counter, self._watcher, self._catching_up):
@@ -379,7 +363,7 @@ class Hub:
                 # A read succeeded: redis-py reconnected and subscribed every channel again.
                 # What was published in between never reaches us: read the games instead.
                 self._lost = False
-                self._catching_up = asyncio.create_task(self.catch_up(), name="hub-catch-up")
+                self._catching_up = asyncio.create_task(self._catch_up(), name="hub-catch-up")
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"].decode()
@@ -396,7 +380,7 @@ class Hub:
     async def dispatch(self, room: Room, event: Mapping[str, Any]) -> None:
         kind = event.get("e")
         if kind == "msgs":
-            await self._deliver_new(room, event["msgs"])
+            await self.deliver_new(room, event["msgs"])
         elif kind == "join":  # one event per batch of joins (JOIN_MANY)
             room.count = event["count"]
             room.joined.extend({"player_id": p["id"], "name": p["name"]} for p in event["joined"])
@@ -484,9 +468,9 @@ class Hub:
             if self.gc_hold is not None:
                 self.gc_hold.release(room.pin)
 
-    # -- catching up after a lost pub/sub connection ---------------------------------------
+    # -- each step once; catching up after a lost pub/sub connection (`gamesync.py`) -------
 
-    async def _deliver_new(self, room: Room, items: list[Mapping[str, Any]]) -> None:
+    async def deliver_new(self, room: Room, items: list[Mapping[str, Any]]) -> None:
         """`_deliver` what the room does not have yet: a step of the game it already had (a
         catch-up racing the event it stood in for) is not delivered again."""
         steps = [game_step(item["msg"]) for item in items]
@@ -497,60 +481,11 @@ class Hub:
         room.step = max([room.step, *(step for step in steps if step is not None)])
         await self._deliver(room, items)
 
-    async def catch_up(self) -> None:
-        """Bring every room up to its game's current step, from the stored state: a question
-        opened, a reveal or the final results published while this process's subscription
-        was down (a Redis restart, a network cut) would otherwise never reach its sockets.
-        A room that cannot be read is tried again after the next successful read."""
-        for room in list(self.rooms.values()):
-            try:
-                await self._catch_up_room(room)
-            except Exception as error:
-                log.warning("could not catch up game %s: %s", room.pin, error)
-                self._lost = True
+    async def _catch_up(self) -> None:
+        if not await self.sync.catch_up():
+            self._lost = True  # some game could not be read: again after the next good read
 
-    async def _catch_up_room(self, room: Room) -> None:
-        from gameserver.service import question_message  # the service builds question messages
-
-        record = await self.store.load(room.pin)
-        if record is None:
-            self.game_gone(room.pin)
-            return
-        state = record.state
-        if state.phase is Phase.ACTIVE:
-            if room.step < (state.question, 1):
-                quiz = await self.store.quiz(room.pin, record.game_id)
-                await self._deliver_new(room, [{"msg": question_message(quiz, state, self.now_ms())}])
-            return
-        if state.phase is Phase.WAITING:
-            return
-        reveal = await self.store.last_reveal(room.pin)
-        if reveal is not None and reveal["msgs"] and reveal["msgs"][0]["msg"].get("question") == state.question:
-            await self._deliver_new(room, reveal["msgs"])
-        if state.phase is Phase.FINISHED:
-            results = await self.store.final_results(room.pin)
-            if results is not None:
-                await self._deliver_new(room, results["msgs"])
-
-    # -- games that are gone ---------------------------------------------------------------
-
-    async def _watch_games(self) -> None:
-        """Every `watch_interval_s`, whether the games this process holds sockets of still
-        exist (one round trip for all of them): a game Redis lost (FLUSHALL, a Redis that
-        came back empty) or that expired is announced to its sockets, which are closed 4404,
-        instead of leaving them waiting for events that will never come."""
-        while True:
-            await asyncio.sleep(self.watch_interval_s)
-            pins = list(self.rooms)
-            if not pins:
-                continue
-            try:
-                gone = await self.store.missing_games(pins)
-            except Exception as error:  # Redis away: nothing is known to be gone
-                log.warning("could not check this process's games: %s", error)
-                continue
-            for pin in gone:
-                self.game_gone(pin)
+    # -- games that are gone (found by `GameSync.watch`) -----------------------------------
 
     def game_gone(self, pin: str) -> None:
         """Tell every socket of game `pin` here that it no longer exists, and close them."""
