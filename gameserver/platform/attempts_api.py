@@ -210,7 +210,10 @@ async def my_attempts(request: Request) -> Response:
 
 
 def attempts_routes() -> list[Route]:
+    from gameserver.platform import exams_bot
     from gameserver.platform.snapshots_api import snapshot_routes
+
+    exams_bot.install()  # the bot's /exams, /take, /a, /finish (solo attempts in a private chat)
 
     return [
         Route("/api/exams/{exam_id:int}/attempts", start_attempt, methods=["POST"]),
