@@ -29,6 +29,14 @@ EXAM = {
     ],
 }
 
+# Exams the bot never lists for an account-less user (by the table, or paid).
+HIDDEN: list[tuple[str, dict[str, Any]]] = [
+    ("Not on the bot", {"show_in_bot": False}),
+    ("Proctored", {"proctoring": {"camera": True}}),
+    ("Paid", {"price": 5000}),
+    ("Inactive", {"active": False}),
+]
+
 
 async def owner_token(server: LiveServer, username: str, telegram_id: int | None = None) -> tuple[int, str]:
     db = server.live.db
@@ -62,12 +70,7 @@ async def test_an_exam_taken_in_a_private_chat(redis_url: str, tmp_path: Path) -
             exam_id = (await http.post("/api/exams", json=EXAM)).json()["id"]
             hidden = [
                 (await http.post("/api/exams", json=EXAM | {"title": title, **settings})).json()["id"]
-                for title, settings in [
-                    ("Not on the bot", {"show_in_bot": False}),
-                    ("Proctored", {"proctoring": {"camera": True}}),
-                    ("Paid", {"price": 5000}),
-                    ("Inactive", {"active": False}),
-                ]
+                for title, settings in HIDDEN
             ]
             trainer_id = (await http.post("/api/exams", json=EXAM | {"title": "Drill", "mode": "trainer"})).json()["id"]
         ali = tg.user(501, "Ali")
