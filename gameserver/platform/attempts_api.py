@@ -20,7 +20,7 @@ from gameserver.http_api import ORJSONResponse
 from gameserver.platform.exams_api import exam_or_404, id_param, may_edit
 from gameserver.platform.http import PlatformError, database_of, endpoint, invalid, json_body, page_of, require_user
 from persistence.accounts.tokens import Principal
-from persistence.exams import attempts, bank, proctoring
+from persistence.exams import account_hooks, attempts, bank, proctoring
 from persistence.exams.attempts import AttemptError, Started, Taker
 from persistence.exams.models import Attempt, Exam
 from persistence.exams.scoring import expected, is_correct
@@ -214,6 +214,7 @@ def attempts_routes() -> list[Route]:
     from gameserver.platform.snapshots_api import snapshot_routes
 
     exams_bot.install()  # the bot's /exams, /take, /a, /finish (solo attempts in a private chat)
+    account_hooks.install()  # attempts in the user's data export
 
     return [
         Route("/api/exams/{exam_id:int}/attempts", start_attempt, methods=["POST"]),

@@ -280,3 +280,21 @@ async def test_leaving_fullscreen_ends_the_attempt_with_zero(
         )
         seen = (await http.get(attempt, headers=owner.headers)).json()
         assert seen["proctoring"]["violations"] == 1
+
+
+async def test_attempts_join_the_data_export(exams_server: ServerProcess, sql_target: SqlTarget) -> None:
+    owner, taker = await account(sql_target, "exporter"), await account(sql_target, "exported")
+    async with httpx.AsyncClient(base_url=exams_server.base_url) as http:
+        exam = await create(http, owner, proctoring={"fullscreen": True})
+        body = (
+            await http.post(f"/api/exams/{exam['id']}/attempts", json={"platform": "web"}, headers=taker.headers)
+        ).json()
+        await http.put(f"/api/attempts/{body['id']}/answers/2", json={"text": "Paris"}, headers=taker.headers)
+        await http.post(f"/api/attempts/{body['id']}/events", json={"type": "fullscreen_exit"}, headers=taker.headers)
+        exported = await http.get("/api/me/export", headers=taker.headers)
+        assert exported.status_code == 200, exported.text
+        [attempt] = exported.json()["attempts"]
+        assert attempt["exam_title"] == "Mixed exam" and attempt["ended_by"] == "fullscreen_exit"
+        assert attempt["answers"][0]["n"] == 2 and attempt["answers"][0]["text"] == "Paris"
+        assert attempt["proctoring"][0]["type"] == "fullscreen_exit" and attempt["proctoring"][0]["violation"]
+        assert (await http.get("/api/me/export", headers=owner.headers)).json()["attempts"] == []

@@ -1,0 +1,42 @@
+"""The exams' part in account events: a user's attempts join their data export (000 §8,
+`GET /api/me/export`: "everything stored about the user"), each with its exam's title, result,
+answers and proctoring events (snapshot pictures are listed, not embedded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from persistence.accounts import hooks
+from persistence.exams.models import Attempt, AttemptAnswer, Exam, ProctorEvent
+from persistence.types import iso
+
+
+async def export_attempts(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    rows = (await session.exec(
+        select(Attempt, Exam).join(Exam, col(Exam.id) == col(Attempt.exam_id))
+        .where(col(Attempt.user_id) == user_id).order_by(col(Attempt.id))
+    )).all()
+    out = []
+    for attempt, exam in rows:
+        answers = (await session.exec(select(AttemptAnswer).where(col(AttemptAnswer.attempt_id) == attempt.id)
+                                      .order_by(col(AttemptAnswer.position)))).all()
+        events = (await session.exec(select(ProctorEvent).where(col(ProctorEvent.attempt_id) == attempt.id)
+                                     .order_by(col(ProctorEvent.id)))).all()
+        out.append({
+            "id": attempt.id, "exam_id": exam.id, "exam_title": exam.title, "platform": attempt.platform,
+            "state": attempt.state, "ended_by": attempt.ended_by, "started_at": iso(attempt.started_at),
+            "deadline": iso(attempt.deadline), "finished_at": iso(attempt.finished_at), "score": attempt.score,
+            "max": attempt.max_score, "percent": attempt.percent, "passed": attempt.passed, "paid": attempt.paid,
+            "answers": [{"n": a.position, **orjson.loads(a.value), "answered_at": iso(a.answered_at)} for a in answers],
+            "proctoring": [{"type": e.type, "at": iso(e.at), "face_count": e.face_count, "source": e.source,
+                            "violation": e.violation, "snapshot": e.file is not None} for e in events],
+        })
+    return out
+
+
+def install() -> None:
+    hooks.export_sections["attempts"] = export_attempts
