@@ -67,7 +67,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
@@ -1051,6 +1051,9 @@ class FakeTelegram:
         mono, wall = time.monotonic(), time.time()
         try:
             params = await _read_params(request)
+        except ClientDisconnect:  # the bot went away (shut down) while its request travelled
+            return Response(status_code=499)
+        try:
             result = await self._dispatch(token, method, params, mono)
             body = {"ok": True, "result": result}
         except _ApiError as exc:

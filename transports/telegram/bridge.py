@@ -34,6 +34,7 @@ from telegram.error import TelegramError
 
 from statemachine.errors import ClientError, Finished
 from transports.telegram import callbacks, texts, views
+from transports.telegram.access import HostGrants, MemberReplies
 from transports.telegram.budget import RollingBudget
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
 from transports.telegram.quiz_port import QuizPort
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 MODES = ("polling", "inline")
 MAX_POLLS = 4096
-MAX_GRANTS = 10_000
 MAX_EARLY_VOTES = 4096
 EARLY_VOTE_TTL_S = 30.0
 MEMBER_REPLY_EVERY_S = 300.0  # at most one answer per chat to non-admins' commands this often
@@ -92,9 +92,9 @@ class TelegramBridge:
         self.sessions: dict[int, ChatSession] = {}
         self.outboxes: dict[int, Outbox] = {}
         self.polls: OrderedDict[str, tuple[ChatSession, int]] = OrderedDict()
-        self.grants: OrderedDict[tuple[int, str], float] = OrderedDict()  # -> expiry on `clock`
+        self.host_grants = HostGrants(port, shared, self.config.grant_ttl_s, clock)
+        self.member_replies = MemberReplies(MEMBER_REPLY_EVERY_S, clock)
         self._early_votes: OrderedDict[str, list[tuple[User, tuple[int, ...], float]]] = OrderedDict()
-        self._member_replied: dict[int, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- chats and games -----------------------------------------------------------------
@@ -208,14 +208,7 @@ class TelegramBridge:
     def may_tell_member(self, chat_id: int) -> bool:
         """Whether a reply to a non-admin's command may go to this chat now (one per
         MEMBER_REPLY_EVERY_S: a plain member must not spend the group's budget)."""
-        now = self.clock()
-        last = self._member_replied.get(chat_id)
-        if last is not None and now - last < MEMBER_REPLY_EVERY_S:
-            return False
-        self._member_replied[chat_id] = now
-        if len(self._member_replied) > MAX_GRANTS:
-            self._member_replied.pop(next(iter(self._member_replied)))
-        return True
+        return self.member_replies.may_reply(chat_id)
 
     async def detach(self, chat_id: int, *, forget: bool = True) -> None:
         """Stop showing the chat's game (`forget`: everywhere, not only in this process)."""
@@ -265,33 +258,16 @@ class TelegramBridge:
 
     # -- host rights ---------------------------------------------------------------------
 
+    @property
+    def grants(self) -> OrderedDict[tuple[int, str], float]:
+        return self.host_grants.grants
+
     async def grant(self, user_id: int, pin: str, host_token: str) -> bool:
         """Remember that this user proved to host game `pin`; False for a wrong token."""
-        if not await self.port.verify_host(pin, host_token):
-            return False
-        key = (user_id, pin)
-        self.grants.pop(key, None)
-        self.grants[key] = self.clock() + self.config.grant_ttl_s
-        while len(self.grants) > MAX_GRANTS:
-            self.grants.popitem(last=False)
-        if self.shared is not None:
-            await self.shared.grant(user_id, pin, self.port.now_ms() + round(self.config.grant_ttl_s * 1000))
-        return True
+        return await self.host_grants.grant(user_id, pin, host_token)
 
     async def is_granted(self, user_id: int, pin: str) -> bool:
-        """Whether the user proved to host `pin` (in any process) and the game still exists."""
-        expires = self.grants.get((user_id, pin))
-        granted = expires is not None and self.clock() <= expires
-        if not granted and self.shared is not None:
-            until_ms = await self.shared.grant_expiry(user_id, pin)
-            granted = until_ms is not None and self.port.now_ms() <= until_ms
-        if not granted:
-            return False
-        try:
-            await self.port.summary(pin)
-        except ClientError:
-            return False  # the game is gone
-        return True
+        return await self.host_grants.is_granted(user_id, pin)
 
     # -- updates -------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from telegram import Bot, Message, User
 
@@ -38,15 +38,15 @@ from statemachine.errors import (
     AlreadyAnswered,
     ClientError,
     InvalidOption,
-    NameTaken,
     NotActive,
     TooLate,
     WrongQuestion,
 )
 from transports.port import PlayerSeat
-from transports.telegram import names, texts, views
+from transports.telegram import texts, views
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
 from transports.telegram.quiz_port import QuizPort
+from transports.telegram.seating import Seating, SeatMemory
 from transports.telegram.views import QuestionView
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,6 @@ KEEP_QUESTIONS = 4  # views kept for late reveals and old-button presses
 MIN_POLL_OPEN_S = 5  # Telegram's shortest open_period / close_date distance
 CLOSE_DATE_MARGIN_S = 1.0  # a close_date must still be 5 s ahead when the request reaches Telegram
 PRESENCE_PREFIX = "telegram-chat:"
-
-
-class SessionMemory(Protocol):
-    """Where a session keeps what another process needs to carry on (`shared.SharedState`)."""
-
-    async def save_seat(self, chat_id: int, user_id: int, seat: dict[str, Any]) -> None: ...
-
-    async def save_post(self, chat_id: int, question: int, message_id: int, poll_id: str | None) -> None: ...
 
 
 def presence_id(chat_id: int) -> str:
@@ -75,7 +67,7 @@ class ChatSession:
         self, *, port: QuizPort, bot: Bot, outbox: Outbox, chat_id: int, pin: str, tag: str, mode: str,
         title: str, count: int, phase: str, spawn: Callable[[Coroutine[Any, Any, Any]], None],
         on_poll: Callable[[str, ChatSession, int], None], clock: Callable[[], float] = time.monotonic,
-        memory: SessionMemory | None = None, on_end: Callable[[ChatSession], None] | None = None,
+        memory: SeatMemory | None = None, on_end: Callable[[ChatSession], None] | None = None,
     ) -> None:
         self.memory, self.on_end = memory, on_end
         self._restored_posts: dict[int, dict[str, Any]] = {}
@@ -83,15 +75,15 @@ class ChatSession:
         self.pin, self.tag, self.mode, self.title = pin, tag, mode, title
         self.count, self.phase = count, phase
         self.spawn, self.on_poll, self.clock = spawn, on_poll, clock
-        self.seats: dict[int, PlayerSeat] = {}  # Telegram user id -> seat
-        self.names: dict[str, str] = {}  # player_id -> name, for this chat's players
+        self.seating = Seating(port, pin, chat_id, memory, on_join=lambda: self._lobby(Priority.BACKGROUND))
+        self.seats = self.seating.seats  # Telegram user id -> seat
+        self.names = self.seating.names  # player_id -> name, for this chat's players
         self.questions: dict[int, QuestionView] = {}
         self.current: QuestionView | None = None
         self.lobby_message_id: int | None = None
         self._lobby_round = 0
         self.stopped = False
         self._holding = False
-        self._joining: dict[int, asyncio.Future[PlayerSeat]] = {}
         self._later: set[asyncio.TimerHandle] = set()
         self._unsubscribe: Callable[[], Awaitable[None]] | None = None
 
@@ -100,10 +92,7 @@ class ChatSession:
     def restore(self, seats: Mapping[int, Mapping[str, Any]], posts: Mapping[int, dict[str, Any]]) -> None:
         """Carry on where another process left off: the chat's seats, and the questions it
         already posted (not posted twice; their polls keep counting)."""
-        for user_id, seat in seats.items():
-            restored = PlayerSeat(str(seat["player_id"]), str(seat["token"]), str(seat["name"]))
-            self.seats[user_id] = restored
-            self.names[restored.player_id] = restored.name
+        self.seating.restore(seats)
         self._restored_posts = dict(posts)
 
     async def start(self) -> None:
@@ -324,46 +313,7 @@ class ChatSession:
 
     async def seat_for(self, user: User) -> tuple[PlayerSeat, bool]:
         """The user's seat in the game, joining them first if needed; (seat, newly joined)."""
-        seat = self.seats.get(user.id)
-        if seat is not None:
-            return seat, False
-        pending = self._joining.get(user.id)
-        if pending is not None:
-            return await asyncio.shield(pending), False
-        future: asyncio.Future[PlayerSeat] = asyncio.get_running_loop().create_future()
-        self._joining[user.id] = future
-        try:
-            seat = await self._join(user)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # mark it retrieved: waiters get it, the loop must not complain
-            raise
-        finally:
-            self._joining.pop(user.id, None)
-        future.set_result(seat)
-        return seat, True
-
-    async def _join(self, user: User) -> PlayerSeat:
-        base = names.clean_name(user.full_name, user.username)
-        for name in names.candidates(base):
-            try:
-                seat = await self.port.join(self.pin, name)
-            except NameTaken:
-                continue
-            break
-        else:
-            raise NameTaken("every variant of this name is taken")
-        self.seats[user.id] = seat
-        self.names[seat.player_id] = seat.name
-        if self.memory is not None:
-            seat_record = {"player_id": seat.player_id, "token": seat.token, "name": seat.name}
-            await self.memory.save_seat(self.chat_id, user.id, seat_record)
-        await self.port.set_connected(self.pin, seat.player_id, True)
-        self._lobby(Priority.BACKGROUND)
-        return seat
+        return await self.seating.seat_for(user)
 
     def server_ms(self, received_mono: float) -> int:
         """The server-clock time of an instant of `clock` (when an update reached us)."""
