@@ -63,6 +63,7 @@ class Operation:
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path param -> schema
     links: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    files: Mapping[int, str] = field(default_factory=dict)  # status -> media type of a file answered
 
     @property
     def key(self) -> tuple[str, str]:
@@ -158,6 +159,8 @@ def _operation_object(operation: Operation, path: str) -> dict[str, Any]:
         response: dict[str, Any] = {"description": HTTPStatus(status).phrase}
         if model is not None:
             response["content"] = _json(_ref(model))
+        elif status in operation.files:
+            response["content"] = {operation.files[status]: {"schema": {"type": "string", "format": "binary"}}}
         if operation.links and 200 <= status < 300:
             response["links"] = {name: dict(link) for name, link in operation.links.items()}
         responses[str(status)] = response
