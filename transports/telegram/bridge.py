@@ -96,6 +96,7 @@ class TelegramBridge:
         self.member_replies = MemberReplies(MEMBER_REPLY_EVERY_S, clock)
         self._early_votes: OrderedDict[str, list[tuple[User, tuple[int, ...], float]]] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._attaching = asyncio.Lock()  # an attach and a reconcile never start one chat's session twice
 
     # -- chats and games -----------------------------------------------------------------
 
@@ -127,6 +128,10 @@ class TelegramBridge:
         """Show game `pin` in the chat (the caller has checked the host's rights); attaching the
         game the chat already shows posts its lobby again. Raises UnknownGame, Finished, and
         ChatBusy while the chat shows another game that is not over."""
+        async with self._attaching:
+            await self._attach(pin, chat_id, mode)
+
+    async def _attach(self, pin: str, chat_id: int, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         summary = await self.port.summary(pin)
@@ -182,7 +187,11 @@ class TelegramBridge:
         """The leader makes its sessions match the shared attachments (made by any process)."""
         if self.shared is None or not self.leading:
             return
-        records = await self.shared.chats()
+        async with self._attaching:
+            await self._reconcile(self.shared)
+
+    async def _reconcile(self, shared: SharedState) -> None:
+        records = await shared.chats()
         for chat_id in [c for c in self.sessions if c not in records]:
             await self.sessions.pop(chat_id).stop()
         for chat_id, record in records.items():
@@ -195,7 +204,7 @@ class TelegramBridge:
             except ClientError:
                 summary = None
             if summary is None or summary.phase == "FINISHED":
-                await self.shared.drop_chat(chat_id, record.tag)
+                await shared.drop_chat(chat_id, record.tag)
                 continue
             await self._run(chat_id, record, summary.title, summary.players, summary.phase)
 
