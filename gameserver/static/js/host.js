@@ -915,9 +915,17 @@ function renderControls() {
 
 // start and next advance the game: one press sends once, and the button rests for 2 s so a
 // double tap cannot skip a question.
+// A `next` names the step it leaves, so a retry or a second host screen can never move the
+// game twice, and the server needs no repeat window to guess it (docs/protocol.md).
+function stepBeingLeft() {
+  if (state.phase === "active" && state.question) return { question: state.question.question, phase: "ACTIVE" };
+  if (state.phase === "between" && state.reveal) return { question: state.reveal.question, phase: "BETWEEN" };
+  return {};
+}
+
 function sendAdvance(type) {
   if (state.pendingNext) return;
-  if (send({ type })) {
+  if (send(type === "next" ? { type, ...stepBeingLeft() } : { type })) {
     state.pendingNext = true;
     setTimeout(() => {
       state.pendingNext = false;
