@@ -170,7 +170,7 @@ async def decide_withdrawal(
     if found is None:
         raise not_found("withdrawal")
     keys = [user_key(found.user_id, "held"), user_key(found.user_id, "main"), system_key("payouts"), system_key("tax")]
-    locked = await ledger.lock(session, keys)
+    locked = await ledger.lock(session, keys, allow_deleted=True)  # the status says what happened
     withdrawal = (
         await session.exec(
             select(Withdrawal)

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from persistence.accounts.models import User
 from persistence.types import utcnow
 from persistence.wallet.errors import WalletError, insufficient_funds
 from persistence.wallet.models import USER_KINDS, LedgerEntry, LedgerTransaction, WalletAccount
@@ -56,16 +57,18 @@ def _is_sqlite(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-async def account_ids(session: AsyncSession, keys: Sequence[str]) -> dict[str, int]:
+async def account_ids(session: AsyncSession, keys: Sequence[str], *, open_missing: bool = True) -> dict[str, int]:
     """The ids of these accounts, opening the missing ones (concurrent openers agree: ON
-    CONFLICT DO NOTHING, then read)."""
+    CONFLICT DO NOTHING, then read). With `open_missing` false, missing user accounts are left
+    out (they hold nothing): an account deletion opens none, since a new account's foreign key
+    would wait on the user row the deletion has locked."""
     wanted = sorted(set(keys))
     found = dict(
         (
             await session.exec(select(WalletAccount.key, WalletAccount.id).where(col(WalletAccount.key).in_(wanted)))
         ).all()
     )
-    missing = [key for key in wanted if key not in found]
+    missing = [key for key in wanted if key not in found and (open_missing or key.startswith("sys:"))]
     if missing:
         rows = []
         for key in missing:
@@ -80,7 +83,7 @@ async def account_ids(session: AsyncSession, keys: Sequence[str]) -> dict[str, i
                 )
             ).all()
         )
-    return {key: int(found[key]) for key in keys}  # type: ignore[arg-type]
+    return {key: int(found[key]) for key in keys if key in found}  # type: ignore[arg-type]
 
 
 def user_keys(user_id: int) -> list[str]:
@@ -98,10 +101,14 @@ class Locked:
         return self.balances[key]
 
 
-async def lock(session: AsyncSession, keys: Sequence[str]) -> Locked:
+async def lock(
+    session: AsyncSession, keys: Sequence[str], *, allow_deleted: bool = False, open_missing: bool = True
+) -> Locked:
     """Open and lock the accounts of `keys` (user accounts are locked and their balances read;
-    system accounts only resolved)."""
-    ids = await account_ids(session, keys)
+    system accounts only resolved). A deleted user's accounts are refused (`409 user_deleted`)
+    unless `allow_deleted`: read under the lock, so a movement that waited for an account
+    deletion to commit never puts money back on the forfeited accounts."""
+    ids = await account_ids(session, keys, open_missing=open_missing)
     user_ids = sorted(ids[key] for key in ids if not key.startswith("sys:"))
     locked = Locked(ids)
     if not user_ids:
@@ -114,6 +121,21 @@ async def lock(session: AsyncSession, keys: Sequence[str]) -> Locked:
         await connection.execute(
             update(WalletAccount).where(col(WalletAccount.id).in_(user_ids)).values(balance=WalletAccount.balance)
         )
+    # The owners' user rows first, FOR KEY SHARE: an account deletion locks its user row before
+    # its accounts, so taking them in the same order never deadlocks; a deletion in flight
+    # makes this wait for its commit, and the row then read is the deleted one (a locked row
+    # is read at its newest version), so no movement puts money back on forfeited accounts.
+    owners = sorted({owner for owner, _ in map(_parse, ids) if owner is not None})
+    people = (
+        await connection.execute(
+            select(User.id, User.deleted_at)
+            .where(col(User.id).in_(owners))
+            .order_by(col(User.id))
+            .with_for_update(read=True, key_share=True)
+        )
+    ).all()
+    if not allow_deleted and any(deleted_at is not None for _, deleted_at in people):
+        raise WalletError(409, "user_deleted", "this account has been deleted")
     rows = (
         await connection.execute(
             select(WalletAccount.key, WalletAccount.balance)

@@ -199,7 +199,8 @@ async def forfeit_balances(session: AsyncSession, user_id: int) -> int | None:
     """Account deletion (000 §5, §8): pending withdrawals are cancelled (their holds return to
     main), then main, bonus and earnings go to the forfeited account. The entries stay."""
     keys = [*ledger.user_keys(user_id), system_key("forfeited")]
-    locked = await ledger.lock(session, keys)
+    # The deletion being made: its own accounts only as far as they exist.
+    locked = await ledger.lock(session, keys, allow_deleted=True, open_missing=False)
     pending = (
         await session.exec(
             select(Withdrawal)
@@ -212,7 +213,8 @@ async def forfeit_balances(session: AsyncSession, user_id: int) -> int | None:
         await settle_withdrawal(session, withdrawal, locked, "cancelled", None)
         withdrawal.card_token = None
     kept = [
-        (user_key(user_id, kind), locked.balance(user_key(user_id, kind))) for kind in ("main", "bonus", "earnings")
+        (user_key(user_id, kind), locked.balances.get(user_key(user_id, kind), 0))
+        for kind in ("main", "bonus", "earnings")
     ]
     total = sum(balance for _, balance in kept)
     if total == 0:

@@ -10,7 +10,9 @@ import sys
 
 from sqlmodel import func, select
 
+from persistence.accounts.models import User
 from persistence.db import Database
+from persistence.types import utcnow
 from persistence.wallet import service
 from persistence.wallet.errors import WalletError
 from persistence.wallet.idempotency import Outcome, fingerprint, run_once
@@ -169,3 +171,86 @@ async def test_200_payments_from_4_processes_against_a_balance_for_50(
     assert sum(refused for _, refused in counts) == 150
     assert await balances(wallet_db, payer) == {"main": 0, "bonus": 0, "earnings": 0, "held": 0}
     assert (await balances(wallet_db, owner))["earnings"] == 50_000
+
+
+async def test_payments_racing_the_owners_account_deletion_never_credit_a_deleted_account(wallet_db: Database) -> None:
+    """A payment that read the owner as live before the deletion committed waits on the lock,
+    then finds the owner deleted and is refused: nothing lands on a forfeited account."""
+    payer = await make_user(wallet_db, "payer")
+    await _topup(wallet_db, payer, 100_000)
+    for round_ in range(5):
+        owner = await make_user(wallet_db, f"owner{round_}")
+
+        async def pay(owner: int = owner) -> str:
+            try:
+                async with wallet_db.transaction() as session:
+                    await service.pay_for_exam(session, payer, owner, 1_000, exam_id=1)
+            except WalletError as refused:
+                return refused.code
+            return "paid"
+
+        async def delete(owner: int = owner) -> str:
+            async with wallet_db.transaction() as session:
+                person = await session.get(User, owner)
+                assert person is not None
+                person.username, person.deleted_at = None, utcnow()
+                await session.flush()
+                await service.forfeit_balances(session, owner)
+            return "deleted"
+
+        outcomes = await asyncio.gather(*(pay() for _ in range(8)), delete(), *(pay() for _ in range(8)))
+        assert set(outcomes) <= {"paid", "deleted", "owner_deleted", "user_deleted"}, outcomes
+        assert await balances(wallet_db, owner) == {"main": 0, "bonus": 0, "earnings": 0, "held": 0}
+
+
+async def test_a_deleted_account_takes_no_topup(wallet_db: Database) -> None:
+    user = await make_user(wallet_db, "leaver")
+    async with wallet_db.transaction() as session:
+        topup, otp = await service.start_topup(session, PROVIDER, CONFIG, user, 10_000)
+    assert topup.id is not None and otp is not None
+    async with wallet_db.transaction() as session:
+        person = await session.get(User, user)
+        assert person is not None
+        person.deleted_at = utcnow()
+        await session.flush()
+        await service.forfeit_balances(session, user)
+    try:
+        async with wallet_db.transaction() as session:
+            await service.confirm_topup(session, PROVIDER, CONFIG, user, topup.id, otp)
+    except WalletError as refused:
+        assert (refused.status, refused.code) == (409, "user_deleted")
+    else:
+        raise AssertionError("a deleted account's top-up must not be credited")
+    assert (await balances(wallet_db, user))["main"] == 0
+
+
+async def test_a_payer_deleting_their_account_while_paying_neither_deadlocks_nor_keeps_money(
+    wallet_db: Database,
+) -> None:
+    """The deletion locks the user row, then the accounts; a movement takes the user rows
+    first too (FOR KEY SHARE), so the two queue instead of deadlocking."""
+    owner = await make_user(wallet_db, "owner")
+    for round_ in range(5):
+        payer = await make_user(wallet_db, f"payer{round_}")
+        await _topup(wallet_db, payer, 20_000)
+
+        async def pay(payer: int = payer) -> str:
+            try:
+                async with wallet_db.transaction() as session:
+                    await service.pay_for_exam(session, payer, owner, 1_000, exam_id=1)
+            except WalletError as refused:
+                return refused.code
+            return "paid"
+
+        async def delete(payer: int = payer) -> str:
+            async with wallet_db.transaction() as session:
+                person = await session.get(User, payer)
+                assert person is not None
+                person.username, person.deleted_at = None, utcnow()
+                await session.flush()
+                await service.forfeit_balances(session, payer)
+            return "deleted"
+
+        outcomes = await asyncio.gather(*(pay() for _ in range(6)), delete(), *(pay() for _ in range(6)))
+        assert set(outcomes) <= {"paid", "deleted", "user_deleted"}, outcomes
+        assert await balances(wallet_db, payer) == {"main": 0, "bonus": 0, "earnings": 0, "held": 0}
