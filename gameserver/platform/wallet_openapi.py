@@ -159,7 +159,7 @@ _MOVES = {
     **_SIGNED_IN,
     400: ["idempotency_key_required", "invalid_idempotency_key"],
     403: ["csrf"],
-    409: ["idempotency_mismatch"],
+    409: ["idempotency_mismatch", "user_deleted"],
     413: ["too_large"],
     422: ["invalid"],
 }
@@ -195,7 +195,7 @@ OPERATIONS = [
         responses={201: TopupOut},
         request=AmountIn,
         tags=_WALLET,
-        errors={**_MOVES, 409: ["idempotency_mismatch"]},
+        errors=_MOVES,
         extra=_AUTH | {"parameters": [_OPTIONAL_KEY]},
         description="Moves nothing yet; an Idempotency-Key is taken but not required.",
     ),
