@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gameserver.telegram_wiring import EXTRA_COMMANDS, register_command
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, create_game, host, quiz
 from tests.telegram.play import answer, answer_data, join, posted
@@ -23,6 +24,7 @@ from tests.telegram.support import (
     wait_until,
 )
 from transports.telegram import ALLOWED_UPDATES
+from transports.telegram.runtime import CommandCall
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -188,3 +190,26 @@ async def test_plain_members_cannot_spend_the_group_budget(redis_url: str, tmp_p
         tg.set_admin(GROUP, 21)
         tg.send_text(GROUP, tg.user(21, "Hana"), f"/quiz {game['pin']}")
         await wait_until(lambda: any("prove you host it" in t for t in bot_texts(tg, GROUP)), what="instructions")
+
+
+async def test_an_extra_command_plugs_in_and_replies_through_the_outbox(redis_url: str, tmp_path: Path) -> None:
+    seen: list[CommandCall] = []
+
+    async def link(call: CommandCall) -> str | None:
+        seen.append(call)
+        return f"linked {call.args[0]}" if call.private and call.args else None
+
+    register_command("tryhook", link)
+    try:
+        async with FakeTelegram() as tg, live_server(lambda port: make_settings(tg, redis_url, tmp_path)) as server:
+            ann = tg.user(81, "Ann")
+            tg.send_text(81, ann, "/tryhook ABC123")
+            await wait_until(lambda: "linked ABC123" in bot_texts(tg, 81), what="the hook's reply")
+            tg.send_text(GROUP, ann, "/tryhook XYZ")  # the hook answers None: nothing is sent
+            await wait_until(lambda: len(seen) == 2, what="the second call")
+            await server.runtime.bridge.outbox(GROUP).idle()
+            assert bot_texts(tg, GROUP) == []
+            assert (seen[0].user_id, seen[0].chat_id, seen[0].private, seen[0].args) == (81, 81, True, ("ABC123",))
+            assert seen[1].chat_id == GROUP and not seen[1].private
+    finally:
+        EXTRA_COMMANDS.pop("tryhook", None)
