@@ -43,8 +43,7 @@ async def _jpeg_body(request: Request) -> bytes:
     return bytes(body)
 
 
-def _store(root: Path, relative: str, data: bytes) -> None:
-    path = root / relative
+def _store(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
@@ -65,9 +64,12 @@ async def post_snapshot(request: Request) -> Response:
     except faces.NotAJpeg as error:
         problem = {"loc": ["body"], "msg": str(error), "type": "not_a_jpeg"}
         raise PlatformError(422, "invalid", str(error), [problem]) from error
-    relative = f"{SNAPSHOTS_DIR}/{exam.id}/{attempt.id}/{secrets.token_hex(12)}.jpg"
-    await asyncio.to_thread(_store, live_of(request).settings.data_dir, relative, data)
-    event = await proctoring.record_snapshot(db, attempt.id or 0, count, relative)
+    # The absolute path is stored: deleting the account (persistence.exams.account_hooks) removes
+    # the pictures from the persistence layer, which knows no data directory.
+    path = (live_of(request).settings.data_dir / SNAPSHOTS_DIR / str(exam.id) / str(attempt.id)
+            / f"{secrets.token_hex(12)}.jpg").resolve()
+    await asyncio.to_thread(_store, path, data)
+    event = await proctoring.record_snapshot(db, attempt.id or 0, count, str(path))
     return ORJSONResponse({"id": event.id, "face_count": count, "violation": event.violation,
                            "at": proctoring.event_view(event)["at"]}, status_code=201)
 
@@ -82,7 +84,7 @@ async def get_snapshot(request: Request) -> Response:
     event = await proctoring.snapshot(db, attempt.id or 0, id_param(request, "snapshot_id", "snapshot"))
     if event is None or event.file is None:
         raise PlatformError(404, "not_found", "no such snapshot")
-    path = live_of(request).settings.data_dir / event.file
+    path = Path(event.file)
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as error:

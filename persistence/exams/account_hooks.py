@@ -1,9 +1,16 @@
-"""The exams' part in account events: a user's attempts join their data export (000 §8,
-`GET /api/me/export`: "everything stored about the user"), each with its exam's title, result,
-answers and proctoring events (snapshot pictures are listed, not embedded)."""
+"""The exams' part in account events (000 §8):
+
+- a user's attempts join their data export (`GET /api/me/export`: "everything stored about the
+  user"), each with its exam's title, result, answers and proctoring events (snapshot pictures
+  are listed, not embedded);
+- deleting the account deletes the camera snapshots of its attempts (pictures of a face are
+  personal data); scores stay, as the results of group games do, under "deleted user".
+"""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,5 +45,27 @@ async def export_attempts(session: AsyncSession, user_id: int) -> list[dict[str,
     return out
 
 
+async def delete_snapshots(session: AsyncSession, user_id: int) -> None:
+    """Forget the user's snapshot files (in the deletion's transaction) and remove them. A
+    deletion that then fails has still removed the pictures: privacy errs that way."""
+    events = (await session.exec(
+        select(ProctorEvent).join(Attempt, col(Attempt.id) == col(ProctorEvent.attempt_id))
+        .where(col(Attempt.user_id) == user_id, col(ProctorEvent.file).is_not(None))
+    )).all()
+    paths = [Path(event.file) for event in events if event.file]
+    for event in events:
+        event.file = None
+        session.add(event)
+    await session.flush()
+    await asyncio.to_thread(_remove, paths)
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def install() -> None:
     hooks.export_sections["attempts"] = export_attempts
+    if delete_snapshots not in hooks.on_deleted:
+        hooks.on_deleted.append(delete_snapshots)

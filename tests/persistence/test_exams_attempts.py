@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -214,3 +215,25 @@ async def test_an_answer_racing_the_finish_is_counted_or_refused_never_stored_un
         attempt, _ = await attempts.load(database, attempt_id)
         stored = await attempts.answers_of(database, attempt_id)
         assert attempt.score == len(stored) == 24 - len(refused)
+
+
+async def test_deleting_an_account_deletes_its_snapshot_pictures(database: Database, tmp_path: Path) -> None:
+    from persistence.accounts import hooks
+    from persistence.exams import account_hooks
+
+    account_hooks.install()
+    exam_id, taker, attempt_id = await started(database, proctoring={"camera": True})
+    exam = await bank.get(database, exam_id)
+    assert exam is not None
+    other = await attempts.start(database, exam, Taker(await new_user(database, "other")), "web")
+    other_attempt = other.attempt.id or 0
+    pictures = [tmp_path / "mine.jpg", tmp_path / "theirs.jpg"]
+    for picture in pictures:
+        picture.write_bytes(b"\xff\xd8\xff")
+    await proctoring.record_snapshot(database, attempt_id, 1, str(pictures[0]))
+    await proctoring.record_snapshot(database, other_attempt, 1, str(pictures[1]))
+    async with database.transaction() as session:
+        await hooks.run_deleted(session, taker.user_id or 0)
+    assert not pictures[0].exists() and pictures[1].exists()
+    assert [e.file for e in await proctoring.events_of(database, attempt_id)] == [None]
+    assert [e.file for e in await proctoring.events_of(database, other_attempt)] == [str(pictures[1])]
