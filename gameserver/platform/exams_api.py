@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gameserver.http_api import ORJSONResponse, busy_response
+from gameserver.images import read_bounded
 from gameserver.platform.http import (
     PlatformError,
     database_of,
@@ -29,6 +30,7 @@ from gameserver.platform.http import (
     require_user,
 )
 from gameserver.platform.links import link_host
+from gameserver.quiz_import import MAX_FILE_BYTES, QuizFileError, import_quiz
 from gameserver.quizzes import PLAYABLE_TYPE, Question, QuestionIn, Quiz
 from persistence.accounts.tokens import Principal
 from persistence.exams import bank
@@ -80,6 +82,28 @@ async def create_exam(request: Request) -> Response:
     except ExamInvalid as error:
         raise _invalid_exam(error) from error
     return ORJSONResponse(bank.view(exam, with_answers=True), status_code=201)
+
+
+@endpoint
+async def import_exam(request: Request) -> Response:
+    """`POST /api/exams/import?filename=NAME`: the bytes of a quiz file (.xlsx or .csv in Kahoot's
+    layout, GIFT or Aiken, as the editor imports) become a new exam of the caller, inactive until
+    its owner has looked it over; `{exam, skipped}`."""
+    principal = await require_user(request)
+    data = await read_bounded(request, MAX_FILE_BYTES)
+    if data is None:
+        raise PlatformError(413, "file_too_large", f"at most {MAX_FILE_BYTES} bytes")
+    try:
+        quiz, skipped = import_quiz(data, request.query_params.get("filename", "exam")[:255])
+    except QuizFileError as error:
+        raise PlatformError(413 if error.code == "file_too_large" else 422, error.code, error.message,
+                            error.details()) from error
+    try:
+        exam = await bank.create(database_of(request), principal.user_id,
+                                 {"title": quiz["title"], "active": False, "questions": quiz["questions"]})
+    except ExamInvalid as error:
+        raise _invalid_exam(error) from error
+    return ORJSONResponse({"exam": bank.view(exam, with_answers=True), "skipped": skipped}, status_code=201)
 
 
 @endpoint
@@ -197,6 +221,7 @@ def exams_routes() -> list[Route]:
     return [
         Route("/api/exams", create_exam, methods=["POST"]),
         Route("/api/exams", list_exams, methods=["GET"]),
+        Route("/api/exams/import", import_exam, methods=["POST"]),
         Route("/api/exams/{exam_id:int}", get_exam, methods=["GET"]),
         Route("/api/exams/{exam_id:int}", edit_exam, methods=["PATCH"]),
         Route("/api/exams/{exam_id:int}", delete_exam, methods=["DELETE"]),

@@ -90,6 +90,11 @@ class ExamCreate(BaseModel):
     sections: list[dict[str, Any]] | None = None
 
 
+class ExamImported(_Open):
+    exam: ExamView
+    skipped: int = Field(description="questions of the file that could not be read")
+
+
 class ExamPatch(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"active": False}, {"price": 15000}]})
 
@@ -260,6 +265,16 @@ OPERATIONS = [
     Operation("POST", "/api/exams", "createExam", "Write an exam", responses={201: ExamView},
               request=ExamCreate, errors={**_WRITE, 422: ["invalid"]}, tags=_EXAMS, extra=_AUTH,
               description="Owned by the caller. `422 invalid` lists every problem in `details`."),
+    Operation("POST", "/api/exams/import", "importExam", "A quiz file as a new exam",
+              responses={201: ExamImported}, tags=_EXAMS,
+              errors={**_WRITE, 413: ["file_too_large", "too_large"],
+                      422: ["invalid", "no_questions", "unsupported_format", "bad_row"]},
+              extra=_AUTH | {"requestBody": {"required": True, "content": {"application/octet-stream": {
+                  "schema": {"type": "string", "format": "binary"}}}},
+                  "parameters": [{"name": "filename", "in": "query", "required": False,
+                                  "schema": {"type": "string", "maxLength": 255}}]},
+              description="The file's bytes (.xlsx or .csv in Kahoot's layout, GIFT or Aiken; `?filename=` "
+              "names its kind and the exam's title). The exam is the caller's and inactive until edited."),
     Operation("GET", "/api/exams", "listExams", "A page of exams: mine, or a search", responses={200: ExamPage},
               errors={**_SIGNED_IN, 422: ["invalid"]}, tags=_EXAMS,
               extra=_query(("mine", {"type": "string", "enum": ["1"]}), ("q", {"type": "string", "maxLength": 100}),

@@ -298,3 +298,24 @@ def test_a_reloaded_page_resumes_the_attempt_in_progress(site: Site) -> None:
     expect(page.get_by_test_id("option-1")).to_be_checked()
     assert len(site.api("GET", f"/api/exams/{exam_id}/attempts", owner).json()["items"]) == 1
     assert not site.pages.problems(), site.pages.problems()
+
+
+def test_import_a_file_as_an_exam_activate_it_and_take_it(site: Site, tmp_path: Path) -> None:
+    owner = site.user()
+    aiken = tmp_path / "Capitals.aiken"
+    aiken.write_text("Capital of Uzbekistan?\nA. Samarkand\nB. Tashkent\nANSWER: B\n", encoding="utf-8")
+    page = site.open_signed_in("/exam?lang=en", owner, "importer")
+    page.get_by_test_id("exam-import").set_input_files(str(aiken))
+    page.wait_for_url("**/exam?id=*")
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.get_by_test_id("exam-title")).to_have_text("Capitals")
+    expect(page.get_by_test_id("exam-inactive")).to_be_visible()
+    expect(page.get_by_test_id("exam-start")).to_be_disabled()
+    page.get_by_test_id("exam-activate").click()
+    expect(page.get_by_test_id("exam-inactive")).to_be_hidden()
+    page.get_by_test_id("exam-start").click()
+    page.get_by_test_id("option-1").check()
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+    page.get_by_test_id("finish").click()
+    expect(page.get_by_test_id("result-score")).to_have_text("1 / 1 (100%)")
+    assert not site.pages.problems(), site.pages.problems()

@@ -298,3 +298,39 @@ async def test_attempts_join_the_data_export(exams_server: ServerProcess, sql_ta
         assert attempt["answers"][0]["n"] == 2 and attempt["answers"][0]["text"] == "Paris"
         assert attempt["proctoring"][0]["type"] == "fullscreen_exit" and attempt["proctoring"][0]["violation"]
         assert (await http.get("/api/me/export", headers=owner.headers)).json()["attempts"] == []
+
+
+AIKEN = b"""Capital of Uzbekistan?
+A. Samarkand
+B. Tashkent
+ANSWER: B
+
+2 + 2?
+A. 4
+B. 5
+ANSWER: A
+"""
+
+
+async def test_a_quiz_file_becomes_an_inactive_exam(exams_server: ServerProcess, sql_target: SqlTarget) -> None:
+    owner = await account(sql_target, "importer")
+    async with httpx.AsyncClient(base_url=exams_server.base_url) as http:
+        assert (await http.post("/api/exams/import?filename=q.aiken", content=AIKEN)).status_code == 401
+        made = await http.post("/api/exams/import?filename=Capitals.aiken", content=AIKEN, headers=owner.headers)
+        assert made.status_code == 201, made.text
+        exam = made.json()["exam"]
+        assert (exam["title"], exam["active"], exam["owner"], made.json()["skipped"]) == (
+            "Capitals",
+            False,
+            owner.user_id,
+            0,
+        )
+        assert [q["correct"] for q in exam["questions"]] == [1, 0]
+        assert exam["questions"][0]["options"] == ["Samarkand", "Tashkent"]
+        gift = b"::Sky:: The sky is {=blue ~green ~red}\n"
+        made_gift = await http.post("/api/exams/import?filename=sky.gift", content=gift, headers=owner.headers)
+        assert made_gift.status_code == 201 and made_gift.json()["exam"]["questions"][0]["correct"] == 0
+        bad = await http.post("/api/exams/import?filename=x.txt", content=b"hello", headers=owner.headers)
+        assert (bad.status_code, bad.json()["error"]["code"]) == (422, "unsupported_format")
+        started = await http.post(f"/api/exams/{exam['id']}/attempts", json={"platform": "web"}, headers=owner.headers)
+        assert started.json()["error"]["code"] == "platform_closed"  # inactive until its owner switches it on

@@ -325,6 +325,14 @@ async function hostGame(id) {
   return undefined;
 }
 
+async function importFile(file) {
+  const path = `/api/exams/import?filename=${encodeURIComponent(file.name)}`;
+  const { status, data } = await api("POST", path, file, { "Content-Type": "application/octet-stream" });
+  if (status !== 201) return showError(data, status);
+  location.assign(`/exam?id=${data.exam.id}`);
+  return undefined;
+}
+
 function showCatalogue() {
   showScreen("screen-catalogue");
   $("#search-form").addEventListener("submit", (event) => {
@@ -336,6 +344,10 @@ function showCatalogue() {
     searchDelay = setTimeout(loadCatalogue, 300);
   });
   $("#mine").addEventListener("change", loadCatalogue);
+  $("#import-file").addEventListener("change", (event) => {
+    const [file] = event.target.files;
+    if (file) importFile(file);
+  });
   loadCatalogue();
   document.body.dataset.ready = "true";
 }
@@ -363,6 +375,21 @@ async function boot() {
   if (me.status !== 200) {
     $("#intro-signin").hidden = false;
     $("#start").disabled = true;
+  }
+  if (!exam.active) {
+    // An imported exam starts inactive: its owner switches it on once it is right.
+    $("#intro-inactive").hidden = false;
+    $("#start").disabled = true;
+    const activate = $("#activate");
+    activate.hidden = !(me.status === 200 && me.data.id === exam.owner);
+    activate.addEventListener("click", async () => {
+      const { status, data } = await api("PATCH", `/api/exams/${examId}`, { active: true });
+      if (status !== 200) return showError(data, status);
+      exam = data;
+      $("#intro-inactive").hidden = true;
+      $("#start").disabled = false;
+      return undefined;
+    });
   }
   document.body.dataset.ready = "true";
   return undefined;
