@@ -29,6 +29,7 @@ from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.gcwatch import Freezer, GcHold, GcWatch, freeze, tune
 from gameserver.http_api import api_exception_handlers, api_routes
 from gameserver.hub import Hub
+from gameserver.metrics import metrics_routes, process_exited
 from gameserver.openapi import openapi_routes
 from gameserver.openfiles import REDIS_POOL_SIZE, connection_limit, open_files_limit
 from gameserver.platform import platform_routes
@@ -161,11 +162,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
             gc_watch.uninstall()
+            process_exited()
 
     routes: list[BaseRoute] = [
         *api_routes(),
         *platform_routes(),
         *readiness_routes(),
+        *metrics_routes(),
         *telegram_routes(),
         *openapi_routes(),
         *classroom_routes(),

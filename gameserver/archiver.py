@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from gameserver import scripts
+from gameserver import metrics, scripts
 from gameserver.keys import ARCHIVE, GameKeys
 from gameserver.sqlworker import SqlWorker
 from persistence.results.store import FinishedGame, ResultLine, record_game
@@ -113,6 +113,7 @@ class ResultsArchiver:
         written = await self.worker.run(lambda db: record_game(db, game))
         await self.redis.zrem(ARCHIVE, pin)
         if written:
+            metrics.RESULTS_STORED.inc()
             log.info("stored the results of game %s (%d players)", pin, len(game.lines))
         return written
 

@@ -17,6 +17,7 @@ import uvicorn
 
 from gameserver.admin_cli import add_admin_commands
 from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.metrics import prepare_multiprocess_dir
 from gameserver.openfiles import connection_limit, raise_open_files_limit
 from gameserver.settings import Settings
 from gameserver.wallet_cli import add_wallet_commands
@@ -93,6 +94,8 @@ def serve(args: argparse.Namespace) -> int:
     raise_open_files_limit()  # before the workers start: they inherit it
     # Migrate once, here, before any worker starts (each worker's check then finds nothing to do).
     run_upgrade(settings.database_url, settings.data_dir, settings.database_schema or None)
+    if args.workers > 1:  # /metrics of any worker answers for all of them (gameserver.metrics)
+        prepare_multiprocess_dir(settings.data_dir)
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url and args.workers > 1:
         # Several workers must share one Redis: start it here, hand its URL to every worker.

@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from gameserver import metrics
 from gameserver.wsprotocol import RawWriter, frame_bytes
 from transports.codecs import Codec, Frame
 
@@ -95,12 +96,14 @@ class Connection:
             self._closing = (1006, "")
         elif unsent > self.max_buffer_bytes:
             log.warning("closing a socket of game %s: %d bytes unsent", self.pin, unsent)
+            metrics.SEND_QUEUE_DROPS.inc()
             self.close(CLOSE_TOO_SLOW, "too slow")
 
     def _enqueue(self, frame: Frame) -> None:
         if len(self._queue) >= self.max_queue:
             log.warning("closing a socket of game %s: %d frames behind", self.pin, len(self._queue))
             self._queue.clear()
+            metrics.SEND_QUEUE_DROPS.inc()
             self.close(CLOSE_TOO_SLOW, "too slow")
             return
         self._queue.append(frame)

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gameserver import metrics
 from statemachine import Phase
 
 if TYPE_CHECKING:
@@ -60,15 +61,16 @@ class GameSync:
         while True:
             await asyncio.sleep(self.watch_interval_s)
             pins = list(self.hub.rooms)
-            if not pins:
-                continue
             try:
-                gone = await self.hub.store.missing_games(pins)
+                phases = await self.hub.store.game_phases(pins) if pins else {}
             except Exception as error:  # Redis away: nothing is known to be gone
                 log.warning("could not check this process's games: %s", error)
                 continue
-            for pin in gone:
-                self.hub.game_gone(pin)
+            for known in Phase:  # the games gauge follows what this look told
+                metrics.GAMES.labels(known.value).set(sum(1 for p in phases.values() if p == known.value))
+            for pin, phase in phases.items():
+                if phase is None:
+                    self.hub.game_gone(pin)
 
     async def catch_up(self) -> bool:
         """Bring every room up to its game's current step, from the stored state. False when

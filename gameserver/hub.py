@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from gameserver import metrics
 from gameserver.connection import Connection
 from gameserver.gamesync import MAX_WAITING_MESSAGES, GameSync, game_step
 from gameserver.gcwatch import Freezer, GcHold
@@ -402,8 +404,10 @@ class Hub:
         """The messages of one event to every socket of the room, personal `you` spliced in.
         Several messages (a reveal and its leaderboard) reach a socket in one write: one system
         call per socket, not one per message."""
+        started = time.perf_counter()
         parts = [(Broadcast(item["msg"]), item.get("you") or {}) for item in items]
-        opens = _OPENS_ANSWERS.get(items[0]["msg"].get("type")) if items else None
+        kind = str(items[0]["msg"].get("type")) if items else ""
+        opens = _OPENS_ANSWERS.get(kind)
         if opens is not None:
             room.taking_answers = opens
         # The loop runs between slices so that answers are read, stamped and acked while a big
@@ -445,6 +449,8 @@ class Hub:
                 )
         for broadcast, you in parts:
             self._after_delivery(room, broadcast.message, you)
+        if kind:
+            metrics.FANOUT_SECONDS.labels(kind).observe(time.perf_counter() - started)
 
     def _after_delivery(self, room: Room, message: Mapping[str, Any], you: Mapping[str, Any]) -> None:
         for listener in list(room.listeners):

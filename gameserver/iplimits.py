@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from starlette.types import Scope
 
+from gameserver import metrics
 from gameserver.settings import Settings
 from statemachine.errors import RateLimited
 
@@ -53,6 +54,7 @@ class IpRateLimited(RateLimited):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        metrics.RATE_LIMITED.labels("ip").inc()  # made only to be raised: one per refusal
 
 
 @dataclass(frozen=True)

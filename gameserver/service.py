@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
+from gameserver import metrics
 from gameserver.quizzes import Quiz
 from gameserver.reveal import reveal_event
 from gameserver.settings import Settings
@@ -279,11 +280,13 @@ class GameService:
         if state.scored >= question_index or state.question != question_index or state.phase is Phase.ACTIVE:
             return
         transition(state, QuestionScored(question_index), self.now_ms())  # the rules allow it
+        started = time.perf_counter()
         quiz = await self.store.quiz(pin, record.game_id)
         question = quiz.questions[question_index]
         names, recorded, totals = await self.store.scoring_inputs(pin, question_index)
         updated, event = reveal_event(question_index, question, state.deadline_ms, names, recorded, totals)
         await self.store.apply_scores(pin, question_index, updated, event, self.now_ms())
+        metrics.REVEAL_SECONDS.observe(time.perf_counter() - started)
 
     async def finish(self, pin: str) -> None:
         record = await self.record(pin)

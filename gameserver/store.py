@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from gameserver import scripts
+from gameserver import metrics, scripts
 from gameserver.keys import DUE, GameKeys
 from gameserver.quizcache import QuizCache
 from gameserver.quizzes import Quiz
@@ -244,13 +244,13 @@ class GameStore:
             self._quizzes.put(pin, fields["gid"], quiz, len(stored))
         return bool(created)
 
-    async def missing_games(self, pins: list[str]) -> list[str]:
-        """The PINs of `pins` that have no game (any more), in one round trip."""
+    async def game_phases(self, pins: list[str]) -> dict[str, str | None]:
+        """Each PIN's game phase, None where there is no game (any more), in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for pin in pins:
-                pipe.exists(GameKeys(pin).meta)
+                pipe.hget(GameKeys(pin).meta, "phase")
             found = await pipe.execute()
-        return [pin for pin, exists in zip(pins, found, strict=True) if not exists]
+        return {pin: phase.decode() if phase else None for pin, phase in zip(pins, found, strict=True)}
 
     async def load(self, pin: str) -> GameRecord | None:
         raw = await self.redis.hgetall(GameKeys(pin).meta)
@@ -512,8 +512,10 @@ class Batcher(Generic[BatchKey, Item, Result]):
         script: AsyncScript,
         command: Callable[[BatchKey, list[Item]], tuple[list[str], list[Any]]],
         parse: Callable[[BatchKey, int, Any], list[Result | Exception]],
+        name: str = "batch",
     ) -> None:
         self._redis = redis
+        self._observe = metrics.REDIS_SECONDS.labels(name).observe
         self._script = script
         self._command = command  # (keys, args) of the script call for one key's items
         self._parse = parse  # (key, item count, the script's reply) -> one result (or refusal) per item
@@ -551,9 +553,11 @@ class Batcher(Generic[BatchKey, Item, Result]):
 
     async def _send(self, batches: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]]) -> None:
         try:
+            started = time.perf_counter()
             replies = await self._execute(
                 [self._command(key, [item for item, _ in batch]) for key, batch in batches.items()]
             )
+            self._observe(time.perf_counter() - started)
         except Exception as exc:
             for batch in batches.values():
                 self._fail(batch, ServerError(f"could not reach the game store: {exc}"))
@@ -629,7 +633,7 @@ def join_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], JoinItem,
                 outcomes.append(_ERRORS.get(status, ServerError)())
         return outcomes
 
-    return Batcher(redis, redis.register_script(scripts.JOIN_MANY), command, parse)
+    return Batcher(redis, redis.register_script(scripts.JOIN_MANY), command, parse, "join")
 
 
 AnswerItem = tuple[str, int, int]  # player_id, option, received_ms
@@ -655,7 +659,7 @@ def answer_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], AnswerI
             outcomes.append(counts if status == "ok" else _ERRORS.get(status, ServerError)())
         return outcomes
 
-    return Batcher(redis, redis.register_script(scripts.ANSWER_MANY), command, parse)
+    return Batcher(redis, redis.register_script(scripts.ANSWER_MANY), command, parse, "answer")
 
 
 @dataclass(frozen=True)
@@ -683,4 +687,4 @@ def connect_batcher(redis: Redis, ttl_s: int) -> Batcher[str, tuple[str, int, in
         question = int(result[1])
         return [Presence(int(n), phase, question) for n in result[2:]]
 
-    return Batcher(redis, redis.register_script(scripts.CONNECT_MANY), command, parse)
+    return Batcher(redis, redis.register_script(scripts.CONNECT_MANY), command, parse, "connect")

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from gameserver import metrics
 from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.iplimits import IpRateLimited, ip_limits
@@ -50,6 +51,9 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_SERVER_ERROR = 1011
 
+
+#: The accepted answers' counter, bound once: every answer of a 10,000-player burst passes here.
+ANSWERS_ACCEPTED = metrics.ANSWERS.labels("accepted")
 
 def ack_message(question: int) -> dict[str, Any]:
     return {"type": "answer_ack", "question": question, "accepted": True}
@@ -99,6 +103,8 @@ class Session:
         settings = self.live.settings
         loop = asyncio.get_running_loop()
         first_deadline = loop.time() + settings.first_message_timeout_s
+        open_sockets = metrics.SOCKETS.labels(self.role, self.codec.subprotocol)
+        open_sockets.inc()
         try:
             while self.conn.open:
                 if self.identified:
@@ -126,10 +132,12 @@ class Session:
                 except (ServerError, RedisError) as error:
                     self.server_failed(error)
         finally:
+            open_sockets.dec()
             await self.cleanup()
 
     def check_rate(self) -> None:
         if not self.limiter.allow():
+            metrics.RATE_LIMITED.labels("socket").inc()
             raise RateAbuse("too many messages") if self.limiter.abusive else RateLimited("slow down")
 
     def refuse(self, error: ClientError) -> None:
@@ -271,9 +279,15 @@ class PlayerSession(Session):
         the service's question and option, then the store's), and the reply (ack or error) sent
         by `_answer_recorded` when the answer is recorded. Raises a refusal found at once."""
         assert self.conn.player_id is not None
-        question = _int_field(message, "question")
-        option = _int_field(message, "option")
-        recorded = self.live.service.answer_soon(self.pin, self.conn.player_id, question, option, received_ms, quiz)
+        try:
+            question = _int_field(message, "question")
+            option = _int_field(message, "option")
+            recorded = self.live.service.answer_soon(
+                self.pin, self.conn.player_id, question, option, received_ms, quiz
+            )
+        except ClientError as error:
+            metrics.ANSWERS.labels(error.code).inc()
+            raise
         recorded.add_done_callback(functools.partial(self._answer_recorded, question))
         self._answer_in_flight = recorded
         return recorded
@@ -284,10 +298,13 @@ class PlayerSession(Session):
             return
         error = recorded.exception()
         if error is None:
+            ANSWERS_ACCEPTED.inc()
             self.conn.send(ack_message(question))
         elif isinstance(error, ClientError):
+            metrics.ANSWERS.labels(error.code).inc()
             self.refuse(error)
         else:
+            metrics.ANSWERS.labels("server_error").inc()
             if not isinstance(error, (ServerError, RedisError)):  # not expected: keep the trace
                 log.error("answer on game %s failed", self.pin, exc_info=error)
             self.server_failed(error)

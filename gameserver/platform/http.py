@@ -18,6 +18,7 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from gameserver import metrics
 from gameserver.context import LiveContext
 from gameserver.http_api import error_response
 from gameserver.platform.ratelimit import RateLimiter
@@ -193,6 +194,7 @@ async def _check_rate(request: Request, auth_endpoint: bool) -> None:
         else:
             wait = await limiter.hit(limiter.anonymous, client_ip(request))
     if wait is not None:
+        metrics.RATE_LIMITED.labels("platform").inc()
         raise PlatformError(429, "rate_limited", f"too many requests; try again in {wait} s",
                             headers={"Retry-After": str(wait)})
 
