@@ -125,6 +125,14 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
             table = (await http.get(f"{other.base_url}/api/games/{pin}/results", headers=headers)).json()["results"]
         assert {row["name"]: row["answers"] for row in table} == {"Ann": 2, "Bob": 1}  # no "Ann (2)"
         assert len(tg.polls(GROUP)) == 2  # the running question was not posted again
+        # the group's placeholder seat was taken once and given back once, across both processes
+        redis = Redis.from_url(redis_url)
+        placeholder = f"telegram-chat:{GROUP}"
+        deadline = time.monotonic() + 10
+        while await cast("Awaitable[bool]", redis.hexists(GameKeys(pin).connected, placeholder)):
+            assert time.monotonic() < deadline, "the group still holds the finished game's questions open"
+            await asyncio.sleep(0.05)
+        await redis.aclose()
 
         # never two pollers: no getUpdates was refused with 409, but the dead leader's last one
         conflicts = [c for c in tg.calls_for("getUpdates") if c.error_code == 409]

@@ -25,7 +25,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, User
@@ -139,7 +139,7 @@ class TelegramBridge:
             raise Finished("this game is over")
         current = await self._shown(chat_id)
         if current is not None and current.pin == pin:
-            await self._record(chat_id, ChatRecord(pin, mode, current.tag))
+            await self._record(chat_id, replace(current, mode=mode))
             same = self.sessions.get(chat_id)
             if same is not None and not same.stopped:
                 same.mode = mode  # from the next question on
@@ -153,10 +153,12 @@ class TelegramBridge:
             await self._run(chat_id, record, summary.title, summary.players, summary.phase)
 
     async def _shown(self, chat_id: int) -> ChatRecord | None:
+        if self.shared is not None:
+            return await self.shared.chat(chat_id)
         session = self.sessions.get(chat_id)
         if session is not None and not session.stopped:
             return ChatRecord(session.pin, session.mode, session.tag)
-        return await self.shared.chat(chat_id) if self.shared is not None else None
+        return None
 
     async def _record(self, chat_id: int, record: ChatRecord) -> None:
         if self.shared is not None:
@@ -174,7 +176,9 @@ class TelegramBridge:
         if self.shared is not None:  # carrying on after another process: same seats, same posts
             session.restore(await self.shared.seats(chat_id), await self.shared.posts(chat_id))
         self.sessions[chat_id] = session
-        await session.start()
+        await session.start(hold=not record.held)  # one placeholder per attachment, whoever runs it
+        if self.shared is not None and not record.held:
+            await self.shared.save_chat(chat_id, replace(record, held=True))
 
     def _ended(self, session: ChatSession) -> None:
         """The game a session showed is over: the chat is free."""
@@ -223,7 +227,7 @@ class TelegramBridge:
         """Stop showing the chat's game (`forget`: everywhere, not only in this process)."""
         session = self.sessions.pop(chat_id, None)
         if session is not None:
-            await session.stop()
+            await session.stop(release=forget)
         if forget and self.shared is not None:
             record = await self.shared.chat(chat_id)
             if record is not None:
@@ -258,7 +262,7 @@ class TelegramBridge:
     async def stop(self) -> None:
         """Stop this process's sessions; shared attachments stay for the next leader."""
         for chat_id in list(self.sessions):
-            await self.detach(chat_id, forget=False)
+            await self.detach(chat_id, forget=self.shared is None)  # shared: the next leader carries on
         for outbox in self.outboxes.values():
             await outbox.close()
         for task in list(self._tasks):

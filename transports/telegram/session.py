@@ -95,16 +95,20 @@ class ChatSession:
         self.seating.restore(seats)
         self._restored_posts = dict(posts)
 
-    async def start(self) -> None:
+    async def start(self, *, hold: bool = True) -> None:
+        """Listen, and post the lobby and what is running. `hold`: take the chat's placeholder
+        seat (not when carrying on after another process, whose placeholder is still there)."""
         self._unsubscribe = await self.port.listen(self.pin, self)
-        await self.port.set_connected(self.pin, presence_id(self.chat_id), True)
+        if hold:
+            await self.port.set_connected(self.pin, presence_id(self.chat_id), True)
         self._holding = True
         self._lobby(Priority.NORMAL)
         for message in await self.port.current_messages(self.pin):
             self.deliver(message, {})
 
-    async def stop(self) -> None:
-        """Stop listening; this chat no longer holds questions open."""
+    async def stop(self, *, release: bool = True) -> None:
+        """Stop listening. `release`: this chat no longer holds questions open and its players
+        are gone; without it (another process carries on) both stay for that process."""
         if self.stopped:
             return
         self.stopped = True
@@ -114,6 +118,8 @@ class ChatSession:
         unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             await unsubscribe()
+        if not release:
+            return
         gone = [seat.player_id for seat in self.seats.values()]
         if self._holding:
             gone.append(presence_id(self.chat_id))  # last: the players' absences count first

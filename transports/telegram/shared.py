@@ -7,7 +7,7 @@ another process takes over within `lease_ms` and the groups' games go on:
 
     telegram:{bot}:leader        string  owner id of the leading process, PX lease_ms
     telegram:{bot}:grants        hash    "<user id>:<pin>" -> expiry (unix ms): who proved to host what
-    telegram:{bot}:chats         hash    chat id -> {"pin", "mode", "tag"}: which game each chat shows
+    telegram:{bot}:chats         hash    chat id -> {"pin", "mode", "tag", "held"}: which game each chat shows
     telegram:{bot}:seats:{chat}  hash    Telegram user id -> {"player_id", "token", "name"}
     telegram:{bot}:posts:{chat}  hash    question index -> {"message_id", "poll_id"}: what is already posted
     telegram:{bot}:polls         hash    poll id -> {"chat", "question"}
@@ -50,6 +50,7 @@ class ChatRecord:
     pin: str
     mode: str
     tag: str
+    held: bool = False  # the chat's placeholder seat is in the game's connected set (taken once)
 
 
 class SharedState:
@@ -89,7 +90,7 @@ class SharedState:
     # -- attached chats ------------------------------------------------------------------
 
     async def save_chat(self, chat_id: int, record: ChatRecord) -> None:
-        value = orjson.dumps({"pin": record.pin, "mode": record.mode, "tag": record.tag}).decode()
+        value = orjson.dumps({"pin": record.pin, "mode": record.mode, "tag": record.tag, "held": record.held}).decode()
         await self.redis.hset(self._key("chats"), str(chat_id), value)
 
     async def chat(self, chat_id: int) -> ChatRecord | None:
@@ -157,4 +158,4 @@ def _text(value: bytes | str) -> str:
 
 def _record(raw: bytes | str) -> ChatRecord:
     data = orjson.loads(raw)
-    return ChatRecord(str(data["pin"]), str(data["mode"]), str(data["tag"]))
+    return ChatRecord(str(data["pin"]), str(data["mode"]), str(data["tag"]), bool(data.get("held", False)))
