@@ -45,6 +45,11 @@ def new_account(site: Pages, name: str, **open_options: Any) -> Any:
     return page
 
 
+def user_id_of(page: Any) -> int:
+    """The signed-in user's id, as the page's own session sees it."""
+    return int(page.evaluate("async () => (await (await fetch('/api/me')).json()).id"))
+
+
 def make_admin(data_dir: Path, username: str) -> None:
     env = dict(os.environ) | {"LIVEQUIZ_DATA_DIR": str(data_dir)}
     done = subprocess.run([sys.executable, "-m", "gameserver.cli", "admin", "grant", username], env=env,
@@ -94,6 +99,11 @@ def test_topup_withdrawal_and_admin_approval(site: Pages, wallet_server: tuple[S
     screenshot(admin_page, "wallet-admin")
     item.get_by_test_id("approve").click()
     expect(admin_page.get_by_test_id("flash")).to_contain_text("approved")
+    admin_page.get_by_test_id("ledger-user").fill(str(user_id_of(page)))
+    admin_page.get_by_test_id("ledger-submit").click()
+    expect(admin_page.get_by_test_id("ledger-balances")).to_contain_text("Main 10,000 so'm")
+    expect(admin_page.get_by_test_id("ledger").get_by_test_id("history-row").first).to_contain_text(
+        "Withdrawal paid out")
 
     page.reload()
     expect(page.get_by_test_id("balance-held")).to_have_text("0 so'm")

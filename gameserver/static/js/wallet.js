@@ -250,6 +250,21 @@ async function loadPending() {
   $("#pending-empty").hidden = answer.data.items.length > 0;
 }
 
+async function showLedger(event) {
+  event.preventDefault();
+  const error = $("#ledger-error");
+  error.hidden = true;
+  const user = amountOf($("#ledger-user"));
+  if (Number.isNaN(user)) { error.textContent = t("wallet.err.amount"); error.hidden = false; return; }
+  const answer = await api("GET", `/api/admin/users/${user}/wallet?limit=50`);
+  if (answer.status !== 200) { showError(error, answer); return; }
+  const b = answer.data;
+  $("#ledger-balances").textContent = t("wallet.admin.ledger_balances", {
+    main: money(b.main), bonus: money(b.bonus), earnings: money(b.earnings), held: money(b.held),
+  });
+  $("#ledger tbody").replaceChildren(...b.items.map(historyRow));
+}
+
 async function submitBonus(event) {
   event.preventDefault();
   const form = $("#bonus-form");
@@ -281,6 +296,7 @@ async function start() {
   $("#transfer-form").addEventListener("submit", submitTransfer);
   $("#withdraw-form").addEventListener("submit", submitWithdraw);
   $("#bonus-form").addEventListener("submit", submitBonus);
+  $("#ledger-form").addEventListener("submit", showLedger);
   $("#history-more").addEventListener("click", () => loadHistory(true));
   for (const id of ["#transfer-amount", "#transfer-to"]) $(id).addEventListener("input", previewTransfer);
   $("#withdraw-amount").addEventListener("input", previewWithdraw);
