@@ -3,8 +3,9 @@
 
 - `/exams` lists what the user may take here: active exams the 000 §10 table opens to the bot
   (`show_in_bot`, never proctored); a Telegram user with no linked account sees the free ones
-  (their Telegram identity is enough); paid ones are taken on the web or in the app;
-- `/take ID` starts an attempt and sends the first question;
+  (their Telegram identity is enough), a linked account the paid ones too;
+- `/take ID` starts an attempt and sends the first question (a paid exam first says its price);
+- `/pay ID` pays a paid exam from the linked account's wallet and starts it, once per purchase;
 - `/a ANSWER` answers the current question: an option's number (select_one), numbers
   (select_many: `/a 1 3`) or text; a trainer says at once whether it was right; after the last
   question the attempt is finished and scored;
@@ -29,11 +30,14 @@ from persistence.exams.attempts import AttemptError, Taker
 from persistence.exams.availability import availability
 from persistence.exams.models import Attempt, Exam
 from persistence.exams.scoring import expected, is_correct
+from persistence.wallet.errors import WalletError
+from persistence.wallet.service import pay_for_exam
 
 MAX_LISTED = 20
 PRIVATE_ONLY = "Exams are taken in a private chat with me: open it and send /exams."
 UNAVAILABLE = "Exams are not available right now. Try again later."
 NO_ATTEMPT = "You are not taking an exam here. Send /exams to see what you may take."
+IN_PROGRESS = "You are already taking this exam: answer with /a, or send /finish."
 
 
 class BotCall(Protocol):
@@ -152,16 +156,66 @@ async def take_command(call: BotCall) -> str | None:
     if exam is None or exam.id not in {e.id for e in await bot_exams(db, taker)}:
         return "That exam cannot be taken here. Send /exams to see what you may take."
     if exam.price:
-        return "Paid exams are started on the web or in the app, where the price is confirmed."
+        return (f"<b>{html.escape(exam.title)}</b> costs {exam.price:,} so'm, taken from your balance "
+                f"(bonus first). Send /pay {exam.id} to pay and start.")
     try:
         run = await attempts.start(db, exam, taker, "bot")
     except AttemptError as refusal:
         if refusal.code == "attempt_in_progress":
-            return "You are already taking this exam: answer with /a, or send /finish."
+            return IN_PROGRESS
         return refusal.message
+    return await _started(db, taker, run.attempt, exam)
+
+
+async def _started(db: Database, taker: Taker, attempt: Attempt, exam: Exam) -> str:
     deadline = f" You have {exam.time_limit_s // 60} min {exam.time_limit_s % 60} s." if exam.time_limit_s else ""
     head = f"<b>{html.escape(exam.title)}</b> — started.{deadline}\n\n"
-    return await _next_or_finish(db, taker, run.attempt, exam, head)
+    return await _next_or_finish(db, taker, attempt, exam, head)
+
+
+async def pay_command(call: BotCall) -> str | None:
+    """`/pay ID`: a linked account pays a paid exam's price and starts it. The payment and the
+    new attempt are one SQL transaction, and the attempt's `open_key` admits one open attempt per
+    user and exam: a repeated /pay (or Telegram redelivering it) meets the open attempt before
+    anything is paid; a refused payment opens nothing. After the attempt is finished, the next
+    /pay is a new purchase."""
+    db = _db(call)
+    if db is None:
+        return UNAVAILABLE
+    if not call.private:
+        return PRIVATE_ONLY
+    if len(call.args) != 1 or not call.args[0].isdigit() or len(call.args[0]) > 9:
+        return "Send /pay NUMBER with a number from /exams."
+    taker = await taker_of(db, call.user_id)
+    exam = await bank.get(db, int(call.args[0]))
+    if exam is None or exam.id not in {e.id for e in await bot_exams(db, taker)} or not exam.price:
+        return "That exam cannot be bought here. Send /exams to see what you may take."
+    if taker.user_id is None or exam.id is None or exam.owner_id is None:
+        return "That exam cannot be bought here. Send /exams to see what you may take."
+    try:
+        async with db.transaction() as session:
+            run = await attempts.start_in(session, exam, taker, "bot")
+            await pay_for_exam(session, taker.user_id, exam.owner_id, exam.price, exam_id=exam.id,
+                               ref=f"exam:{exam.id}:attempt:{run.attempt.id}")
+            run.attempt.paid = exam.price
+            session.add(run.attempt)
+    except WalletError as refusal:
+        if refusal.code == "insufficient_funds":
+            return "Your balance is too low for this exam. Top it up on the web, then send /pay again."
+        return refusal.message
+    except AttemptError as refusal:
+        current = await open_attempt(db, taker)
+        if refusal.code == "attempt_in_progress" and current is not None and current.exam_id == exam.id:
+            attempt, exam = await attempts.load(db, current.id or 0)
+            return await answer_status(db, taker, attempt, exam)
+        return IN_PROGRESS if refusal.code == "attempt_in_progress" else refusal.message
+    return await _started(db, taker, run.attempt, exam)
+
+
+async def answer_status(db: Database, taker: Taker, attempt: Attempt, exam: Exam) -> str:
+    if attempt.state != "in_progress":
+        return result_text(attempt)
+    return await _next_or_finish(db, taker, attempt, exam, "You have paid for this attempt already.\n\n")
 
 
 async def answer_command(call: BotCall) -> str | None:
@@ -220,10 +274,11 @@ async def finish_command(call: BotCall) -> str | None:
 
 
 def install() -> None:
-    """Have the bot answer /exams, /take, /a and /finish (every bridge this process starts)."""
+    """Have the bot answer /exams, /take, /pay, /a and /finish (every bridge this process starts)."""
     from gameserver.telegram_wiring import register_command
 
     register_command("exams", exams_command)
     register_command("take", take_command)
+    register_command("pay", pay_command)
     register_command("a", answer_command)
     register_command("finish", finish_command)

@@ -146,10 +146,12 @@ async def start_in(
         started_at=now, deadline=now + timedelta(seconds=exam.time_limit_s) if exam.time_limit_s else None,
         order=orjson.dumps(_serve_order(exam, preview, rng or random.Random())).decode(),
     )
+    # No savepoint here: with SQLite's Python driver a SAVEPOINT opened before any write begins
+    # the transaction itself, and its RELEASE commits it — the attempt would outlive a payment
+    # refused after it in the same transaction. A failed insert fails the caller's transaction.
+    session.add(attempt)
     try:
-        async with session.begin_nested():
-            session.add(attempt)
-            await session.flush()
+        await session.flush()
     except IntegrityError as exc:  # a second start raced this one and won
         raise AttemptError(409, "attempt_in_progress", "finish the attempt in progress first") from exc
     return Started(attempt, served_questions(exam, attempt))

@@ -237,3 +237,17 @@ async def test_deleting_an_account_deletes_its_snapshot_pictures(database: Datab
     assert not pictures[0].exists() and pictures[1].exists()
     assert [e.file for e in await proctoring.events_of(database, attempt_id)] == [None]
     assert [e.file for e in await proctoring.events_of(database, other_attempt)] == [str(pictures[1])]
+
+
+async def test_a_start_undone_by_its_transaction_leaves_no_attempt(database: Database) -> None:
+    """What a paid start relies on: a payment refused after the attempt was opened, in the same
+    transaction, leaves no attempt (SQLite's driver once committed it at a savepoint's release)."""
+    owner, taker_id = await new_user(database, "owner"), await new_user(database, "taker")
+    exam = await bank.create(database, owner, mixed_exam(price=100))
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            await attempts.start_in(session, exam, Taker(taker_id), "web")
+            raise RuntimeError("the payment was refused")
+    assert await attempts.of_user(database, taker_id, limit=10, before_id=None) == []
+    again = await attempts.start(database, exam, Taker(taker_id), "web")  # nothing in progress
+    assert again.attempt.state == "in_progress"

@@ -13,6 +13,8 @@ import pytest
 
 from persistence.accounts import tokens
 from persistence.accounts.models import User
+from persistence.wallet.queries import balances
+from persistence.wallet.service import grant_admin_bonus
 from tests.fakes import FakeTelegram
 from tests.telegram.support import GROUP, LiveServer, live_server, make_settings, wait_until
 
@@ -104,7 +106,18 @@ async def test_an_exam_taken_in_a_private_chat(redis_url: str, tmp_path: Path) -
         bela = tg.user(502, "Bela")
         listed = await say(tg, 502, bela, "/exams", "Exams you may take here")
         assert f"/take {hidden[2]} " in listed and "5,000 so'm" in listed
-        await say(tg, 502, bela, f"/take {hidden[2]}", "Paid exams are started on the web")
+        await say(tg, 502, bela, f"/take {hidden[2]}", "costs 5,000 so'm, taken from your balance")
+        await say(tg, 502, bela, f"/pay {hidden[2]}", "balance is too low")
+        db = server.live.db
+        assert db is not None
+        async with db.transaction() as session:
+            await grant_admin_bonus(session, owner_id, linked_id, 8000, "test")
+        await say(tg, 502, bela, f"/pay {hidden[2]}", "Question 1 of 3")
+        again = await say(tg, 502, bela, f"/pay {hidden[2]}", "paid for this attempt already")
+        assert "Question 1 of 3" in again
+        await say(tg, 502, bela, "/finish", "Result: 0 / 3")
+        async with db.session() as session:
+            assert (await balances(session, linked_id))["bonus"] == 3000  # paid once
         await say(tg, 502, bela, f"/take {exam_id}", "Question 1 of 3")
         await say(tg, 502, bela, "/finish", "Result: 0 / 3")
 
