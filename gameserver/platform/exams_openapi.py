@@ -226,6 +226,12 @@ class AttemptView(AttemptSummary):
     modules: dict[str, dict[str, Any]] | None = None
 
 
+class NoFields(BaseModel):
+    """Nothing to send: an empty body or `{}`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+
 class ProctorEventIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"type": "fullscreen_exit"}]})
 
@@ -251,6 +257,15 @@ _SIGNED_IN = {401: ["unauthorized"], 429: ["rate_limited"]}
 _WRITE = {**_SIGNED_IN, 403: ["csrf"], 413: ["too_large"]}
 _AUTH: dict[str, Any] = {"security": [{"apiToken": []}]}
 _EXAMS, _ATTEMPTS = ("exams",), ("attempts",)
+
+
+def _error(status: int, codes: list[str]) -> dict[str, Any]:
+    """An error response as `gameserver.openapi` writes them, for an operation whose responses
+    are given whole (a binary success cannot be described by a model)."""
+    return {"description": f"{status} error: " + ", ".join(f"`{code}`" for code in codes),
+            "content": {"application/json": {"schema": {"allOf": [
+                {"$ref": "#/components/schemas/ErrorEnvelope"},
+                {"properties": {"error": {"properties": {"code": {"enum": codes}}}}}]}}}}
 
 
 def _query(*names: tuple[str, dict[str, Any]], path: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -337,7 +352,8 @@ OPERATIONS = [
               description="Trainers (001 §2.4.1) show whether an answer is right, and the right one, at once; "
               "other exams only once the attempt is finished."),
     Operation("POST", "/api/attempts/{attempt_id}/finish", "finishAttempt", "Finish and score",
-              responses={200: AttemptResult}, tags=_ATTEMPTS, parameters={"attempt_id": _ID}, extra=_AUTH,
+              responses={200: AttemptResult}, request=NoFields, tags=_ATTEMPTS, parameters={"attempt_id": _ID},
+              extra=_AUTH,
               errors={**_SIGNED_IN, 403: ["csrf"], 404: ["not_found"]},
               description="One point per question; select_many only when exactly right; text compared trimmed "
               "and case-insensitively; free questions count as correct; `passed` when percent ≥ pass_percent "
@@ -357,8 +373,12 @@ OPERATIONS = [
               "faces with OpenCV's bundled cascade; none or several is a violation the owner sees."),
     Operation("GET", "/api/attempts/{attempt_id}/snapshots/{snapshot_id}", "getSnapshot", "A snapshot's picture",
               responses={200: None}, tags=_ATTEMPTS, parameters={"attempt_id": _ID, "snapshot_id": _ID},
-              errors={**_SIGNED_IN, 404: ["not_found"]},
-              extra=_AUTH,
+              extra=_AUTH | {"responses": {
+                  "200": {"description": "the picture", "content": {
+                      "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+                  **{str(status): _error(status, codes) for status, codes in
+                     {**_SIGNED_IN, 404: ["not_found"]}.items()},
+              }},
               description="The JPEG (`image/jpeg`), for the exam's owner, admins and the one who took the "
               "attempt."),
 ]
