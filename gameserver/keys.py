@@ -83,6 +83,12 @@ class GameKeys:
         "p:<player_id>" -> user id of a player who joined signed in."""
         return self.prefix + "links"
 
+    @property
+    def opens(self) -> str:
+        """Hash: question index -> when its answers opened (opens_at, server ms), written once
+        by the step that opens it: meta holds only the running question's times."""
+        return self.prefix + "opens"
+
     def answers(self, question: int) -> str:
         """Hash: player_id -> "option,received_ms" for one question (first answer wins)."""
         return f"{self.prefix}answers:{question}"
@@ -94,5 +100,6 @@ class GameKeys:
 
     def all_keys(self, question_count: int) -> list[str]:
         fixed = [self.meta, self.quiz, self.names, self.players, self.tokens, self.totals,
-                 self.connected, self.kicked, self.reveal, self.results, self.links, self.away]
+                 self.connected, self.kicked, self.reveal, self.results, self.links, self.away,
+                 self.opens]
         return fixed + [self.answers(i) for i in range(question_count)]

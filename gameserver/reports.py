@@ -4,9 +4,12 @@ Sheets: "Summary" (every question, hardest first: fewest correct answers of thos
 "Results" (place, name, score, answers, correct, as the results CSV), then one sheet per
 question in the same hardest-first order: who answered what and how fast.
 
-"How fast" is the time after the question's first answer: the store keeps each answer's
-server receive time, not the time a past question opened. Read through the store's public
-methods only (load, quiz, players, answers, final_results).
+"How fast" is an answer's server receive time minus the moment that question's answers opened
+(`opens_at`: after its lead-in, the moment the timer and the points start), in seconds to the
+millisecond; the Summary's average is the mean over the question's answers. A question whose
+opening was not recorded has no times (empty cells), rather than times measured from anything
+else. Read through the store's public methods only (load, quiz, players, answers, opens_at,
+final_results).
 """
 
 from __future__ import annotations
@@ -35,6 +38,18 @@ class QuestionReport:
     index: int
     question: Question
     answers: dict[str, Answer]  # player_id -> first answer
+    opens_ms: int | None = None  # when its answers opened (server ms); None if not recorded
+
+    def seconds(self, answer: Answer) -> float | None:
+        """How long after the question's answers opened `answer` was received."""
+        if self.opens_ms is None:
+            return None
+        return round((answer.received_ms - self.opens_ms) / 1000, 3)
+
+    @property
+    def average_seconds(self) -> float | None:
+        times = [s for s in map(self.seconds, self.answers.values()) if s is not None]
+        return round(sum(times) / len(times), 3) if times else None
 
     @property
     def correct_count(self) -> int:
@@ -45,8 +60,11 @@ class QuestionReport:
 
 
 async def read_reports(store: GameStore, pin: str, quiz: Quiz) -> list[QuestionReport]:
-    """Every question's first answers, read-only."""
-    return [QuestionReport(i, q, await store.answers(pin, i)) for i, q in enumerate(quiz.questions)]
+    """Every question's first answers and when its answers opened, read-only."""
+    opens = await store.opens_at(pin)
+    return [
+        QuestionReport(i, q, await store.answers(pin, i), opens.get(i)) for i, q in enumerate(quiz.questions)
+    ]
 
 
 def hardest_first(reports: list[QuestionReport], players: int) -> list[QuestionReport]:
@@ -73,7 +91,10 @@ def build_report(
     summary.title = "Summary"
     _append(summary, [title])
     summary["A1"].font = Font(bold=True, size=14)
-    _append(summary, ["Question", "Text", "Correct answer", "Answered", "Correct", "Correct %", "Players"])
+    _append(summary, [
+        "Question", "Text", "Correct answer", "Answered", "Correct", "Correct %", "Players",
+        "Average seconds after answers opened",
+    ])
     for cell in summary[2]:
         cell.font = bold
     count = len(players)
@@ -83,6 +104,7 @@ def build_report(
         _append(summary, [
             f"Q{r.index + 1}", q.text, f"{LETTERS[q.correct]}. {q.options[q.correct]}",
             len(r.answers), r.correct_count, round(100 * r.correct_share(count), 1), count,
+            r.average_seconds,
         ])
     summary.column_dimensions["B"].width = 60
     summary.column_dimensions["C"].width = 30
@@ -100,16 +122,15 @@ def build_report(
         q = r.question
         _append(sheet, [q.text])
         sheet["A1"].font = bold
-        _append(sheet, ["Name", "Answer", "Correct", "Seconds after the first answer"])
+        _append(sheet, ["Name", "Answer", "Correct", "Seconds after answers opened"])
         for cell in sheet[2]:
             cell.font = bold
-        first = min((a.received_ms for a in r.answers.values()), default=0)
         answered = sorted(r.answers.items(), key=lambda item: item[1].received_ms)
         for player_id, answer in answered:
             option = q.options[answer.option] if 0 <= answer.option < len(q.options) else "?"
             _append(sheet, [
                 players.get(player_id, player_id), f"{LETTERS[answer.option]}. {option}",
-                "yes" if answer.option == q.correct else "no", round((answer.received_ms - first) / 1000, 3),
+                "yes" if answer.option == q.correct else "no", r.seconds(answer),
             ])
         for player_id, name in players.items():
             if player_id not in r.answers:

@@ -123,14 +123,22 @@ end
 return 1
 """
 
-# KEYS: meta.  ARGV: expected_version, n, field1, value1, ... (n pairs), channel, payload.
+# KEYS: meta[, opens].  ARGV: expected_version, n, field1, value1, ... (n pairs), channel,
+# payload[, question, opens_ms, ttl_s].
 # Compare-and-set of the game's control state. Returns 1 applied, 0 version moved, -1 no game.
+# With the opens key (the step opens a question) it also records when that question's answers
+# open, only when the step is applied: meta keeps only the running question's times, and the
+# report measures every past question's answers from its own opening.
 COMMIT = """
 local v = redis.call('HGET', KEYS[1], 'version')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
 local n = tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n))
+if #KEYS > 1 then
+  redis.call('HSET', KEYS[2], ARGV[5 + 2 * n], ARGV[6 + 2 * n])
+  if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[7 + 2 * n]) end
+end
 local payload = ARGV[4 + 2 * n]
 if payload ~= '' then redis.call('PUBLISH', ARGV[3 + 2 * n], payload) end
 return 1

@@ -100,6 +100,11 @@ def _state_fields(state: GameState) -> dict[str, str]:
     }  # `scored_at` is written by APPLY_SCORES alone, with `scored`
 
 
+def _opens_a_question(old: GameState, new: GameState) -> bool:
+    """Whether the step from `old` to `new` opens a question (each opens exactly once)."""
+    return new.phase is Phase.ACTIVE and (old.phase is not Phase.ACTIVE or old.question != new.question)
+
+
 def _record_from(pin: str, raw: Mapping[bytes, bytes]) -> GameRecord:
     meta = {k.decode(): v.decode() for k, v in raw.items()}
     limits = tuple(int(x) for x in meta["limits"].split(","))
@@ -303,14 +308,18 @@ class GameStore:
         self._quizzes.forget(pin)
 
     async def commit(self, pin: str, old: GameState, new: GameState, event: Mapping[str, Any] | None) -> bool:
-        """Compare-and-set from `old` to `new`; publishes `event` in the same atomic step."""
+        """Compare-and-set from `old` to `new`; publishes `event` in the same atomic step. A
+        step that opens a question also records when its answers open (`opens_at`)."""
         keys = GameKeys(pin)
         fields = _state_fields(new)
         flat = [item for pair in fields.items() for item in pair]
         payload = orjson.dumps(event) if event is not None else b""
-        result = await self._commit(
-            keys=[keys.meta], args=[str(old.version), len(fields), *flat, keys.channel, payload]
-        )
+        script_keys = [keys.meta]
+        args: list[Any] = [str(old.version), len(fields), *flat, keys.channel, payload]
+        if _opens_a_question(old, new):
+            script_keys.append(keys.opens)
+            args += [new.question, new.opens_ms, self.game_ttl_s]
+        result = await self._commit(keys=script_keys, args=args)
         if result == -1:
             raise UnknownGame()
         return bool(result == 1)
@@ -393,6 +402,11 @@ class GameStore:
 
     async def answers(self, pin: str, question: int) -> dict[str, Answer]:
         return _answers_from(await self.redis.hgetall(GameKeys(pin).answers(question)))
+
+    async def opens_at(self, pin: str) -> dict[int, int]:
+        """Question index -> when its answers opened (server ms), for every question opened."""
+        raw = await self.redis.hgetall(GameKeys(pin).opens)
+        return {int(question): int(at) for question, at in raw.items()}
 
     async def totals(self, pin: str) -> dict[str, Totals]:
         return _all_totals_from(await self.redis.hgetall(GameKeys(pin).totals))
