@@ -1,11 +1,15 @@
 // The quiz editor on the host page: title, get-ready seconds, questions with 2–6 options, the
 // correct one, a time limit and an optional image. Quizzes are kept in this browser
-// (localStorage) until the platform's accounts exist. The server is the one judge of a quiz:
+// (localStorage) for a visitor; once signed in, in the account as exams (editor-exams.js). The
+// server is the one judge of a quiz:
 // its `details` (pydantic `loc`s) are mapped back to the fields and said in the page's language.
 // Import (.xlsx/.csv in Kahoot's layout, GIFT, Aiken) and export go through /api/quiz/*.
 
 import { t } from "./i18n.js";
 import { $, h, optionBadge, setText } from "./ui.js";
+import { account, detectAccount, gameLoc, listExams, notEditable, openExam, quizOfExam, saveExam } from "./editor-exams.js";
+import { initEditorIo } from "./editor-io.js";
+import { dataUrlBlob, fieldOf, messageOf, requestBody as bodyOf } from "./editor-body.js";
 
 const LS_QUIZZES = "livequiz.editor.quizzes";
 const LS_DRAFT = "livequiz.editor.draft";
@@ -17,11 +21,12 @@ const MAX_IMAGE_BYTES = 512 * 1024; // the server's bound (gameserver/images.py)
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 const blankQuestion = () => ({ text: "", options: ["", "", "", ""], correct: null, time_limit: DEFAULT_TIME, image: null });
-const blankQuiz = () => ({ id: null, title: "", lead_in_s: DEFAULT_LEAD_IN, questions: [blankQuestion()] });
+const blankQuiz = () => ({ id: null, exam_id: null, title: "", lead_in_s: DEFAULT_LEAD_IN, questions: [blankQuestion()] });
 
 let quiz = blankQuiz();
 let errors = {}; // field key -> i18n key of the message
 let onStart = () => {};
+let myExams = []; // the signed-in user's exams: [{id, title, ...}]
 
 // ---------- storage ----------
 
@@ -51,6 +56,7 @@ function normalise(raw) {
   const q = blankQuiz();
   if (!raw || typeof raw !== "object") return q;
   q.id = typeof raw.id === "string" ? raw.id : null;
+  q.exam_id = Number.isInteger(raw.exam_id) ? raw.exam_id : null;
   q.title = String(raw.title ?? "");
   const lead = Number(raw.lead_in_s ?? raw.settings?.lead_in_s);
   q.lead_in_s = Number.isFinite(lead) ? lead : DEFAULT_LEAD_IN;
@@ -67,7 +73,8 @@ function normalise(raw) {
   return q;
 }
 
-function saveQuiz() {
+async function saveQuiz() {
+  if (account.user) return saveToAccount();
   if (!quiz.id) quiz.id = `q${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const all = readSaved();
   all[quiz.id] = { ...quiz, saved_at: Date.now() };
@@ -80,7 +87,56 @@ function saveQuiz() {
   note(t("host.editor.saved", { title: quiz.title || t("host.editor.untitled") }));
 }
 
+async function saveToAccount() {
+  errors = {};
+  render();
+  note("");
+  const button = $("#editor-save");
+  button.disabled = true;
+  try {
+    const saved = await saveExam(quiz);
+    if (!saved.ok) {
+      if (saved.error && saved.error.code === "invalid") showServerErrors(saved.error.details, "host.editor.fix_marked_save");
+      else note(t(`host.exams.err.${saved.error?.code === "unauthorized" || saved.error?.code === "csrf" ? "signed_out" : "save"}`, { status: saved.status }), true);
+      return;
+    }
+    quiz.exam_id = saved.exam.id;
+    quiz.id = null;
+    saveDraft();
+    await refreshMyExams();
+    render();
+    note(t("host.editor.saved_exam", { title: saved.exam.title }));
+    document.dispatchEvent(new CustomEvent("lq-exam-saved", { detail: { id: saved.exam.id } }));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function refreshMyExams() {
+  const listed = account.user ? await listExams({ mine: true }) : { items: [] };
+  myExams = listed.items;
+}
+
+/** Open one of the signed-in user's exams in the editor (from the list or the host page's panel). */
+export async function openExamInEditor(id) {
+  const opened = await openExam(id);
+  const why = opened.ok ? notEditable(opened.exam) : `host.exams.err.open`;
+  if (why) {
+    note(t(why, { status: opened.status }), true);
+    renderSavedList();
+    return false;
+  }
+  quiz = normalise(quizOfExam(opened.exam));
+  errors = {};
+  saveDraft();
+  render();
+  note(t("host.editor.loaded", { title: quiz.title }));
+  $("#editor").scrollIntoView({ block: "start" });
+  return true;
+}
+
 function loadQuiz(id) {
+  if (id.startsWith("exam:")) return openExamInEditor(Number(id.slice(5)));
   const all = readSaved();
   if (!all[id]) return;
   quiz = normalise(all[id]);
@@ -91,7 +147,7 @@ function loadQuiz(id) {
 }
 
 function deleteQuiz() {
-  if (!quiz.id) return;
+  if (!quiz.id || quiz.exam_id) return;
   const all = readSaved();
   delete all[quiz.id];
   writeStorage(LS_QUIZZES, all);
@@ -125,11 +181,32 @@ function renderSavedList() {
   const select = $("#editor-saved");
   const all = readSaved();
   const entries = Object.entries(all).sort((a, b) => (b[1].saved_at || 0) - (a[1].saved_at || 0));
-  select.replaceChildren(h("option", { value: "", text: t("host.editor.my_quizzes", { n: entries.length }) }));
-  for (const [id, q] of entries) {
-    select.append(h("option", { value: id, text: q.title || t("host.editor.untitled"), selected: id === quiz.id }));
+  const local = entries.map(([id, q]) => h("option", { value: id, text: q.title || t("host.editor.untitled"), selected: id === quiz.id && !quiz.exam_id }));
+  if (account.user) {
+    const exams = myExams.map((e) => h("option", { value: `exam:${e.id}`, text: e.title, selected: e.id === quiz.exam_id }));
+    select.replaceChildren(
+      h("option", { value: "", text: t("host.editor.my_exams", { n: myExams.length }) }),
+      h("optgroup", { label: t("host.editor.in_account") }, ...exams),
+      local.length ? h("optgroup", { label: t("host.editor.in_browser") }, ...local) : null,
+    );
+  } else {
+    select.replaceChildren(h("option", { value: "", text: t("host.editor.my_quizzes", { n: entries.length }) }), ...local);
   }
-  $("#editor-delete").disabled = !quiz.id || !all[quiz.id];
+  $("#editor-delete").disabled = !quiz.id || Boolean(quiz.exam_id) || !all[quiz.id];
+  renderWhere();
+}
+
+/** Which exam (or the browser) the editor saves to. */
+function renderWhere() {
+  const hint = $("#editor-hint");
+  hint.dataset.i18n = account.user ? "host.editor.hint_account" : "host.editor.hint";
+  setText(hint, t(hint.dataset.i18n));
+  const where = $("#editor-exam");
+  const exam = quiz.exam_id ? myExams.find((e) => e.id === quiz.exam_id) : null;
+  where.dataset.examId = quiz.exam_id ? String(quiz.exam_id) : "";
+  if (!account.user) setText(where, t("host.editor.where_browser"));
+  else if (quiz.exam_id) setText(where, t("host.editor.where_exam", { id: quiz.exam_id, title: exam ? exam.title : quiz.title }));
+  else setText(where, t("host.editor.where_new_exam"));
 }
 
 function questionCard(q, n) {
@@ -252,49 +329,24 @@ function readImage(q, n, file) {
 
 // ---------- server errors -> fields ----------
 
-/** Which editor field a pydantic `loc` names (PROTOCOL.md `details`). */
-export function fieldOf(loc) {
-  if (!Array.isArray(loc) || !loc.length) return "questions";
-  const [head, n, field] = loc;
-  if (head === "title") return "title";
-  if (head === "settings") return "lead_in";
-  if (head === "questions" && Number.isInteger(n)) {
-    if (field === "text") return `text-${n}`;
-    if (field === "options") return `options-${n}`;
-    if (field === "time_limit") return `time-${n}`;
-    if (field === "image") return `image-${n}`;
-    return `correct-${n}`; // `correct` itself, or the whole question (correct out of range)
-  }
-  return "questions";
-}
-
-const MESSAGE_OF = (key) => {
-  if (key === "title") return "host.editor.err.title";
-  if (key === "lead_in") return "host.editor.err.lead_in";
-  if (key === "questions") return "host.editor.err.questions";
-  return `host.editor.err.${key.split("-")[0]}`;
-};
-
-export function showServerErrors(details) {
+export function showServerErrors(details, noteKey = "host.editor.fix_marked") {
   errors = {};
   for (const d of details || []) {
-    const key = fieldOf(d && d.loc);
-    errors[key] = MESSAGE_OF(key);
+    const key = fieldOf(gameLoc(d && d.loc));
+    errors[key] = messageOf(key, quiz);
   }
   if (!Object.keys(errors).length) errors.questions = "host.editor.err.questions";
   render();
-  note(t("host.editor.fix_marked"), true);
+  note(t(noteKey), true);
   const first = document.querySelector("#editor [aria-invalid='true'], #editor .field-error:not([hidden])");
   if (first) first.scrollIntoView({ block: "center" });
 }
 
 // ---------- building the request ----------
 
-function dataUrlBlob(url) {
-  const [head, body] = url.split(",", 2);
-  const type = head.slice(5).split(";")[0];
-  const bytes = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
-  return new Blob([bytes], { type });
+/** The quiz as `POST /api/games` takes it. */
+export function requestBody(images = []) {
+  return bodyOf(quiz, images);
 }
 
 async function uploadImages() {
@@ -315,26 +367,6 @@ async function uploadImages() {
     ids.push(String(body.id));
   }
   return ids;
-}
-
-/** The quiz as `POST /api/games` takes it. Empty option fields are left out. */
-export function requestBody(images = []) {
-  return {
-    title: quiz.title.trim(),
-    questions: quiz.questions.map((q, n) => {
-      const kept = [];
-      let correct = null;
-      q.options.forEach((o, m) => {
-        if (!o.trim()) return;
-        if (m === q.correct) correct = kept.length;
-        kept.push(o.trim());
-      });
-      const out = { type: "select_one", text: q.text.trim(), options: kept, correct, time_limit: q.time_limit };
-      if (images[n]) out.image = images[n];
-      return out;
-    }),
-    settings: { lead_in_s: quiz.lead_in_s },
-  };
 }
 
 async function startFromEditor() {
@@ -361,48 +393,6 @@ async function startFromEditor() {
   } finally {
     button.disabled = false;
   }
-}
-
-// ---------- import and export ----------
-
-async function importFile(file) {
-  if (!file) return;
-  note("");
-  const res = await fetch(`/api/quiz/import?filename=${encodeURIComponent(file.name)}`, { method: "POST", body: file });
-  const data = await res.json().catch(() => null);
-  $("#editor-import").value = "";
-  if (!res.ok || !data || !data.quiz) {
-    const where = data?.error?.details?.[0]?.loc;
-    const line = Array.isArray(where) && Number.isInteger(where[1]) ? where[1] : null;
-    const code = data?.error?.code || "import_failed";
-    const known = ["unsupported_format", "file_too_large", "no_questions", "bad_row"].includes(code) ? code : "import_failed";
-    note(t(`host.editor.import_err.${known}`, { line: line ?? "?", file: file.name }), true);
-    return;
-  }
-  quiz = normalise({ ...data.quiz, id: null });
-  errors = {};
-  saveDraft();
-  render();
-  note(t("host.editor.imported", { n: quiz.questions.length, skipped: data.skipped || 0, file: file.name }));
-}
-
-async function exportQuiz() {
-  const format = $("#editor-export-format").value;
-  const body = requestBody();
-  const res = await fetch(`/api/quiz/export?format=${encodeURIComponent(format)}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  if (!res.ok) {
-    note(t("host.editor.export_failed"), true);
-    return;
-  }
-  const blob = await res.blob();
-  const safe = (quiz.title || "quiz").replace(/[^\p{L}\p{N}_-]+/gu, "_").slice(0, 60) || "quiz";
-  const a = h("a", { href: URL.createObjectURL(blob), download: `${safe}.${format === "gift" || format === "aiken" ? "txt" : format}` });
-  document.body.append(a);
-  a.click();
-  setTimeout(() => {
-    URL.revokeObjectURL(a.href);
-    a.remove();
-  }, 1000);
 }
 
 // ---------- boot ----------
@@ -439,10 +429,21 @@ export function initEditor(start) {
   });
   $("#editor-delete").addEventListener("click", deleteQuiz);
   $("#editor-saved").addEventListener("change", (ev) => ev.target.value && loadQuiz(ev.target.value));
-  $("#editor-import").addEventListener("change", (ev) => importFile(ev.target.files[0]));
-  $("#editor-export").addEventListener("click", exportQuiz);
+  initEditorIo({
+    note,
+    requestBody,
+    title: () => quiz.title,
+    replace(raw) {
+      quiz = normalise({ ...raw, id: null, exam_id: null });
+      errors = {};
+      saveDraft();
+      render();
+      return quiz.questions.length;
+    },
+  });
   render();
+  const ready = detectAccount().then(refreshMyExams).then(renderSavedList);
   // While a game runs the editor's fields leave the page: its option-N-M test ids and inputs
   // must not mix with the game's option-N.
-  return { rerender: render, clear: () => $("#editor-questions").replaceChildren() };
+  return { rerender: render, clear: () => $("#editor-questions").replaceChildren(), ready };
 }

@@ -8,7 +8,9 @@ import {
 } from "./ui.js";
 import { fitScreen, refitOnResize } from "./fit.js";
 import { Sound, soundToggle } from "./sound.js";
-import { initEditor } from "./editor.js";
+import { initEditor, openExamInEditor } from "./editor.js";
+import { initExamsPanel, loadExams } from "./host-exams.js";
+import { account } from "./editor-exams.js";
 
 const SS_CURRENT = "livequiz.host.current";
 const ssKey = (pin) => `livequiz.host.${pin}`;
@@ -988,12 +990,14 @@ function onKey(ev) {
 }
 
 let editor = null;
+let examsPanel = null;
 let renderSound = () => {};
 
 function rerender() {
   // Language changed: redraw the dynamic parts.
   renderSampleMeta();
   if (editor && state.view === "setup") editor.rerender();
+  if (examsPanel) examsPanel.rerender();
   renderSound();
   if (state.view === "lobby") {
     joinInfoFor = null;
@@ -1014,6 +1018,11 @@ function rerender() {
 async function main() {
   await initI18n($("#lang"));
   editor = initEditor(createdFromEditor);
+  examsPanel = initExamsPanel(
+    (game, exam) => startHosting(String(game.pin), String(game.host_token), Number(game.skipped) || 0, String(exam.title ?? "")),
+    openExamInEditor,
+  );
+  editor.ready.then(() => loadExams({ mine: Boolean(account.user) }));
   renderSound = soundToggle($("#sound-toggle"), sound, (on) => t(on ? "sound.on" : "sound.off"), (on) => {
     if (on && state.view === "lobby") sound.startLobby();
   });

@@ -1,0 +1,222 @@
+"""The host page with an account, in real Chromium: the quiz editor saves to the account as an
+exam (created once, then edited), says which exam it edits, opens "my exams" back, shows the
+exam API's refusals next to the fields in the page's language; the exams panel lists "my exams"
+and a search, hosts a live game from one into the lobby, and says why a paid, proctored or
+inactive exam cannot be played by a group — in English, Russian and Uzbek.
+
+A server of its own (accounts in its SQLite database); users sign up on the /account page."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.support import Pages, screenshot
+from tests.support import ServerProcess, start_server
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="module")
+def exams_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path_factory.mktemp("host-exams-web"), redis_url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def site(browser: Any, exams_server: ServerProcess) -> Iterator[Pages]:
+    pages = Pages(browser, exams_server.base_url)
+    yield pages
+    pages.close()
+
+
+def signed_up(site: Pages, lang: str = "en") -> tuple[Any, str]:
+    """A new user signed up on the account page, then on the host page (signed in by cookie)."""
+    username = f"teacher_{secrets.token_hex(4)}"
+    page = site.open(f"/account?lang={lang}#signup", name=username)
+    expect(page.get_by_test_id("signup-submit")).to_be_visible()
+    page.get_by_test_id("signup-username").fill(username)
+    page.get_by_test_id("signup-password").fill("password 12")
+    page.get_by_test_id("signup-first_name").fill("Teacher")
+    page.get_by_test_id("signup-submit").click()
+    expect(page.get_by_test_id("signed-in-as")).to_have_text(f"@{username}")
+    page.goto(f"{site.base_url}/host?lang={lang}")
+    expect(page.get_by_test_id("account-link")).to_have_text(f"@{username}")
+    return page, username
+
+
+def call(page: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """The API as this browser's session (its cookie, and the CSRF token it keeps)."""
+    csrf = page.evaluate("localStorage.getItem('lq_csrf')")
+    response = page.request.fetch(page.url.split("/host")[0] + path, method=method,
+                                  headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+                                  data=None if body is None else json.dumps(body))
+    text = response.text()
+    return response.status, json.loads(text) if text else None
+
+
+def fill_question(page: Any, n: int, text: str, options: list[str], correct: int | None, seconds: int) -> None:
+    page.get_by_test_id(f"question-text-{n}").fill(text)
+    for m, option in enumerate(options):
+        page.get_by_test_id(f"option-{n}-{m}").fill(option)
+    if correct is not None:
+        page.get_by_test_id(f"correct-{n}-{correct}").check()
+    page.get_by_test_id(f"time-limit-{n}").fill(str(seconds))
+
+
+def test_the_editor_saves_an_exam_edits_it_reopens_it_and_hosts_it(site: Pages) -> None:
+    host, _ = signed_up(site)
+    expect(host.get_by_test_id("editor-exam")).to_have_text("A new exam: Save puts it in your account.")
+    host.get_by_test_id("editor-new").click()
+    host.get_by_test_id("editor-title").fill("Planets")
+    fill_question(host, 0, "Largest planet?", ["Mars", "Jupiter", "", "Venus"], 1, 25)
+    host.get_by_test_id("editor-add-question").click()
+    fill_question(host, 1, "Closest to the Sun?", ["Mercury", "Earth"], 0, 10)
+    with host.expect_request(lambda r: r.url.endswith("/api/exams") and r.method == "POST"):
+        host.get_by_test_id("editor-save").click()
+    expect(host.get_by_test_id("editor-note")).to_have_text("Saved “Planets” to your account.")
+
+    status, mine = call(host, "GET", "/api/exams?mine=1")
+    assert status == 200 and [item["title"] for item in mine["items"]] == ["Planets"], mine
+    exam_id = mine["items"][0]["id"]
+    expect(host.get_by_test_id("editor-exam")).to_contain_text(f"Editing exam #{exam_id} “Planets”")
+    status, exam = call(host, "GET", f"/api/exams/{exam_id}")
+    assert status == 200
+    assert [{k: q[k] for k in ("type", "text", "options", "correct", "time_limit")} for q in exam["questions"]] == [
+        {"type": "select_one", "text": "Largest planet?", "options": ["Mars", "Jupiter", "Venus"], "correct": 1,
+         "time_limit": 25},
+        {"type": "select_one", "text": "Closest to the Sun?", "options": ["Mercury", "Earth"], "correct": 0,
+         "time_limit": 10},
+    ]
+
+    # A later save edits the same exam.
+    host.get_by_test_id("editor-title").fill("Planets, week 3")
+    host.get_by_test_id("correct-0-3").check()
+    with host.expect_request(lambda r: r.url.endswith(f"/api/exams/{exam_id}") and r.method == "PATCH"):
+        host.get_by_test_id("editor-save").click()
+    expect(host.get_by_test_id("editor-note")).to_have_text("Saved “Planets, week 3” to your account.")
+    status, mine = call(host, "GET", "/api/exams?mine=1")
+    assert [(item["id"], item["title"]) for item in mine["items"]] == [(exam_id, "Planets, week 3")]
+    status, exam = call(host, "GET", f"/api/exams/{exam_id}")
+    assert exam["questions"][0]["correct"] == 2  # "Venus", once the empty option is left out
+
+    # A blank quiz, a reload, then the exam back from "my exams" in the editor's list.
+    host.get_by_test_id("editor-new").click()
+    host.reload()
+    saved = host.get_by_test_id("editor-saved")
+    expect(saved.locator("option").first).to_have_text("My exams (1)")
+    saved.select_option(value=f"exam:{exam_id}")
+    expect(host.get_by_test_id("editor-title")).to_have_value("Planets, week 3")
+    expect(host.get_by_test_id("question-text-1")).to_have_value("Closest to the Sun?")
+    expect(host.get_by_test_id("correct-0-2")).to_be_checked()
+    expect(host.get_by_test_id("time-limit-0")).to_have_value("25")
+    expect(host.get_by_test_id("editor-exam")).to_contain_text(f"Editing exam #{exam_id}")
+
+    # The exams panel: "my exams", opened into the editor from there too, then hosted live.
+    item = host.get_by_test_id("exams-list").locator(f"[data-exam-id='{exam_id}']")
+    expect(item).to_contain_text("Planets, week 3")
+    expect(item).to_contain_text("Questions: 2")
+    host.get_by_test_id("editor-new").click()
+    host.get_by_test_id(f"exams-edit-{exam_id}").click()
+    expect(host.get_by_test_id("editor-title")).to_have_value("Planets, week 3")
+    screenshot(host, "host-exams-editor", full_page=True)
+    with host.expect_response(lambda r: r.url.endswith(f"/api/exams/{exam_id}/games")) as info:
+        host.get_by_test_id(f"exams-host-{exam_id}").click()
+    game = info.value.json()
+    assert info.value.status == 201 and game["question_count"] == 2
+    expect(host.get_by_test_id("pin")).to_have_text(game["pin"])
+    expect(host.get_by_test_id("game-title")).to_have_text("Planets, week 3")
+    screenshot(host, "host-exams-lobby")
+    status, live = call(host, "GET", f"/api/games/{game['pin']}")
+    assert status == 200 and live["question_count"] == 2, live
+    assert not site.problems(), site.problems()
+
+
+def test_the_exam_apis_refusals_stand_next_to_the_fields_in_russian(site: Pages) -> None:
+    host, _ = signed_up(site, "ru")
+    host.get_by_test_id("editor-new").click()
+    host.get_by_test_id("editor-title").fill("Столицы")
+    fill_question(host, 0, "Столица Франции?", ["Париж", "Лион"], None, 20)  # no correct answer
+    host.get_by_test_id("editor-add-question").click()
+    fill_question(host, 1, "Столица Италии?", ["Рим", "рим"], 0, 20)  # the same option twice
+    host.get_by_test_id("editor-save").click()
+    expect(host.get_by_test_id("error-correct-0")).to_have_text("Отметьте верный ответ (он не должен быть пустым).")
+    expect(host.get_by_test_id("error-options-1")).to_have_text("Два ответа совпадают: сделайте все ответы разными.")
+    expect(host.get_by_test_id("error-title")).to_be_hidden()
+    expect(host.get_by_test_id("editor-note")).to_have_text("Исправьте отмеченные поля и сохраните снова.")
+    assert "Input should" not in host.locator("#editor").inner_text()
+    screenshot(host, "host-exams-save-errors-ru", full_page=True)
+    status, mine = call(host, "GET", "/api/exams?mine=1")
+    assert status == 200 and mine["items"] == []  # nothing saved
+
+    host.get_by_test_id("correct-0-0").check()
+    host.get_by_test_id("option-1-1").fill("Милан")
+    host.get_by_test_id("editor-save").click()
+    expect(host.get_by_test_id("editor-note")).to_have_text("«Столицы» сохранён в вашем аккаунте.")
+    expect(host.get_by_test_id("error-correct-0")).to_be_hidden()
+    status, mine = call(host, "GET", "/api/exams?mine=1")
+    assert [item["title"] for item in mine["items"]] == ["Столицы"]
+    assert not site.problems(), site.problems()
+
+
+REFUSALS = [
+    ("en", {"price": 5000}, "A paid exam cannot be played as a group game."),
+    ("uz", {"price": 5000}, "Pullik imtihonni guruh o'yini sifatida o'tkazib bo'lmaydi."),
+    ("ru", {"proctoring": {"fullscreen": True, "camera": False}},
+     "Экзамен с прокторингом нельзя провести как групповую игру."),
+    ("en", {"active": False}, "This exam is not active."),
+]
+
+
+@pytest.mark.parametrize(("lang", "settings", "message"), REFUSALS)
+def test_an_exam_a_group_may_not_play_is_refused_in_the_pages_language(
+    site: Pages, lang: str, settings: dict[str, Any], message: str,
+) -> None:
+    host, _ = signed_up(site, lang)
+    title = f"Exam {secrets.token_hex(3)}"
+    question = {"type": "select_one", "text": "2 + 2?", "options": ["4", "5"], "correct": 0}
+    status, exam = call(host, "POST", "/api/exams", {"title": title, "questions": [question], **settings})
+    assert status == 201, exam
+    host.reload()
+    item = host.get_by_test_id("exams-list").locator(f"[data-exam-id='{exam['id']}']")
+    expect(item).to_be_visible()  # "my exams", shown first when signed in
+    host.get_by_test_id(f"exams-host-{exam['id']}").click()
+    expect(host.get_by_test_id("exams-error")).to_have_text(message)
+    expect(host.locator("#screen-setup")).to_be_visible()
+    expect(host.get_by_test_id("pin")).to_be_hidden()
+    screenshot(host, f"host-exams-refused-{lang}-{'-'.join(settings)}")
+    assert not site.problems(), site.problems()
+
+
+def test_a_visitor_searches_exams_keeps_quizzes_in_the_browser_and_is_asked_to_sign_in(site: Pages) -> None:
+    owner, _ = signed_up(site)
+    title = f"Rivers {secrets.token_hex(3)}"
+    question = {"type": "select_one", "text": "Longest river?", "options": ["Nile", "Volga"], "correct": 0}
+    status, exam = call(owner, "POST", "/api/exams", {"title": title, "questions": [question]})
+    assert status == 201, exam
+
+    visitor = site.open("/host?lang=en", name="visitor")
+    expect(visitor.get_by_test_id("editor-exam")).to_contain_text("Saving in this browser")
+    expect(visitor.get_by_test_id("exams-mine")).to_be_hidden()
+    visitor.get_by_test_id("exams-search").fill(title)
+    visitor.get_by_test_id("exams-search-go").click()
+    expect(visitor.get_by_test_id("exams-item")).to_have_count(1)
+    expect(visitor.get_by_test_id(f"exams-edit-{exam['id']}")).to_have_count(0)  # not theirs
+    visitor.get_by_test_id(f"exams-host-{exam['id']}").click()
+    expect(visitor.get_by_test_id("exams-error")).to_have_text("Sign in first (Sign in, at the top).")
+
+    visitor.get_by_test_id("editor-title").fill("Local quiz")
+    fill_question(visitor, 0, "1 + 1?", ["2", "3"], 0, 20)
+    visitor.get_by_test_id("editor-save").click()
+    expect(visitor.get_by_test_id("editor-note")).to_have_text("Saved “Local quiz” in this browser.")
+    stored = visitor.evaluate("JSON.parse(localStorage.getItem('livequiz.editor.quizzes'))")
+    assert [quiz["title"] for quiz in stored.values()] == ["Local quiz"]
+    assert not site.problems(), site.problems()
