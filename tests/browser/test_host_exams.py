@@ -9,7 +9,6 @@ A server of its own (accounts in its SQLite database); users sign up on the /acc
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
