@@ -219,3 +219,28 @@ def test_a_visitor_searches_exams_keeps_quizzes_in_the_browser_and_is_asked_to_s
     stored = visitor.evaluate("JSON.parse(localStorage.getItem('livequiz.editor.quizzes'))")
     assert [quiz["title"] for quiz in stored.values()] == ["Local quiz"]
     assert not site.problems(), site.problems()
+
+
+def test_an_exam_with_questions_the_editor_cannot_show_is_not_opened_into_it(site: Pages) -> None:
+    host, _ = signed_up(site)
+    questions = [
+        {"type": "select_one", "text": "2 + 2?", "options": ["4", "5"], "correct": 0},
+        {"type": "select_many", "text": "Even numbers?", "options": ["2", "3", "4"], "correct": [0, 2]},
+    ]
+    status, exam = call(host, "POST", "/api/exams", {"title": "Mixed", "questions": questions})
+    assert status == 201, exam
+    host.reload()
+    host.get_by_test_id("editor-new").click()
+    host.get_by_test_id("editor-title").fill("My draft")
+    host.get_by_test_id(f"exams-edit-{exam['id']}").click()
+    expect(host.get_by_test_id("editor-note")).to_contain_text("questions the quiz editor cannot show")
+    expect(host.get_by_test_id("editor-title")).to_have_value("My draft")  # the draft is not replaced
+    # A PATCH from the editor would have dropped the select_many question: none was sent.
+    status, kept = call(host, "GET", f"/api/exams/{exam['id']}")
+    assert [q["type"] for q in kept["questions"]] == ["select_one", "select_many"]
+    # It still plays as a group game: its one select_one question.
+    with host.expect_response(lambda r: r.url.endswith(f"/api/exams/{exam['id']}/games")) as info:
+        host.get_by_test_id(f"exams-host-{exam['id']}").click()
+    assert info.value.json()["question_count"] == 1
+    expect(host.get_by_test_id("pin")).to_have_text(info.value.json()["pin"])
+    assert not site.problems(), site.problems()
