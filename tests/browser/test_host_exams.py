@@ -244,3 +244,27 @@ def test_an_exam_with_questions_the_editor_cannot_show_is_not_opened_into_it(sit
     assert info.value.json()["question_count"] == 1
     expect(host.get_by_test_id("pin")).to_have_text(info.value.json()["pin"])
     assert not site.problems(), site.problems()
+
+
+def test_my_exams_page_on_and_a_refusal_is_said_again_in_a_newly_chosen_language(site: Pages) -> None:
+    host, _ = signed_up(site)
+    question = {"type": "select_one", "text": "2 + 2?", "options": ["4", "5"], "correct": 0}
+    status, paid = call(host, "POST", "/api/exams", {"title": "Oldest, paid", "questions": [question], "price": 100})
+    assert status == 201, paid
+    for n in range(50):
+        status, made = call(host, "POST", "/api/exams", {"title": f"Exam {n}", "questions": [question]})
+        assert status == 201, made
+    host.reload()
+    items = host.get_by_test_id("exams-item")
+    expect(items).to_have_count(50)  # a page, newest first
+    expect(host.get_by_test_id(f"exams-host-{paid['id']}")).to_have_count(0)
+    host.get_by_test_id("exams-more").click()
+    expect(items).to_have_count(51)
+    expect(host.get_by_test_id("exams-more")).to_have_count(0)  # the last page
+
+    host.get_by_test_id(f"exams-host-{paid['id']}").click()
+    expect(host.get_by_test_id("exams-error")).to_have_text("A paid exam cannot be played as a group game.")
+    host.get_by_test_id("lang").select_option("ru")
+    expect(host.get_by_test_id("exams-error")).to_have_text("Платный экзамен нельзя провести как групповую игру.")
+    expect(host.get_by_test_id(f"exams-host-{paid['id']}")).to_have_text("Провести игру")
+    assert not site.problems(), site.problems()

@@ -12,6 +12,8 @@ let onHosted = () => {};
 let onEdit = async () => false;
 let shown = { mine: false, q: "" };
 let items = [];
+let next = null; // the cursor of the list's next page
+let error = null; // {say: () => text, item}: said again in a newly chosen language
 
 function refusal(result) {
   const code = result.error && result.error.code;
@@ -21,11 +23,16 @@ function refusal(result) {
   return t("exam.err.http", { status: result.status });
 }
 
-function showError(text, item = null) {
+function showError(say, item = null) {
+  error = say ? { say, item } : null;
+  renderError();
+}
+
+function renderError() {
   const box = $("#exams-error");
-  setText(box, text);
-  box.hidden = !text;
-  box.dataset.examId = item ? String(item.id) : "";
+  setText(box, error ? error.say() : "");
+  box.hidden = !error;
+  box.dataset.examId = error && error.item ? String(error.item.id) : "";
 }
 
 function flags(item) {
@@ -58,28 +65,36 @@ function render() {
   setText($("#exams-hint"), t(hint, { q: shown.q }));
   $("#exams-list").replaceChildren(...items.map(row));
   if (!items.length) $("#exams-list").append(h("li", { class: "muted", "data-testid": "exams-empty", text: t("host.exams.empty") }));
+  if (next) {
+    const more = h("button", { type: "button", class: "btn btn-ghost btn-small", "data-testid": "exams-more", text: t("host.exams.more") });
+    more.addEventListener("click", () => loadExams(shown, next));
+    $("#exams-list").append(h("li", {}, more));
+  }
+  renderError();
 }
 
-export async function loadExams(which = shown) {
+/** Show the first page of `which` ({mine} or {q}), or with `cursor` its next page below the shown. */
+export async function loadExams(which = shown, cursor = null) {
   shown = { mine: Boolean(which.mine), q: which.mine ? "" : String(which.q || "").trim() };
-  const listed = await listExams(shown);
-  showError(listed.ok ? "" : refusal(listed));
-  items = listed.items;
+  const listed = await listExams({ ...shown, cursor });
+  showError(listed.ok ? null : () => refusal(listed));
+  items = cursor ? [...items, ...listed.items] : listed.items;
+  next = listed.ok ? listed.next : null;
   render();
   document.body.dataset.examsListed = String(items.length);
 }
 
 async function startFrom(item, button) {
-  showError("");
+  showError(null);
   if (!account.user) {
-    showError(t("host.exams.err.signed_out"), item);
+    showError(() => t("host.exams.err.signed_out"), item);
     return;
   }
   button.disabled = true;
   try {
     const made = await hostExam(item.id);
     if (!made.ok) {
-      showError(refusal(made), item);
+      showError(() => refusal(made), item);
       return;
     }
     onHosted(made.game, item);
