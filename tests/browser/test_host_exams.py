@@ -203,7 +203,7 @@ def test_a_visitor_searches_exams_keeps_quizzes_in_the_browser_and_is_asked_to_s
     assert status == 201, exam
 
     visitor = site.open("/host?lang=en", name="visitor")
-    expect(visitor.get_by_test_id("editor-exam")).to_contain_text("Saving in this browser")
+    expect(visitor.get_by_test_id("editor-exam")).to_have_text("Sign in to keep quizzes as exams in your account.")
     expect(visitor.get_by_test_id("exams-mine")).to_be_hidden()
     visitor.get_by_test_id("exams-search").fill(title)
     visitor.get_by_test_id("exams-search-go").click()
@@ -211,6 +211,7 @@ def test_a_visitor_searches_exams_keeps_quizzes_in_the_browser_and_is_asked_to_s
     expect(visitor.get_by_test_id(f"exams-edit-{exam['id']}")).to_have_count(0)  # not theirs
     visitor.get_by_test_id(f"exams-host-{exam['id']}").click()
     expect(visitor.get_by_test_id("exams-error")).to_have_text("Sign in first (Sign in, at the top).")
+    screenshot(visitor, "host-exams-signed-out")
 
     visitor.get_by_test_id("editor-title").fill("Local quiz")
     fill_question(visitor, 0, "1 + 1?", ["2", "3"], 0, 20)
