@@ -146,7 +146,7 @@ async def test_a_writer_killed_mid_write_leaves_the_results_to_another_process(
                 await blocker.rollback()
             assert await _count_games(sql_target, pin) == 0  # A's transaction died with it
             with platform_server(sql_target, tmp_path / "b", redis_url, env):
-                for _ in range(100):
+                for _ in range(300):  # B starts, A's lease lapses, B's sweep stores it (slower on a busy box)
                     if await _count_games(sql_target, pin) == 1:
                         break
                     await asyncio.sleep(0.1)

@@ -18,6 +18,21 @@ from persistence.results import store
 from persistence.types import utcnow
 
 
+@pytest.fixture(autouse=True)
+def only_this_tests_hooks() -> Any:
+    """The accounts area alone: other areas' hooks (the wallet's bonuses, the exams' export)
+    are registered process-wide once their modules load, and this file tests the accounts'
+    own part; each test adds what it needs and everything is put back after."""
+    saved = (list(hooks.on_registered), list(hooks.on_deleted), dict(hooks.export_sections))
+    hooks.on_registered.clear()
+    hooks.on_deleted.clear()
+    hooks.export_sections.clear()
+    yield
+    hooks.on_registered[:], hooks.on_deleted[:] = saved[0], saved[1]
+    hooks.export_sections.clear()
+    hooks.export_sections.update(saved[2])
+
+
 async def register(db: Database, username: str, **extra: Any) -> service.Registered:
     return await service.register(db, {"username": username, "password": "password 12", "first_name": username.title(),
                                        **extra})
