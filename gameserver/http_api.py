@@ -149,6 +149,32 @@ async def join_game(request: Request) -> Response:
     return ORJSONResponse({"player_id": seat.player_id, "token": seat.token, "name": seat.name}, status_code=201)
 
 
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def host_refusal(request: Request, record: GameRecord) -> Response | None:
+    """None when the request carries this game's host token (`Authorization: Bearer`); else
+    the answer to give: 401 without a token, 403 `not_host` with another one."""
+    token = bearer_token(request)
+    if token is None:
+        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
+    if not tokens_match(token, record.host_digest):
+        return error_response(403, "not_host", "wrong host token")
+    return None
+
+
+async def hosted_game(request: Request) -> GameRecord | Response:
+    """The game the path's PIN names, for its host only: the record, or the error to answer
+    (404 `unknown_game`, then 401/403 as `host_refusal`)."""
+    pin = str(request.path_params["pin"])
+    record = await _live(request).store.load(pin) if PIN_PATTERN.match(pin) else None
+    if record is None:
+        return error_response(404, "unknown_game", "no such game")
+    return host_refusal(request, record) or record
+
+
 async def game_results(request: Request) -> Response:
     try:
         live, pin, record = await _game(request)
@@ -157,11 +183,9 @@ async def game_results(request: Request) -> Response:
         return await _stored_results(request, error)
     except ClientError as error:
         return client_error_response(error)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
-    if not tokens_match(token.strip(), record.host_digest):
-        return error_response(403, "not_host", "wrong host token")
+    refusal = host_refusal(request, record)
+    if refusal is not None:
+        return refusal
     stored = await live.store.final_results(pin) if record.state.phase is Phase.FINISHED else None
     if stored is None:
         return error_response(409, "not_finished", "results are available once the game has finished")
@@ -173,12 +197,12 @@ async def _stored_results(request: Request, unknown: UnknownGame) -> Response:
 
     db = _live(request).db
     pin = str(request.path_params["pin"])
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = bearer_token(request)
     if db is None or not PIN_PATTERN.match(pin):
         return client_error_response(unknown)
-    if scheme.lower() != "bearer" or not token.strip():
+    if token is None:
         return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
-    results = await stored_results(db, pin, token.strip())
+    results = await stored_results(db, pin, token)
     if results is None:  # no stored game, or not this host's: say no more than an unknown PIN would
         return client_error_response(unknown)
     return ORJSONResponse({"results": results})

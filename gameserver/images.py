@@ -25,10 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gameserver.http_api import ORJSONResponse, client_error_response, error_response
+from gameserver.http_api import ORJSONResponse, client_error_response, error_response, hosted_game
 from gameserver.iplimits import Budget, IpRateLimited, ip_limits
 from gameserver.keys import GameKeys
-from gameserver.store import tokens_match
 from gameserver.ws import PIN_PATTERN
 
 MAX_IMAGE_BYTES = 512 * 1024
@@ -150,16 +149,10 @@ def _valid_list(value: Any, question_count: int) -> list[str | None] | None:
 
 
 async def put_game_images(request: Request) -> Response:
-    pin = str(request.path_params["pin"])
-    live = request.app.state.live
-    record = await live.store.load(pin) if PIN_PATTERN.match(pin) else None
-    if record is None:
-        return error_response(404, "unknown_game", "no such game")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
-    if not tokens_match(token.strip(), record.host_digest):
-        return error_response(403, "not_host", "wrong host token")
+    record = await hosted_game(request)
+    if isinstance(record, Response):
+        return record
+    pin, live = record.pin, request.app.state.live
     raw = await read_bounded(request, 64 * 1024)
     try:
         body = orjson.loads(raw) if raw is not None else None

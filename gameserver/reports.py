@@ -22,10 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gameserver.http_api import error_response
+from gameserver.http_api import error_response, hosted_game
 from gameserver.quizzes import Question, Quiz
-from gameserver.store import GameStore, tokens_match
-from gameserver.ws import PIN_PATTERN
+from gameserver.store import GameStore
 from scoring import Answer
 from statemachine import Phase
 
@@ -143,16 +142,10 @@ def build_report(
 
 
 async def game_report(request: Request) -> Response:
-    pin = str(request.path_params["pin"])
-    live = request.app.state.live
-    record = await live.store.load(pin) if PIN_PATTERN.match(pin) else None
-    if record is None:
-        return error_response(404, "unknown_game", "no such game")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return error_response(401, "unauthorized", "send the host token as 'Authorization: Bearer <token>'")
-    if not tokens_match(token.strip(), record.host_digest):
-        return error_response(403, "not_host", "wrong host token")
+    record = await hosted_game(request)
+    if isinstance(record, Response):
+        return record
+    pin, live = record.pin, request.app.state.live
     stored = await live.store.final_results(pin) if record.state.phase is Phase.FINISHED else None
     if stored is None:
         return error_response(409, "not_finished", "the report is available once the game has finished")

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.sql_support import SqlTarget, sql_targets
-from tests.support import ServerProcess, start_server
+from tests.platform_support import platform_server
+from tests.sql_support import sql_targets
+from tests.support import ServerProcess
 
 _addresses = itertools.count(1)
 
@@ -30,15 +28,8 @@ def client(server: ServerProcess, address: str | None = None, **kwargs: Any) -> 
     return httpx.AsyncClient(base_url=server.base_url, transport=transport, timeout=30, **kwargs)
 
 
-@contextmanager
-def accounts_server(
-    target: SqlTarget, data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None
-) -> Iterator[ServerProcess]:
-    server = start_server(data_dir, redis_url, extra_env=target.server_env() | (extra_env or {}))
-    try:
-        yield server
-    finally:
-        server.stop()
+#: A `livequiz serve` on the target's database (one helper for every platform test).
+accounts_server = platform_server
 
 
 def backends() -> list[Any]:

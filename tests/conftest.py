@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from gameserver.embedded_redis import EmbeddedRedis
 from tests.sql_support import SqlTarget, sql_targets
@@ -25,11 +26,50 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
 
 
+#: Per-address budgets (`gameserver.iplimits`, the platform's limits): a test that spends one
+#: must not spend the next test's, nor a later run's when the Redis outlives the run.
+ADDRESS_BUDGETS = ("livequiz:ip:*", "livequiz:rl:*")
+#: The bounded image store (`gameserver.images`), kept for a day: runs against one Redis add up.
+IMAGE_STORE = ("livequiz:{images}*",)
+
+
+def _forget(redis_url: str, patterns: tuple[str, ...]) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for pattern in patterns:
+            keys = list(client.scan_iter(pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_shared_state(redis_url: str) -> None:
+    """What earlier runs left in a Redis that outlives them (CI's machine Redis)."""
+    _forget(redis_url, ADDRESS_BUDGETS + IMAGE_STORE)
+
+
+@pytest.fixture(autouse=True)
+def fresh_address_budgets(redis_url: str) -> Iterator[None]:
+    _forget(redis_url, ADDRESS_BUDGETS)
+    yield
+
+
 @pytest.fixture(scope="session")
 def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Always the private engine, whatever the environment says."""
     with EmbeddedRedis(tmp_path_factory.mktemp("valkey"), appendonly=False) as server:
         yield server.url
+
+
+@pytest.fixture
+def private_redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis of this test's own. For tests of the results archive: its queue is one per Redis
+    (every process of a deployment shares Redis and database), so the session's other servers,
+    each with a database of its own, must not see this test's finished games."""
+    with EmbeddedRedis(tmp_path / "private-redis", appendonly=False) as engine:
+        yield engine.url
 
 
 @pytest.fixture(scope="session")

@@ -50,8 +50,9 @@ async def play_to_the_end(base_url: str, ws_url: str, game: dict[str, Any], play
 
 
 async def test_results_are_stored_linked_and_outlive_the_live_game(
-    sql_target: SqlTarget, tmp_path: Path, redis_url: str
+    sql_target: SqlTarget, tmp_path: Path, private_redis_url: str
 ) -> None:
+    redis_url = private_redis_url
     with platform_server(sql_target, tmp_path / "server", redis_url) as server:
         teacher = await make_account(sql_target, "teacher")
         ada_account = await make_account(sql_target, "ada")
@@ -117,10 +118,11 @@ async def _count_games(target: SqlTarget, pin: str) -> int:
 
 @pytest.mark.slow
 async def test_a_writer_killed_mid_write_leaves_the_results_to_another_process(
-    sql_target: SqlTarget, tmp_path: Path, redis_url: str
+    sql_target: SqlTarget, tmp_path: Path, private_redis_url: str
 ) -> None:
     """Process A finishes the game and starts writing its results while the test holds the
     table locked; A is killed in the middle; B, sharing Redis and SQL, writes them once."""
+    redis_url = private_redis_url
     env = {"LIVEQUIZ_ARCHIVE_LEASE_MS": "1500", "LIVEQUIZ_ARCHIVE_INTERVAL_MS": "300"}
     with platform_server(sql_target, tmp_path / "a", redis_url, env) as first:
         db = Database(sql_target.url, schema=sql_target.schema)
