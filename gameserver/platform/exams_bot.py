@@ -124,13 +124,31 @@ def _parse(question: dict[str, Any], args: tuple[str, ...]) -> dict[str, Any] | 
     return {"options": indexes}
 
 
-async def exams_command(call: BotCall) -> str | None:
+async def _private_taker(call: BotCall) -> tuple[Database, Taker] | str:
+    """The database and the person behind a private-chat command, or the reply refusing it."""
     db = _db(call)
     if db is None:
         return UNAVAILABLE
     if not call.private:
         return PRIVATE_ONLY
-    taker = await taker_of(db, call.user_id)
+    return db, await taker_of(db, call.user_id)
+
+
+async def _open_attempt_of(call: BotCall) -> tuple[Database, Taker, Attempt] | str:
+    """As `_private_taker`, with the person's open attempt (or the reply saying there is none)."""
+    found = await _private_taker(call)
+    if isinstance(found, str):
+        return found
+    db, taker = found
+    attempt = await open_attempt(db, taker)
+    return NO_ATTEMPT if attempt is None else (db, taker, attempt)
+
+
+async def exams_command(call: BotCall) -> str | None:
+    who = await _private_taker(call)
+    if isinstance(who, str):
+        return who
+    db, taker = who
     found = await bot_exams(db, taker)
     if not found:
         return "No exams are open to take here right now."
@@ -144,14 +162,12 @@ async def exams_command(call: BotCall) -> str | None:
 
 
 async def take_command(call: BotCall) -> str | None:
-    db = _db(call)
-    if db is None:
-        return UNAVAILABLE
-    if not call.private:
-        return PRIVATE_ONLY
+    who = await _private_taker(call)
+    if isinstance(who, str):
+        return who
+    db, taker = who
     if len(call.args) != 1 or not call.args[0].isdigit() or len(call.args[0]) > 9:
         return "Send /take NUMBER with a number from /exams."
-    taker = await taker_of(db, call.user_id)
     exam = await bank.get(db, int(call.args[0]))
     if exam is None or exam.id not in {e.id for e in await bot_exams(db, taker)}:
         return "That exam cannot be taken here. Send /exams to see what you may take."
@@ -179,14 +195,12 @@ async def pay_command(call: BotCall) -> str | None:
     user and exam: a repeated /pay (or Telegram redelivering it) meets the open attempt before
     anything is paid; a refused payment opens nothing. After the attempt is finished, the next
     /pay is a new purchase."""
-    db = _db(call)
-    if db is None:
-        return UNAVAILABLE
-    if not call.private:
-        return PRIVATE_ONLY
+    who = await _private_taker(call)
+    if isinstance(who, str):
+        return who
+    db, taker = who
     if len(call.args) != 1 or not call.args[0].isdigit() or len(call.args[0]) > 9:
         return "Send /pay NUMBER with a number from /exams."
-    taker = await taker_of(db, call.user_id)
     exam = await bank.get(db, int(call.args[0]))
     if exam is None or exam.id not in {e.id for e in await bot_exams(db, taker)} or not exam.price:
         return "That exam cannot be bought here. Send /exams to see what you may take."
@@ -219,15 +233,10 @@ async def answer_status(db: Database, taker: Taker, attempt: Attempt, exam: Exam
 
 
 async def answer_command(call: BotCall) -> str | None:
-    db = _db(call)
-    if db is None:
-        return UNAVAILABLE
-    if not call.private:
-        return PRIVATE_ONLY
-    taker = await taker_of(db, call.user_id)
-    attempt = await open_attempt(db, taker)
-    if attempt is None:
-        return NO_ATTEMPT
+    found = await _open_attempt_of(call)
+    if isinstance(found, str):
+        return found
+    db, taker, attempt = found
     attempt, exam = await attempts.load(db, attempt.id or 0)
     if attempt.state != "in_progress":
         return result_text(attempt)
@@ -261,15 +270,10 @@ async def answer_command(call: BotCall) -> str | None:
 
 
 async def finish_command(call: BotCall) -> str | None:
-    db = _db(call)
-    if db is None:
-        return UNAVAILABLE
-    if not call.private:
-        return PRIVATE_ONLY
-    taker = await taker_of(db, call.user_id)
-    attempt = await open_attempt(db, taker)
-    if attempt is None:
-        return NO_ATTEMPT
+    found = await _open_attempt_of(call)
+    if isinstance(found, str):
+        return found
+    db, taker, attempt = found
     return result_text(await attempts.finish(db, attempt.id or 0, taker))
 
 
