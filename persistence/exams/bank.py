@@ -31,6 +31,7 @@ def apply_spec(exam: Exam, spec: ExamIn) -> Exam:
     exam.time_limit_s = spec.time_limit_s
     exam.pass_percent = spec.pass_percent
     exam.free_question_limit = spec.free_question_limit
+    exam.speaking_mode = spec.speaking_mode
     exam.content = orjson.dumps(content_of(spec)).decode()
     exam.question_count = len(spec.flat_questions())
     return exam
@@ -53,7 +54,7 @@ def settings_of(exam: Exam) -> dict[str, Any]:
         "proctoring": {"fullscreen": exam.proctor_fullscreen, "camera": exam.proctor_camera},
         "show_in_bot": exam.show_in_bot, "show_in_mobile": exam.show_in_mobile,
         "time_limit_s": exam.time_limit_s, "pass_percent": exam.pass_percent,
-        "free_question_limit": exam.free_question_limit,
+        "free_question_limit": exam.free_question_limit, "speaking_mode": exam.speaking_mode,
     }
 
 

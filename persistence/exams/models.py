@@ -36,6 +36,8 @@ class Exam(SQLModel, table=True):
     time_limit_s: int | None = None
     pass_percent: int = 60
     free_question_limit: int | None = None  # a trainer's free tier: only its first N questions
+    # IELTS/CEFR speaking: "async" (an uploaded recording) or "scheduled" (a live call in a slot).
+    speaking_mode: str = Field(default="async", max_length=16)
     # The exam as its owner wrote it (questions or sections with their answers), JSON.
     content: str = Field(sa_column=Column(Text, nullable=False))
     question_count: int = 0

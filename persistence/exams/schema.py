@@ -136,6 +136,7 @@ class ExamIn(BaseModel):
     time_limit_s: int | None = Field(default=None, ge=10, le=86_400, strict=True)
     pass_percent: int = Field(default=60, ge=0, le=100, strict=True)
     free_question_limit: int | None = Field(default=None, ge=1, le=MAX_QUESTIONS, strict=True)
+    speaking_mode: Literal["async", "scheduled"] = "async"
     questions: list[Question] | None = Field(default=None, max_length=MAX_QUESTIONS)
     sections: list[Section] | None = Field(default=None, max_length=4)
 
