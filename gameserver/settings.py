@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     #: PostgreSQL schema to use (its `search_path`); empty: the database's default.
     database_schema: str = ""
+    #: Where the platform's files (proctoring snapshots, speaking audio) go: empty is files under
+    #: `data_dir`; `s3://ACCESS:SECRET@host:port/bucket[/prefix]?region=…&secure=0` an
+    #: S3-compatible server (needs the `s3` extra).
+    blob_store_url: str = ""
 
     # Bounds (DESIGN.md principle 8); each has a stated rule when hit.
     max_players: int = Field(10_000, ge=1)  # join beyond it -> game_full
