@@ -33,17 +33,29 @@ SHUTDOWN_GRACE_S = 1
 APP_LOGGERS = ("livequiz", "gameserver", "transports", "persistence")
 
 
-def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, plus our loggers on its stderr handler at the `--log-level`."""
+#: One JSON object per line (`log_format = "json"`), for log collectors: the fields every
+#: record has, renamed to the names collectors expect; exceptions come as `exc_info` text.
+JSON_FORMATTER = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+}
+
+
+def _log_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging, plus our loggers on its stderr handler at the `--log-level`; with
+    `log_format="json"` every handler (uvicorn's access log included) writes JSON lines."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     for name in APP_LOGGERS:
         config["loggers"][name] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    if log_format == "json":
+        config["formatters"] = {"default": JSON_FORMATTER, "access": JSON_FORMATTER}
     return config
 
 
 def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "log_config": _log_config(args.log_level),
+        "log_config": _log_config(args.log_level, settings.log_format),
         "host": args.host,
         "port": args.port,
         "ws_max_size": settings.max_message_bytes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     #: `data_dir`; `s3://ACCESS:SECRET@host:port/bucket[/prefix]?region=…&secure=0` an
     #: S3-compatible server (needs the `s3` extra).
     blob_store_url: str = ""
+    #: `text` (uvicorn's lines, for people) or `json` (one JSON object per line, for collectors).
+    log_format: Literal["text", "json"] = "text"
 
     # Bounds (DESIGN.md principle 8); each has a stated rule when hit.
     max_players: int = Field(10_000, ge=1)  # join beyond it -> game_full
@@ -77,6 +80,9 @@ class Settings(BaseSettings):
     platform_rate_auth: int = Field(5, ge=0)  # per IP, on register, login and reset
     archive_lease_ms: int = Field(30_000, ge=500)
     archive_interval_ms: int = Field(2_000, ge=100)
+    # Solo attempts past their deadline are finished by the server this often (one process a
+    # round, by a lease in Redis), even if nobody touches them again.
+    attempt_sweep_interval_ms: int = Field(5_000, ge=100)
 
     # Telegram bridge: off without a token.
     telegram_token: str = ""

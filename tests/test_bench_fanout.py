@@ -3,7 +3,7 @@ never asserted here: timings on a shared box are noise)."""
 
 from __future__ import annotations
 
-from loadtests.bench_fanout import hub_python_us, write_floor_ms
+from benchmarks.bench_fanout import hub_python_us, write_floor_ms
 
 
 def test_the_write_floor_is_measured_over_real_sockets() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from loadtests.bench_score import _one_run
+from benchmarks.bench_score import _one_run
 
 
 async def test_both_questions_are_closed_scored_and_published(embedded_redis_url: str) -> None:

@@ -6,7 +6,7 @@ code, and the time from "all answered" to the reveal event being published is me
 the second question is played the same way and timed too: it is scored on top of N totals
 (the first question has none). `--repeat` fresh games; medians are reported.
 
-    python -m loadtests.bench_score --players 10000 --repeat 5
+    python -m benchmarks.bench_score --players 10000 --repeat 5
 """
 
 from __future__ import annotations

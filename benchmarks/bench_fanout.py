@@ -10,7 +10,7 @@
 
 Medians of `--repeat` runs.
 
-    python -m loadtests.bench_fanout --sockets 10000
+    python -m benchmarks.bench_fanout --sockets 10000
 """
 
 from __future__ import annotations
