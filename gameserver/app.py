@@ -33,6 +33,7 @@ from gameserver.metrics import metrics_routes, process_exited
 from gameserver.openapi import openapi_routes
 from gameserver.openfiles import REDIS_POOL_SIZE, connection_limit, open_files_limit
 from gameserver.platform import platform_routes
+from gameserver.platform.attempt_sweeper import AttemptSweeper
 from gameserver.readiness import readiness_routes
 from gameserver.service import GameService
 from gameserver.settings import Settings
@@ -139,6 +140,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         background: list[asyncio.Task[Any]] = [
             asyncio.create_task(_sweep_forever(service, settings.sweep_interval_ms / 1000), name="sweeper"),
             asyncio.create_task(archiver.run_forever(settings.archive_interval_ms / 1000), name="archiver"),
+            asyncio.create_task(  # solo attempts past their deadline, finished without being touched
+                AttemptSweeper(redis, db, interval_s=settings.attempt_sweep_interval_ms / 1000).run_forever(),
+                name="attempt-sweeper",
+            ),
         ]
         try:
             yield

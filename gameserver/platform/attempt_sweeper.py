@@ -1,0 +1,67 @@
+"""The deadline sweeper: solo attempts left past their deadline are finished by the server.
+
+Theory of operation. An attempt past its deadline takes no more answers, and whoever touches it
+next finishes it (`persistence.exams.attempts.load`). Nobody may touch it again — a taker who
+closed the page, a bot user who stopped replying — so every serving process runs this loop:
+each `interval_s` it tries to take the database's lease in Redis (`SET NX PX`, lasting one
+interval), and the one process that gets it finishes the overdue attempts (`finish_overdue`:
+each under its row lock, scored with what was answered, `ended_by` "deadline"). The others skip
+that round, so the database is asked once per interval, not once per process. A process that
+dies holding the lease only delays the next sweep to the lease's end. Two sweeps overlapping (a slow one
+outliving its lease) are harmless: finishing is idempotent under the row lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+
+from redis.asyncio import Redis
+
+from persistence.db import Database
+from persistence.exams import attempts
+
+log = logging.getLogger("livequiz.attempts")
+
+#: Prefix of the lease's Redis key: whoever holds it sweeps this round.
+LEASE_PREFIX = "livequiz:attempt-sweep:"
+BATCH = 200  # attempts finished per query; a backlog is worked off in rounds of this
+MAX_BATCHES = 10  # per sweep: the rest waits for the next round instead of holding the lease
+
+
+class AttemptSweeper:
+    def __init__(self, redis: Redis, db: Database, *, interval_s: float) -> None:
+        self.redis = redis
+        self.db = db
+        self.interval_s = interval_s
+        self.holder = secrets.token_hex(8)  # this process, as the lease's value (for debugging)
+        # One lease per database: processes sharing a Redis but not a database (tests do) must
+        # not skip each other's sweeps. The URL is hashed, never stored (it may hold a password).
+        where = hashlib.sha256(f"{db.url}|{db.schema or ''}".encode()).hexdigest()[:16]
+        self.lease_key = LEASE_PREFIX + where
+
+    async def run_once(self) -> int | None:
+        """Finish the overdue attempts if this process wins this round's lease: how many it
+        finished, or None when another process sweeps this round."""
+        lease_ms = max(1, int(self.interval_s * 1000))
+        if not await self.redis.set(self.lease_key, self.holder, nx=True, px=lease_ms):
+            return None
+        done = 0
+        for _ in range(MAX_BATCHES):
+            finished = await attempts.finish_overdue(self.db, limit=BATCH)
+            done += finished
+            if finished < BATCH:
+                break
+        if done:
+            log.info("finished %d attempts past their deadline", done)
+        return done
+
+    async def run_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("attempt deadline sweep failed")
