@@ -82,14 +82,20 @@ async def wallet_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "wallet.html", media_type="text/html", headers=NO_CACHE)
 
 
-# The exam page may use the camera (proctored exams take snapshots, 000 §10); every other page
-# keeps the middleware's camera=() (a response's own Permissions-Policy wins over the default).
-EXAM_PERMISSIONS = {"Permissions-Policy": "camera=(self), microphone=(), geolocation=(), fullscreen=(self)"}
+# The exam page may use the camera (proctored exams take snapshots, 000 §10) and the microphone
+# (IELTS/CEFR speaking answers are recorded); every other page keeps the middleware's camera=()
+# (a response's own Permissions-Policy wins over the default).
+EXAM_PERMISSIONS = {"Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), fullscreen=(self)"}
 
 
 async def exam_page(request: Request) -> Response:
     """Take an exam alone, question by question (`/exam?id=N`)."""
     return FileResponse(STATIC_DIR / "exam.html", media_type="text/html", headers=NO_CACHE | EXAM_PERMISSIONS)
+
+
+async def grading_page(request: Request) -> Response:
+    """Grade Writing and Speaking of IELTS/CEFR attempts: the queue, essays, audio, bands."""
+    return FileResponse(STATIC_DIR / "grading.html", media_type="text/html", headers=NO_CACHE)
 
 
 def _bad(code: str, message: str, status: int = 400) -> JSONResponse:
@@ -182,6 +188,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/host", host_page, methods=["GET", "HEAD"]),
         Route("/play", play_page, methods=["GET", "HEAD"]),
         Route("/exam", exam_page, methods=["GET", "HEAD"]),
+        Route("/grading", grading_page, methods=["GET", "HEAD"]),
         Route("/account", account_page, methods=["GET", "HEAD"]),
         Route("/wallet", wallet_page, methods=["GET", "HEAD"]),
         Route("/qr.svg", qr_svg, methods=["GET", "HEAD"]),

@@ -7,9 +7,14 @@
 // sends a JPEG snapshot at once and every 5 minutes (every minute for IELTS); the server
 // counts the faces on it. Signed in by the session cookie; writes carry the CSRF token that
 // login stored (account.js).
+//
+// IELTS and CEFR exams (sections, essays, recorded speaking, results in bands) are drawn by
+// exam-ielts.js and exam-speaking.js; this page calls them where a banded exam differs.
 
 import { initI18n, t, has } from "./i18n.js";
 import { h, $, showScreen, setText } from "./ui.js";
+import { isBanded, isIelts, skillOf, renderSections, renderEssay, showBandResult, listMyResults } from "./exam-ielts.js";
+import { renderSpeaking, stopRecording } from "./exam-speaking.js";
 
 const CSRF_KEY = "lq_csrf";
 const SNAPSHOT_EVERY_MS = 5 * 60 * 1000;
@@ -17,6 +22,7 @@ const IELTS_SNAPSHOT_EVERY_MS = 60 * 1000;
 const TEXT_SAVE_DELAY_MS = 600;
 
 const examId = new URLSearchParams(location.search).get("id") || "";
+const attemptParam = new URLSearchParams(location.search).get("attempt") || "";
 let exam = null;
 let attempt = null; // {id, questions, deadline, mode}
 const answers = new Map(); // n → the answer body as saved
@@ -71,7 +77,9 @@ function renderIntro() {
   if (exam.price > 0) facts.push(t("exam.fact.price", { price: exam.price.toLocaleString() }));
   if (exam.mode === "trainer") facts.push(t("exam.fact.trainer"));
   if (exam.proctoring.fullscreen) facts.push(t("exam.fact.fullscreen"));
-  if (exam.proctoring.camera) facts.push(t("exam.fact.camera"));
+  if (exam.proctoring.camera) facts.push(isBanded(exam) && isIelts(exam) ? t("ielts.fact.camera") : t("exam.fact.camera"));
+  if (isBanded(exam)) facts.unshift(t(`ielts.kind.${exam.kind}`));
+  if (isBanded(exam) && exam.speaking_mode === "scheduled") facts.push(t("ielts.fact.scheduled"));
   $("#intro-facts").replaceChildren(...facts.map((text) => h("li", { text })));
   document.title = `${exam.title} · ${t("exam.page_title")}`;
 }
@@ -106,7 +114,7 @@ async function start() {
 async function resume(attemptId) {
   const { status, data } = await api("GET", `/api/attempts/${attemptId}`);
   if (status !== 200) return showError(data, status);
-  if (data.state === "finished") return showResult(data.result);
+  if (data.state === "finished") return showResult(data.result, data.id);
   attempt = { ...data, mode: exam.mode };
   for (const a of data.answers) {
     const { n, ...body } = a;
@@ -120,6 +128,8 @@ function begin() {
   index = 0;
   if (exam.proctoring.fullscreen) document.addEventListener("fullscreenchange", onFullscreenChange);
   if (exam.proctoring.camera) startCamera();
+  // A banded exam's address names the attempt, so a reload after it ends shows its result.
+  if (isBanded(exam)) history.replaceState(null, "", `/exam?id=${examId}&attempt=${attempt.id}`);
   if (attempt.deadline) {
     $("#timer").hidden = false;
     tick();
@@ -143,7 +153,16 @@ function renderQuestion() {
   $("#next").disabled = index === total - 1;
   const given = answers.get(question.n);
   const box = $("#answer");
-  if (question.type === "select_one" || question.type === "select_many") {
+  stopRecording();
+  const skill = isBanded(exam) ? skillOf(exam, question.n) : "";
+  if (skill) renderSections($("#sections"), $("#section-heading"), exam, attempt.questions, index, goTo);
+  if (question.type === "free" && skill === "writing") {
+    renderEssay(box, question, { attemptId: attempt.id, given, save: (body) => save(question, body) });
+  } else if (question.type === "free" && skill === "speaking") {
+    setText($("#question-hint"), t(exam.speaking_mode === "scheduled" ? "ielts.hint.scheduled" : "ielts.hint.speaking"));
+    renderSpeaking(box, question, { exam, attemptId: attempt.id, given, onClosed: finish,
+      onUploaded: (answer) => answers.set(question.n, answer) });
+  } else if (question.type === "select_one" || question.type === "select_many") {
     const multi = question.type === "select_many";
     const chosen = new Set(multi ? (given ? given.options : []) : given ? [given.option] : []);
     box.replaceChildren(...question.options.map((option, i) => {
@@ -186,12 +205,15 @@ async function save(question, body) {
     answers.set(question.n, body);
     if (attempt.questions[index] === question) setText($("#saved"), t("exam.saved"));
     if (attempt.mode === "trainer") await showFeedback(question);
-  } else if (status === 409) {
+    return true;
+  }
+  if (status === 409) {
     await finish();
   } else {
     setText($("#saved"), "");
     showError(data, status);
   }
+  return false;
 }
 
 async function showFeedback(question) {
@@ -208,7 +230,11 @@ async function showFeedback(question) {
 }
 
 function move(step) {
-  index = Math.min(Math.max(index + step, 0), attempt.questions.length - 1);
+  goTo(index + step);
+}
+
+function goTo(position) {
+  index = Math.min(Math.max(position, 0), attempt.questions.length - 1);
   renderQuestion();
 }
 
@@ -224,6 +250,7 @@ function tick() {
 
 function stopProctoring() {
   ended = true;
+  stopRecording();
   clearInterval(timerHandle);
   clearInterval(snapshotHandle);
   document.removeEventListener("fullscreenchange", onFullscreenChange);
@@ -240,7 +267,7 @@ async function finish() {
   else showError(data, status);
 }
 
-function showResult(result) {
+function showResult(result, attemptId = attempt && attempt.id) {
   $("#timer").hidden = true;
   setText($("#result-title"), exam.title);
   setText($("#result-score"), t("exam.result.score", { score: result.score, max: result.max, percent: result.percent }));
@@ -249,6 +276,13 @@ function showResult(result) {
   verdict.dataset.passed = String(result.passed);
   setText($("#result-reason"), t(`exam.ended.${result.ended_by || "finish"}`));
   showScreen("screen-result");
+  if (isBanded(exam)) {
+    // Bands, not a pass mark: Writing and Speaking are graded by a person later.
+    $("#result-score").hidden = true;
+    verdict.hidden = true;
+    history.replaceState(null, "", `/exam?id=${examId}&attempt=${attemptId}`);
+    showBandResult($("#bands"), $("#result-refresh"), exam, attemptId, api);
+  }
 }
 
 // ---- Proctoring ----
@@ -372,6 +406,13 @@ async function boot() {
   }
   exam = found.data;
   renderIntro();
+  if (isBanded(exam) && me.status === 200) {
+    listMyResults($("#my-results"), examId, api);
+    if (/^[0-9]{1,12}$/.test(attemptParam)) {
+      const shown = await api("GET", `/api/attempts/${attemptParam}`);
+      if (shown.status === 200 && shown.data.state === "finished") showResult(shown.data.result, shown.data.id);
+    }
+  }
   if (me.status !== 200) {
     $("#intro-signin").hidden = false;
     $("#start").disabled = true;
