@@ -41,6 +41,7 @@ from gameserver.sqlworker import SqlWorker
 from gameserver.store import GameStore
 from gameserver.telegram_wiring import start_telegram, telegram_routes
 from gameserver.ws import host_endpoint, play_endpoint
+from persistence import blobs
 from persistence.db import open_database
 
 log = logging.getLogger("livequiz")
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # First: a wrong blob_store_url stops the start before anything needs cleaning up.
+        blobs.install(blobs.blob_store_from(settings))  # the platform's files (snapshots, audio)
         embedded: EmbeddedRedis | None = None
         gc_watch = GcWatch()
         gc_watch.install()

@@ -188,8 +188,10 @@ def blob_store_from(settings: BlobSettings) -> BlobStore:
     if not url:
         return LocalBlobStore(settings.data_dir)
     if url.startswith("s3://"):
-        from persistence.blobs_s3 import S3BlobStore  # boto3 is the optional `s3` extra
-
+        try:
+            from persistence.blobs_s3 import S3BlobStore
+        except ImportError as error:  # boto3 is the optional `s3` extra: the default install stays small
+            raise ValueError("blob_store_url is s3://… but boto3 is missing: pip install 'livequiz[s3]'") from error
         return S3BlobStore.from_url(url)
     raise ValueError("blob_store_url is empty (files under the data directory) or s3://…")
 

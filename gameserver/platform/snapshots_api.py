@@ -2,15 +2,17 @@
 
 `POST /api/attempts/{id}/snapshots` takes the JPEG as the raw body (`Content-Type:
 image/jpeg`, at most `faces.MAX_BYTES`), counts the faces on it here (OpenCV, in a worker
-thread so the event loop keeps serving), stores it under the data directory and records the
-count; none or more than one face is a violation the exam's owner sees beside the attempt.
+thread so the event loop keeps serving), stores it in the process's blob store (files under the
+data directory, or an S3-compatible bucket: `blob_store_url`) and records the count; none or
+more than one face is a violation the exam's owner sees beside the attempt. A store that fails
+answers 503 `storage_unavailable` (the client sends the picture again later), never a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from pathlib import Path
+import contextlib
+import logging
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,11 +20,12 @@ from starlette.routing import Route
 
 from gameserver.http_api import ORJSONResponse
 from gameserver.platform.exams_api import id_param, may_edit
-from gameserver.platform.http import PlatformError, database_of, live_of, require_user
+from gameserver.platform.http import PlatformError, database_of, require_user
+from persistence import blobs
 from persistence.exams import attempts, faces, proctoring
 from persistence.exams.attempts import Taker
 
-SNAPSHOTS_DIR = "snapshots"
+log = logging.getLogger("livequiz.snapshots")
 
 
 def _too_large() -> PlatformError:
@@ -43,9 +46,9 @@ async def _jpeg_body(request: Request) -> bytes:
     return bytes(body)
 
 
-def _store(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def _storage_unavailable(error: blobs.BlobStoreError) -> PlatformError:
+    log.error("snapshot storage failed: %s", error)
+    return PlatformError(503, "storage_unavailable", "the picture could not be stored or read; try again later")
 
 
 async def post_snapshot(request: Request) -> Response:
@@ -64,12 +67,19 @@ async def post_snapshot(request: Request) -> Response:
     except faces.NotAJpeg as error:
         problem = {"loc": ["body"], "msg": str(error), "type": "not_a_jpeg"}
         raise PlatformError(422, "invalid", str(error), [problem]) from error
-    # The absolute path is stored: deleting the account (persistence.exams.account_hooks) removes
-    # the pictures from the persistence layer, which knows no data directory.
-    path = (live_of(request).settings.data_dir / SNAPSHOTS_DIR / str(exam.id) / str(attempt.id)
-            / f"{secrets.token_hex(12)}.jpg").resolve()
-    await asyncio.to_thread(_store, path, data)
-    event = await proctoring.record_snapshot(db, attempt.id or 0, count, str(path))
+    key = proctoring.snapshot_key(exam.id or 0, attempt.id or 0)
+    try:
+        store = blobs.installed()
+        await store.put(key, data, proctoring.SNAPSHOT_TYPE)
+    except blobs.BlobStoreError as error:
+        raise _storage_unavailable(error) from error
+    try:
+        event = await proctoring.record_snapshot(db, attempt.id or 0, count, key)
+    except Exception:
+        # The attempt closed while the picture was stored: no row will name it, so drop it now.
+        with contextlib.suppress(blobs.BlobStoreError):
+            await store.delete(key)
+        raise
     return ORJSONResponse({"id": event.id, "face_count": count, "violation": event.violation,
                            "at": proctoring.event_view(event)["at"]}, status_code=201)
 
@@ -84,11 +94,12 @@ async def get_snapshot(request: Request) -> Response:
     event = await proctoring.snapshot(db, attempt.id or 0, id_param(request, "snapshot_id", "snapshot"))
     if event is None or event.file is None:
         raise PlatformError(404, "not_found", "no such snapshot")
-    path = Path(event.file)
     try:
-        data = await asyncio.to_thread(path.read_bytes)
-    except OSError as error:
-        raise PlatformError(404, "not_found", "the snapshot's file is gone") from error
+        data = await proctoring.read_picture(event.file)
+    except (blobs.BlobStoreError, OSError) as error:
+        raise _storage_unavailable(blobs.BlobStoreError(str(error))) from error
+    if data is None:
+        raise PlatformError(404, "not_found", "the snapshot's file is gone")
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 

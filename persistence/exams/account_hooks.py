@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from persistence.accounts import hooks
+from persistence.exams import proctoring
 from persistence.exams.models import Attempt, AttemptAnswer, Exam, ProctorEvent
 from persistence.types import iso
 
@@ -46,23 +45,20 @@ async def export_attempts(session: AsyncSession, user_id: int) -> list[dict[str,
 
 
 async def delete_snapshots(session: AsyncSession, user_id: int) -> None:
-    """Forget the user's snapshot files (in the deletion's transaction) and remove them. A
-    deletion that then fails has still removed the pictures: privacy errs that way."""
+    """Forget the user's snapshot pictures (in the deletion's transaction) and remove them from
+    the process's blob store. A deletion that then fails has still removed the pictures: privacy
+    errs that way. A store that cannot delete (S3 unreachable) fails the deletion instead, so
+    the pictures stay referenced and a retry finds them."""
     events = (await session.exec(
         select(ProctorEvent).join(Attempt, col(Attempt.id) == col(ProctorEvent.attempt_id))
         .where(col(Attempt.user_id) == user_id, col(ProctorEvent.file).is_not(None))
     )).all()
-    paths = [Path(event.file) for event in events if event.file]
+    files = [event.file for event in events if event.file]
     for event in events:
         event.file = None
         session.add(event)
     await session.flush()
-    await asyncio.to_thread(_remove, paths)
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
+    await proctoring.remove_pictures(files)
 
 
 def install() -> None:

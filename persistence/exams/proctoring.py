@@ -5,14 +5,24 @@
   violations the owner sees come from snapshots the server counted itself (`record_snapshot`);
 - none or more than one face on a counted snapshot is a violation, as is `camera_denied` on an
   exam that requires the camera.
+
+A snapshot's picture lives in the blob store (persistence.blobs) under
+`snapshots/{exam}/{attempt}/{random}.jpg`, the key kept in `ProctorEvent.file`: with the local
+store that is the file `data_dir/snapshots/…` where pictures have always been. Rows written
+before the blob store hold an absolute path instead; those files are read and deleted in place.
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, select
 
+from persistence import blobs
+from persistence.blobs import BlobStore
 from persistence.db import Database
 from persistence.exams import attempts
 from persistence.exams.attempts import AttemptError, Taker
@@ -21,6 +31,8 @@ from persistence.types import iso
 
 EVENT_TYPES = ("fullscreen_exit", "fullscreen_enter", "snapshot", "camera_denied", "tab_hidden", "tab_visible")
 MAX_FACE_COUNT = 100
+SNAPSHOTS_FOLDER = "snapshots"
+SNAPSHOT_TYPE = "image/jpeg"
 
 
 def _check_event(kind: object, face_count: object) -> tuple[str, int | None]:
@@ -86,3 +98,33 @@ async def snapshot(db: Database, attempt_id: int, snapshot_id: int) -> ProctorEv
 def event_view(event: ProctorEvent) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "at": iso(event.at), "face_count": event.face_count,
             "source": event.source, "violation": event.violation, "has_image": event.file is not None}
+
+
+def snapshot_key(exam_id: int, attempt_id: int) -> str:
+    """A new picture's key; the random part keeps one attempt's pictures apart and unguessable."""
+    return f"{SNAPSHOTS_FOLDER}/{exam_id}/{attempt_id}/{secrets.token_hex(12)}.jpg"
+
+
+def _legacy_path(file: str) -> Path | None:
+    return Path(file) if file.startswith("/") else None  # a key never starts with "/"
+
+
+async def read_picture(file: str, store: BlobStore | None = None) -> bytes | None:
+    """The picture a snapshot event names, or None if it is gone. `store`: the process's by default."""
+    legacy = _legacy_path(file)
+    if legacy is not None:
+        try:
+            return await asyncio.to_thread(legacy.read_bytes)
+        except FileNotFoundError:
+            return None
+    found = await (store or blobs.installed()).get(file)
+    return None if found is None else found[0]
+
+
+async def remove_pictures(files: list[str], store: BlobStore | None = None) -> None:
+    for file in files:
+        legacy = _legacy_path(file)
+        if legacy is not None:
+            await asyncio.to_thread(legacy.unlink, missing_ok=True)
+        else:
+            await (store or blobs.installed()).delete(file)
