@@ -32,4 +32,10 @@ def platform_routes() -> list[BaseRoute]:
         pass
     else:
         routes.extend([*exams_routes(), *attempts_routes()])
+    try:
+        from gameserver.platform.speaking_api import speaking_routes
+    except ImportError:
+        pass
+    else:
+        routes.extend(speaking_routes())
     return routes

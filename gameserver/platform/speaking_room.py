@@ -1,0 +1,320 @@
+"""The live Speaking room: `/ws/speaking/{slot_id}`, a relay of WebRTC signalling and chat.
+
+Who may enter: the slot's grader and its booked candidate, signed in by the session cookie
+(a browser cannot set headers on a WebSocket; the handshake's Origin must then be this host,
+so another site cannot ride the cookie) or by `Authorization: Bearer` (scripts). The room is
+open from 5 minutes before the slot to 10 minutes after its end; a socket is refused outside
+that window, and closed when it ends. Refusals accept, then close with a code and a reason the
+page can show: 4401 not signed in, 4403 not a party of this slot, 4404 no such slot,
+4425 not open yet, 4410 closed; 4409 when the same party opened the room elsewhere.
+
+The media never touch the server: the browsers talk peer to peer. What passes here goes
+through Redis, so the two parties may sit on different server processes: every message is
+published on the room's channel (each socket subscribes) and pushed to a backlog list, so a
+socket that joins late reads the chat and the other side's pending signalling. Every key has a
+TTL of at most `KEEP_S` (one hour, 000 §14); nothing is written to SQL but the fact that the
+call took place: both parties present at once (each socket holds a presence key, refreshed
+while it lives; whoever arrives second and finds the other's records it).
+
+Negotiation (the page follows it): the grader offers whenever the candidate is present (at
+its welcome, or when the candidate arrives); the candidate answers the newest offer. A party
+that (re)joins wipes the pending signalling of both: it belongs to a negotiation that starts over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gameserver.platform import speaking_messages as messages
+from gameserver.platform.exams_api import MAX_ID
+from gameserver.platform.http import PlatformError, database_of, live_of, principal_of
+from gameserver.ratelimit import RateLimiter
+from persistence.speaking import slots
+from persistence.speaking.models import SpeakingSlot
+from persistence.speaking.slots import Role, SlotRecord
+from persistence.types import iso, utcnow
+
+log = logging.getLogger("livequiz.speaking")
+
+KEEP_S = 3600  # 000 §14: signalling and chat are deleted within one hour
+PRESENCE_S = 45
+HEARTBEAT_S = 15
+BACKLOG_LENGTH = 200
+RATE_PER_S, RATE_BURST, RATE_STRIKES = 20.0, 100, 50
+
+CLOSE_TOO_BIG, CLOSE_POLICY, CLOSE_SERVER_ERROR = 1009, 1008, 1011
+CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
+CLOSE_NOT_OPEN, CLOSE_ENDED, CLOSE_REPLACED = 4425, 4410, 4409
+OTHER: dict[Role, Role] = {"grader": "candidate", "candidate": "grader"}
+
+# Deletes the presence key only while it is still this socket's (a newer socket may own it).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+# Refreshes it only while it is this socket's, or gone.
+_REFRESH = ("local v = redis.call('GET', KEYS[1]) if v == false or v == ARGV[1] then "
+            "return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 0")
+
+
+class RoomKeys:
+    """The room's Redis names, `livequiz:speaking:{ID-CREATED_MS}:...`: the slot's creation time
+    beside its id keeps a reused id (SQLite may reuse the last deleted row's) from reading an
+    older room's chat; the braces are a cluster hash tag (one Redis slot per room)."""
+
+    def __init__(self, slot: SpeakingSlot) -> None:
+        self.prefix = f"livequiz:speaking:{{{slot.id}-{int(slot.created_at.timestamp() * 1000)}}}:"
+
+    @property
+    def channel(self) -> str:
+        return self.prefix + "channel"
+
+    @property
+    def chat(self) -> str:
+        return self.prefix + "chat"
+
+    @property
+    def seq(self) -> str:
+        return self.prefix + "seq"
+
+    def signals(self, role: Role) -> str:
+        """What `role` sent and the other side has perhaps not read yet."""
+        return self.prefix + f"signals:{role}"
+
+    def presence(self, role: Role) -> str:
+        return self.prefix + f"present:{role}"
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: browsers always send Origin on a WebSocket handshake
+    return urlsplit(origin).netloc.lower() == websocket.headers.get("host", "").lower()
+
+
+async def admit(websocket: WebSocket, now: datetime) -> tuple[SlotRecord, Role, int]:
+    """The slot, the caller's role and user id, or `Refused` saying why not."""
+    try:
+        principal = await principal_of(websocket)
+    except PlatformError as error:
+        raise Refused(CLOSE_SERVER_ERROR, error.message) from error
+    if principal is None:
+        raise Refused(CLOSE_UNAUTHORIZED, "sign in first")
+    if websocket.scope.get("livequiz.via_cookie") and not _same_origin(websocket):
+        raise Refused(CLOSE_FORBIDDEN, "cross-site connection refused")
+    slot_id = int(websocket.path_params["slot_id"])
+    record = await slots.get(database_of(websocket), slot_id) if slot_id <= MAX_ID else None
+    if record is None:
+        raise Refused(CLOSE_NOT_FOUND, "no such speaking slot")
+    role = record.role_of(principal.user_id)
+    if role is None or record.booking is None:
+        raise Refused(CLOSE_FORBIDDEN, "only the slot's grader and its booked candidate may enter")
+    if now < slots.room_opens_at(record.slot):
+        raise Refused(CLOSE_NOT_OPEN, f"the room opens at {iso(slots.room_opens_at(record.slot))}")
+    if now >= slots.room_closes_at(record.slot):
+        raise Refused(CLOSE_ENDED, "the room has closed")
+    return record, role, principal.user_id
+
+
+async def speaking_socket(websocket: WebSocket) -> None:
+    await websocket.accept()  # then close with a reason: a refused handshake tells the page nothing
+    try:
+        record, role, _user_id = await admit(websocket, utcnow())
+    except Refused as refusal:
+        await websocket.close(refusal.code, refusal.reason)
+        return
+    await Room(websocket, live_of(websocket).redis, record, role).run()
+
+
+@dataclass
+class Ending:
+    code: int
+    reason: str
+
+
+class Room:
+    """One party's socket in one room, for as long as it lives."""
+
+    def __init__(self, websocket: WebSocket, redis: Redis, record: SlotRecord, role: Role) -> None:
+        self.websocket = websocket
+        self.redis = redis
+        self.record = record
+        self.role: Role = role
+        self.peer: Role = OTHER[role]
+        self.keys = RoomKeys(record.slot)
+        self.conn = secrets.token_hex(8)
+        self.name = slots.display_name(record.grader if role == "grader" else record.candidate)
+        self.send_lock = asyncio.Lock()
+        self.limiter = RateLimiter(RATE_PER_S, RATE_BURST, RATE_STRIKES)
+        self.held = record.booking is not None and record.booking.held_at is not None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.websocket.send_text(orjson.dumps(message).decode())
+
+    async def run(self) -> None:
+        pubsub = self.redis.pubsub()
+        ending = Ending(1000, "bye")
+        tasks: list[asyncio.Task[Ending | None]] = []
+        try:
+            await pubsub.subscribe(self.keys.channel)
+            peer_present = await self.enter()
+            await self.welcome(peer_present)
+            if peer_present:
+                await self.record_held()
+            tasks = [asyncio.create_task(coroutine) for coroutine in
+                     (self.receive_loop(), self.relay_loop(pubsub), self.heartbeat(), self.until_closed())]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            ending = next(iter(done)).result() or ending
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client went away while we were writing to it
+        except Exception:
+            log.exception("speaking room %s failed", self.record.slot.id)
+            ending = Ending(CLOSE_SERVER_ERROR, "the room is unavailable; try again")
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await self.leave()
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await self.websocket.close(ending.code, ending.reason)
+
+    async def enter(self) -> bool:
+        """Take this role's presence, wipe stale signalling, announce; is the peer here?"""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.signals("grader"), self.keys.signals("candidate"))
+            pipe.set(self.keys.presence(self.role), self.conn, ex=PRESENCE_S)
+            pipe.exists(self.keys.presence(self.peer))
+            results = await pipe.execute()
+        await self.publish({"type": "peer", "role": self.role, "present": True, "conn": self.conn})
+        return bool(results[2])
+
+    async def leave(self) -> None:
+        with contextlib.suppress(RedisError):
+            released = await self.redis.eval(_RELEASE, 1, self.keys.presence(self.role), self.conn)  # type: ignore[misc]
+            if released:
+                await self.publish({"type": "peer", "role": self.role, "present": False, "conn": self.conn})
+
+    async def welcome(self, peer_present: bool) -> None:
+        slot = self.record.slot
+        other = self.record.candidate if self.role == "grader" else self.record.grader
+        await self.send({
+            "type": "welcome", "role": self.role, "slot_id": slot.id, "exam_title": self.record.exam.title,
+            "name": self.name, "peer_name": slots.display_name(other), "peer_present": peer_present,
+            "starts_at": iso(slot.starts_at), "ends_at": iso(slot.ends_at),
+            "room_closes_at": iso(slots.room_closes_at(slot)),
+            "held": self.held,
+        })
+        seen = await self.redis.lrange(self.keys.chat, 0, -1)  # type: ignore[misc]
+        pending = await self.redis.lrange(self.keys.signals(self.peer), 0, -1)  # type: ignore[misc]
+        for raw in [*seen, *pending]:
+            await self.send(self.for_client(orjson.loads(raw)))
+
+    @staticmethod
+    def for_client(message: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in message.items() if k != "conn"}
+
+    async def record_held(self) -> None:
+        if self.held:
+            return
+        self.held = True
+        if await slots.record_held(database_of(self.websocket), self.record.slot.id or 0):
+            await self.publish({"type": "call", "state": "held"})
+
+    async def publish(self, message: dict[str, Any], backlog: str | None = None) -> None:
+        """Send to every socket of the room (any process), and keep it for late joiners."""
+        data = orjson.dumps(message)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if backlog is not None:
+                pipe.rpush(backlog, data)
+                pipe.ltrim(backlog, -BACKLOG_LENGTH, -1)
+                pipe.expire(backlog, KEEP_S)
+            pipe.publish(self.keys.channel, data)
+            await pipe.execute()
+
+    async def relay(self, message: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(self.keys.seq)
+            pipe.expire(self.keys.seq, KEEP_S)
+            number = (await pipe.execute())[0]
+        stamped = {**message, "id": number, "from": self.role, "conn": self.conn}
+        if message["type"] == "chat":
+            stamped.update(name=self.name, at=iso(utcnow()))
+            await self.publish(stamped, backlog=self.keys.chat)
+        else:
+            await self.publish(stamped, backlog=self.keys.signals(self.role))
+
+    async def receive_loop(self) -> Ending | None:
+        while True:
+            event = await self.websocket.receive()
+            if event["type"] == "websocket.disconnect":
+                return None
+            text = event.get("text")
+            data: str | bytes = text if isinstance(text, str) else event.get("bytes") or b""
+            if len(data) > messages.MAX_MESSAGE_BYTES:
+                return Ending(CLOSE_TOO_BIG, f"messages are at most {messages.MAX_MESSAGE_BYTES} bytes")
+            if not self.limiter.allow():
+                if self.limiter.abusive:
+                    return Ending(CLOSE_POLICY, "too many messages")
+                await self.send(messages.error("rate_limited", "too many messages; slow down"))
+                continue
+            try:
+                message = messages.parse(data)
+            except messages.BadRoomMessage as bad:
+                await self.send(messages.error(bad.code, bad.message))
+                continue
+            if message["type"] == "ping":
+                await self.send({"type": "pong"})
+            else:
+                await self.relay(message)
+
+    async def relay_loop(self, pubsub: Any) -> Ending | None:
+        async for item in pubsub.listen():
+            if item.get("type") != "message":
+                continue
+            message = orjson.loads(item["data"])
+            kind = message.get("type")
+            if kind == "peer":
+                if message["role"] == self.role:
+                    if message["conn"] != self.conn and message["present"]:
+                        return Ending(CLOSE_REPLACED, "you opened this room in another window")
+                    continue
+                await self.send({"type": "peer", "present": message["present"]})
+                if message["present"]:
+                    await self.record_held()
+            elif kind == "signal" and message.get("from") == self.role:
+                continue  # our own negotiation, echoed by the channel
+            else:
+                self.held = self.held or kind == "call"
+                await self.send(self.for_client(message))
+        return None
+
+    async def heartbeat(self) -> Ending | None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.redis.eval(_REFRESH, 1, self.keys.presence(self.role), self.conn, PRESENCE_S)  # type: ignore[misc]
+
+    async def until_closed(self) -> Ending | None:
+        left = (slots.room_closes_at(self.record.slot) - utcnow()).total_seconds()
+        await asyncio.sleep(max(0.0, left))
+        return Ending(CLOSE_ENDED, "the room has closed")
