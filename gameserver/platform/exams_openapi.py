@@ -366,18 +366,19 @@ OPERATIONS = [
     Operation("POST", "/api/attempts/{attempt_id}/snapshots", "attemptSnapshot", "Upload a camera snapshot",
               responses={201: SnapshotCounted}, tags=_ATTEMPTS, parameters={"attempt_id": _ID},
               errors={**_WRITE, 404: ["not_found"], 409: ["attempt_closed", "camera_not_required"],
-                      415: ["unsupported_media_type"], 422: ["invalid"]},
+                      415: ["unsupported_media_type"], 422: ["invalid"], 503: ["storage_unavailable"]},
               extra=_AUTH | {"requestBody": {"required": True, "content": {"image/jpeg": {
                   "schema": {"type": "string", "format": "binary", "maxLength": 1024 * 1024}}}}},
               description="The raw JPEG (`Content-Type: image/jpeg`, at most 1 MiB). The server counts the "
-              "faces with OpenCV's bundled cascade; none or several is a violation the owner sees."),
+              "faces with OpenCV's bundled cascade; none or several is a violation the owner sees. 503 "
+              "`storage_unavailable`: the picture could not be stored (the file store is down); send it again later."),
     Operation("GET", "/api/attempts/{attempt_id}/snapshots/{snapshot_id}", "getSnapshot", "A snapshot's picture",
               responses={200: None}, tags=_ATTEMPTS, parameters={"attempt_id": _ID, "snapshot_id": _ID},
               extra=_AUTH | {"responses": {
                   "200": {"description": "the picture", "content": {
                       "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
                   **{str(status): _error(status, codes) for status, codes in
-                     {**_SIGNED_IN, 404: ["not_found"]}.items()},
+                     {**_SIGNED_IN, 404: ["not_found"], 503: ["storage_unavailable"]}.items()},
               }},
               description="The JPEG (`image/jpeg`), for the exam's owner, admins and the one who took the "
               "attempt."),
