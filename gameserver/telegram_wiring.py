@@ -45,7 +45,7 @@ from gameserver.ws import PIN_PATTERN
 from statemachine.errors import ClientError, UnknownGame
 from transports.telegram import MODES, BridgeConfig, QuizPort, RuntimeConfig, TelegramRuntime
 from transports.telegram.callbacks import host_link_payload
-from transports.telegram.runtime import CommandHook
+from transports.telegram.runtime import CommandHook, PressHook, TextHook
 from transports.telegram.shared import SharedState
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,29 @@ log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1 << 20
 #: Extra bot commands, by name, added to every bridge this process starts (`register_command`).
 EXTRA_COMMANDS: dict[str, CommandHook] = {}
+#: Extra button handlers by `callback_data` prefix, and plain-text handlers (`register_press`,
+#: `register_text`): the solo exams' buttons and text answers.
+EXTRA_PRESSES: dict[str, PressHook] = {}
+EXTRA_TEXTS: list[TextHook] = []
 
 
 def register_command(name: str, hook: CommandHook) -> None:
     """Have the bot answer `/name args...` with `hook` (e.g. the accounts module's `/link CODE`).
     Call before the server starts."""
     EXTRA_COMMANDS[name] = hook
+
+
+def register_press(prefix: str, hook: PressHook) -> None:
+    """Have `hook` answer presses of buttons whose data starts with `prefix` (never the game's
+    `j:` or `a:`). Call before the server starts."""
+    EXTRA_PRESSES[prefix] = hook
+
+
+def register_text(hook: TextHook) -> None:
+    """Have `hook` see plain text messages in private chats (one hook sees them: the first
+    registered; today only the solo exams'). Call before the server starts."""
+    if hook not in EXTRA_TEXTS:
+        EXTRA_TEXTS.append(hook)
 
 
 class TelegramServerPort(ServerPort):
@@ -87,6 +104,10 @@ async def start_telegram(live: LiveContext, *, port: QuizPort | None = None) -> 
     runtime = TelegramRuntime(config, port or TelegramServerPort(live), shared)
     for name, hook in EXTRA_COMMANDS.items():
         runtime.add_command(name, hook)
+    for prefix, press in EXTRA_PRESSES.items():
+        runtime.add_press(prefix, press)
+    for text in EXTRA_TEXTS:
+        runtime.add_text(text)
     try:
         await runtime.start()
     except Exception:

@@ -1,15 +1,19 @@
 """Solo exams in a private chat with the Telegram bot (PLATFORM.md "Solo attempts", platform
-`bot`), on the bridge's extra-command hook (`gameserver.telegram_wiring.register_command`):
+`bot`), on the bridge's hooks (`gameserver.telegram_wiring`: commands, button presses, text):
 
 - `/exams` lists what the user may take here: active exams the 000 §10 table opens to the bot
   (`show_in_bot`, never proctored); a Telegram user with no linked account sees the free ones
   (their Telegram identity is enough), a linked account the paid ones too;
 - `/take ID` starts an attempt and sends the first question (a paid exam first says its price);
 - `/pay ID` pays a paid exam from the linked account's wallet and starts it, once per purchase;
-- `/a ANSWER` answers the current question: an option's number (select_one), numbers
-  (select_many: `/a 1 3`) or text; a trainer says at once whether it was right; after the last
-  question the attempt is finished and scored;
-- `/finish` finishes at once. The exam's deadline holds as everywhere (the server's).
+- each question comes with inline buttons (an option to press; options to tick, then Done) or,
+  for `text` and `free` questions, asks for a reply (`exams_bot_keyboard`); the buttons and
+  replies are handled in `exams_bot_flow`; a trainer says at once whether it was right; after
+  the last question the attempt is finished and scored;
+- `/a ANSWER` answers the current question too, where buttons are not at hand: an option's
+  number (select_one), numbers (select_many: `/a 1 3`) or text;
+- `/finish` finishes at once. The exam's deadline holds as everywhere (the server's, and its
+  sweeper finishes an attempt nobody touches again).
 
 A user who linked their account (`/link CODE`) takes exams as that account, so the attempt is
 in their history; otherwise the attempt carries the Telegram user id.
@@ -18,50 +22,49 @@ in their history; otherwise the attempt carries the Telegram user id.
 from __future__ import annotations
 
 import html
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlmodel import col, select
 
-from gameserver.port import ServerPort
-from persistence.accounts.models import User
+from gameserver.platform.exams_bot_flow import (
+    NOT_UNDERSTOOD,
+    UNAVAILABLE,
+    answer_current,
+    next_prompt,
+    open_attempt,
+    parse_text,
+    prompt_for,
+    result_text,
+    services,
+    taker_of,
+)
+from gameserver.platform.exams_bot_keyboard import PREFIX, Prompt, show
 from persistence.db import Database
 from persistence.exams import attempts, bank
 from persistence.exams.attempts import AttemptError, Taker
 from persistence.exams.availability import availability
 from persistence.exams.models import Attempt, Exam
-from persistence.exams.scoring import expected, is_correct
 from persistence.wallet.errors import WalletError
 from persistence.wallet.service import pay_for_exam
+from transports.telegram.bridge import TelegramBridge
 
 MAX_LISTED = 20
 PRIVATE_ONLY = "Exams are taken in a private chat with me: open it and send /exams."
-UNAVAILABLE = "Exams are not available right now. Try again later."
 NO_ATTEMPT = "You are not taking an exam here. Send /exams to see what you may take."
-IN_PROGRESS = "You are already taking this exam: answer with /a, or send /finish."
+IN_PROGRESS = "You are already taking this exam: answer the question, or send /finish."
 
 
 class BotCall(Protocol):
     @property
     def user_id(self) -> int: ...
     @property
+    def chat_id(self) -> int: ...
+    @property
     def private(self) -> bool: ...
     @property
     def args(self) -> tuple[str, ...]: ...
     @property
-    def bridge(self) -> object: ...
-
-
-def _db(call: BotCall) -> Database | None:
-    port = getattr(call.bridge, "port", None)
-    return port.live.db if isinstance(port, ServerPort) else None
-
-
-async def taker_of(db: Database, telegram_id: int) -> Taker:
-    """The linked account, else the Telegram identity alone."""
-    async with db.session() as session:
-        user = (await session.exec(select(User).where(col(User.telegram_id) == telegram_id,
-                                                      col(User.deleted_at).is_(None)))).first()
-    return Taker(user.id) if user is not None and user.id is not None else Taker(telegram_id=telegram_id)
+    def bridge(self) -> TelegramBridge: ...
 
 
 async def bot_exams(db: Database, taker: Taker) -> list[Exam]:
@@ -74,64 +77,21 @@ async def bot_exams(db: Database, taker: Taker) -> list[Exam]:
     return shown[:MAX_LISTED]
 
 
-async def open_attempt(db: Database, taker: Taker) -> Attempt | None:
-    who = (col(Attempt.user_id) == taker.user_id if taker.user_id is not None
-           else col(Attempt.telegram_id) == taker.telegram_id)
-    async with db.session() as session:
-        return (await session.exec(
-            select(Attempt).where(who, col(Attempt.platform) == "bot", col(Attempt.state) == "in_progress")
-            .order_by(col(Attempt.id).desc())
-        )).first()
-
-
-def question_text(exam: Exam, attempt: Attempt, n: int, index: int) -> str:
-    question = bank.questions(exam)[n]
-    lines = [f"Question {index + 1} of {len(attempts.positions(attempt))}", f"<b>{html.escape(question['text'])}</b>"]
-    if question["type"] in ("select_one", "select_many"):
-        lines += [f"{i + 1}) {html.escape(option)}" for i, option in enumerate(question["options"])]
-        how = "/a NUMBER" if question["type"] == "select_one" else "/a NUMBERS (every right one, e.g. /a 1 3)"
-    else:
-        how = "/a YOUR ANSWER"
-    lines.append(f"Answer with {how}.")
-    return "\n".join(lines)
-
-
-def result_text(attempt: Attempt) -> str:
-    verdict = "Passed" if attempt.passed else "Not passed"
-    ended = {"deadline": "Time is up. ", "fullscreen_exit": ""}.get(attempt.ended_by or "", "")
-    return f"{ended}Result: {attempt.score} / {attempt.max_score} ({attempt.percent}%). {verdict}."
-
-
-async def _next_or_finish(db: Database, taker: Taker, attempt: Attempt, exam: Exam, prefix: str = "") -> str:
-    answered = await attempts.answers_of(db, attempt.id or 0)
-    order = [n for n in attempts.positions(attempt) if n < exam.question_count]
-    for index, n in enumerate(order):
-        if n not in answered:
-            return prefix + question_text(exam, attempt, n, index)
-    done = await attempts.finish(db, attempt.id or 0, taker)
-    return prefix + result_text(done)
-
-
-def _parse(question: dict[str, Any], args: tuple[str, ...]) -> dict[str, Any] | None:
-    if question["type"] in ("text", "free"):
-        return {"text": " ".join(args)} if args else None
-    numbers = [part for arg in args for part in arg.replace(",", " ").split()]
-    if not numbers or not all(part.isdigit() for part in numbers):
-        return None
-    indexes = [int(part) - 1 for part in numbers]
-    if question["type"] == "select_one":
-        return {"option": indexes[0]} if len(indexes) == 1 else None
-    return {"options": indexes}
+def _send(call: BotCall, prompt: Prompt) -> None:
+    """A prompt to the caller's chat (a question carries its buttons, or asks for a reply)."""
+    found = services(call.bridge)
+    if found is not None:
+        show(call.bridge, found[1], call.chat_id, prompt)
 
 
 async def _private_taker(call: BotCall) -> tuple[Database, Taker] | str:
     """The database and the person behind a private-chat command, or the reply refusing it."""
-    db = _db(call)
-    if db is None:
+    found = services(call.bridge)
+    if found is None:
         return UNAVAILABLE
     if not call.private:
         return PRIVATE_ONLY
-    return db, await taker_of(db, call.user_id)
+    return found[0], await taker_of(found[0], call.user_id)
 
 
 async def _open_attempt_of(call: BotCall) -> tuple[Database, Taker, Attempt] | str:
@@ -142,6 +102,11 @@ async def _open_attempt_of(call: BotCall) -> tuple[Database, Taker, Attempt] | s
     db, taker = found
     attempt = await open_attempt(db, taker)
     return NO_ATTEMPT if attempt is None else (db, taker, attempt)
+
+
+def _exam_number(call: BotCall) -> int | None:
+    ok = len(call.args) == 1 and call.args[0].isdigit() and len(call.args[0]) <= 9
+    return int(call.args[0]) if ok else None
 
 
 async def exams_command(call: BotCall) -> str | None:
@@ -166,9 +131,10 @@ async def take_command(call: BotCall) -> str | None:
     if isinstance(who, str):
         return who
     db, taker = who
-    if len(call.args) != 1 or not call.args[0].isdigit() or len(call.args[0]) > 9:
+    number = _exam_number(call)
+    if number is None:
         return "Send /take NUMBER with a number from /exams."
-    exam = await bank.get(db, int(call.args[0]))
+    exam = await bank.get(db, number)
     if exam is None or exam.id not in {e.id for e in await bot_exams(db, taker)}:
         return "That exam cannot be taken here. Send /exams to see what you may take."
     if exam.price:
@@ -180,13 +146,14 @@ async def take_command(call: BotCall) -> str | None:
         if refusal.code == "attempt_in_progress":
             return IN_PROGRESS
         return refusal.message
-    return await _started(db, taker, run.attempt, exam)
+    await _started(call, db, taker, run.attempt, exam)
+    return None
 
 
-async def _started(db: Database, taker: Taker, attempt: Attempt, exam: Exam) -> str:
+async def _started(call: BotCall, db: Database, taker: Taker, attempt: Attempt, exam: Exam) -> None:
     deadline = f" You have {exam.time_limit_s // 60} min {exam.time_limit_s % 60} s." if exam.time_limit_s else ""
     head = f"<b>{html.escape(exam.title)}</b> — started.{deadline}\n\n"
-    return await _next_or_finish(db, taker, attempt, exam, head)
+    _send(call, (await next_prompt(db, taker, attempt, exam)).after(head))
 
 
 async def pay_command(call: BotCall) -> str | None:
@@ -199,9 +166,10 @@ async def pay_command(call: BotCall) -> str | None:
     if isinstance(who, str):
         return who
     db, taker = who
-    if len(call.args) != 1 or not call.args[0].isdigit() or len(call.args[0]) > 9:
+    number = _exam_number(call)
+    if number is None:
         return "Send /pay NUMBER with a number from /exams."
-    exam = await bank.get(db, int(call.args[0]))
+    exam = await bank.get(db, number)
     if exam is None or exam.id not in {e.id for e in await bot_exams(db, taker)} or not exam.price:
         return "That exam cannot be bought here. Send /exams to see what you may take."
     if taker.user_id is None or exam.id is None or exam.owner_id is None:
@@ -221,18 +189,18 @@ async def pay_command(call: BotCall) -> str | None:
         current = await open_attempt(db, taker)
         if refusal.code == "attempt_in_progress" and current is not None and current.exam_id == exam.id:
             attempt, exam = await attempts.load(db, current.id or 0)
-            return await answer_status(db, taker, attempt, exam)
+            if attempt.state != "in_progress":
+                return result_text(attempt)
+            again = await next_prompt(db, taker, attempt, exam)
+            _send(call, again.after("You have paid for this attempt already.\n\n"))
+            return None
         return IN_PROGRESS if refusal.code == "attempt_in_progress" else refusal.message
-    return await _started(db, taker, run.attempt, exam)
-
-
-async def answer_status(db: Database, taker: Taker, attempt: Attempt, exam: Exam) -> str:
-    if attempt.state != "in_progress":
-        return result_text(attempt)
-    return await _next_or_finish(db, taker, attempt, exam, "You have paid for this attempt already.\n\n")
+    await _started(call, db, taker, run.attempt, exam)
+    return None
 
 
 async def answer_command(call: BotCall) -> str | None:
+    """`/a ANSWER`: the fallback of the buttons and replies, answering the current question."""
     found = await _open_attempt_of(call)
     if isinstance(found, str):
         return found
@@ -240,33 +208,23 @@ async def answer_command(call: BotCall) -> str | None:
     attempt, exam = await attempts.load(db, attempt.id or 0)
     if attempt.state != "in_progress":
         return result_text(attempt)
-    answered = await attempts.answers_of(db, attempt.id or 0)
-    current = next((n for n in attempts.positions(attempt) if n not in answered and n < exam.question_count), None)
-    if current is None:
-        return await _next_or_finish(db, taker, attempt, exam)
-    question = bank.questions(exam)[current]
-    body = _parse(question, call.args)
+    prompt = await next_prompt(db, taker, attempt, exam)
+    if prompt.asks is None:  # nothing left to answer: finished now, this is the result
+        _send(call, prompt)
+        return None
+    n = prompt.asks[1]
+    body = parse_text(bank.questions(exam)[n], call.args)
     if body is None:
-        return "I did not understand that answer.\n\n" + question_text(
-            exam, attempt, current, attempts.positions(attempt).index(current))
-    try:
-        await attempts.answer(db, attempt.id or 0, taker, current, body)
-    except AttemptError as refusal:
-        if refusal.code == "attempt_closed":
-            finished, _ = await attempts.load(db, attempt.id or 0)
-            return result_text(finished)
-        return f"{refusal.message}\n\n" + question_text(exam, attempt, current,
-                                                         attempts.positions(attempt).index(current))
-    feedback = ""
-    if exam.mode == "trainer":  # 001 §2.4.1: a trainer shows each result at once
-        if is_correct(question, body):
-            feedback = "✅ Correct!\n\n"
-        else:
-            right = expected(question)
-            shown = (question["options"][right["option"]] if "option" in right
-                     else ", ".join(question["options"][i] for i in right.get("options", [])) or right.get("text", ""))
-            feedback = f"❌ Wrong. The right answer: {html.escape(str(shown))}\n\n"
-    return await _next_or_finish(db, taker, attempt, exam, feedback)
+        _send(call, prompt.after(NOT_UNDERSTOOD))
+        return None
+    services_found = services(call.bridge)
+    assert services_found is not None  # _open_attempt_of found the database
+    result = await answer_current(db, services_found[1], taker, attempt, exam, n, body)
+    if isinstance(result, str):  # e.g. an option's number out of range: the question again
+        _send(call, prompt_for(attempt, exam, n).after(f"{html.escape(result)}\n\n"))
+    else:
+        _send(call, result if isinstance(result, Prompt) else result.prompt)
+    return None
 
 
 async def finish_command(call: BotCall) -> str | None:
@@ -278,11 +236,15 @@ async def finish_command(call: BotCall) -> str | None:
 
 
 def install() -> None:
-    """Have the bot answer /exams, /take, /pay, /a and /finish (every bridge this process starts)."""
-    from gameserver.telegram_wiring import register_command
+    """Have the bot answer /exams, /take, /pay, /a and /finish, the question buttons and text
+    replies (every bridge this process starts)."""
+    from gameserver.platform.exams_bot_flow import on_press, on_text
+    from gameserver.telegram_wiring import register_command, register_press, register_text
 
     register_command("exams", exams_command)
     register_command("take", take_command)
     register_command("pay", pay_command)
     register_command("a", answer_command)
     register_command("finish", finish_command)
+    register_press(PREFIX, on_press)
+    register_text(on_text)

@@ -240,6 +240,7 @@ class ChatMessage:
     edit_date: int | None = None
     edit_count: int = 0
     deleted: bool = False
+    force_reply: bool = False  # sent with ForceReply: the user's client opens a reply to it
 
     @property
     def buttons(self) -> list[list[JSONDict]]:
@@ -1530,6 +1531,8 @@ class FakeTelegram:
         msg = self._new_message(
             chat, self._bot_user(token), from_bot=True, text=text, entities=entities, reply_markup=markup
         )
+        asked = _json_field(params.get("reply_markup"), "reply_markup")
+        msg.force_reply = isinstance(asked, dict) and bool(asked.get("force_reply"))
         return self._message_api(msg)
 
     def _editable(self, params: JSONDict) -> tuple[_Chat, ChatMessage]:
@@ -1760,9 +1763,11 @@ class FakeTelegram:
         chat_type: str | None = None,
         *,
         title: str | None = None,
+        reply_to: int | None = None,
     ) -> JSONDict:
         """Queue a ``message`` update from ``user``; a leading /command gets a bot_command entity.
-        ``chat_type`` defaults to private for positive ids, supergroup for -100…, else group."""
+        ``chat_type`` defaults to private for positive ids, supergroup for -100…, else group.
+        ``reply_to``: the id of a message in that chat this one replies to (``reply_to_message``)."""
 
         def run() -> JSONDict:
             sender = self._register_user(user)
@@ -1774,8 +1779,13 @@ class FakeTelegram:
             if text.startswith("/"):
                 command = text.split(None, 1)[0]
                 entities.append({"type": "bot_command", "offset": 0, "length": _utf16_len(command)})
+            replied = None if reply_to is None else self._messages.get((chat.id, reply_to))
+            if reply_to is not None and (replied is None or replied.deleted):
+                raise ValueError(f"no message {reply_to} in chat {chat_id} to reply to")
             msg = self._new_message(chat, sender, from_bot=False, text=text, entities=entities)
             payload = self._message_api(msg)
+            if replied is not None:
+                payload["reply_to_message"] = self._message_api(replied)
             self._emit("message", payload)
             return payload
 

@@ -11,7 +11,11 @@ receive time. In polling mode "arrived" is when the getUpdates answer carrying i
 
 Extra commands (e.g. the accounts module's `/link CODE`) plug in with `add_command`: a
 `CommandHook` gets who sent what where and returns the reply, which goes out through the
-chat's outbox like every other message.
+chat's outbox like every other message. The solo exams add two more hooks: `add_press` routes
+the button presses whose `callback_data` starts with a prefix of theirs to a `PressHook` (ahead
+of the game's buttons; the toast it returns answers the press, always: a press left unanswered
+spins in the client), and `add_text` hands a private chat's plain text messages (not commands)
+to a `TextHook`, saying which of the bot's messages they reply to.
 """
 
 from __future__ import annotations
@@ -21,22 +25,28 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     PollAnswerHandler,
+    filters,
 )
 from telegram.request import HTTPXRequest
 
@@ -78,6 +88,38 @@ class CommandCall:
 
 
 CommandHook = Callable[[CommandCall], Awaitable["str | None"]]  # the reply (HTML), or None
+
+
+@dataclass(frozen=True)
+class PressCall:
+    """One press of a button whose data carries a hook's prefix."""
+
+    user_id: int
+    chat_id: int  # 0 when Telegram no longer shows us the message (older than 48 h)
+    message_id: int
+    private: bool
+    data: str
+    message_html: str  # what the pressed message shows (HTML), "" when unknown
+    bridge: TelegramBridge
+
+
+PressHook = Callable[[PressCall], Awaitable[str]]  # the toast answering the press (at most 200 chars)
+PRESS_PRIORITY_GROUP = -1  # before the game's catch-all button handler (group 0)
+MAX_TOAST = 200
+
+
+@dataclass(frozen=True)
+class TextCall:
+    """A plain text message in a private chat; `reply_to` is the bot's message it replies to."""
+
+    user_id: int
+    chat_id: int
+    text: str
+    reply_to: int | None
+    bridge: TelegramBridge
+
+
+TextHook = Callable[[TextCall], Awaitable["str | None"]]  # the reply (HTML), or None: not for it
 
 
 class StampingRequest(HTTPXRequest):
@@ -197,6 +239,53 @@ class TelegramRuntime:
                 bridge.reply(message.chat.id, reply)
 
         self.application.add_handler(CommandHandler(name, handle))
+
+    def add_press(self, prefix: str, hook: PressHook) -> None:
+        """Answer presses of buttons whose data starts with `prefix` with `hook`'s toast; the
+        game's own handler never sees them (ApplicationHandlerStop)."""
+        bridge = self.bridge
+
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            query = update.callback_query
+            if query is None:
+                return
+            message = query.message if isinstance(query.message, Message) else None
+            call = PressCall(
+                query.from_user.id, message.chat.id if message else 0, message.message_id if message else 0,
+                message is not None and message.chat.type == ChatType.PRIVATE, query.data or "",
+                message.text_html if message is not None and message.text else "", bridge,
+            )
+            try:
+                toast = await hook(call)
+            except Exception:
+                log.exception("a button press failed")
+                toast = "Something went wrong, try again"
+            try:
+                await query.answer(toast[:MAX_TOAST])
+            except TelegramError as error:
+                log.info("could not answer a button press: %s", error)
+            raise ApplicationHandlerStop
+
+        pattern = re.compile("^" + re.escape(prefix))
+        self.application.add_handler(CallbackQueryHandler(handle, pattern=pattern), group=PRESS_PRIORITY_GROUP)
+
+    def add_text(self, hook: TextHook) -> None:
+        """Hand plain text messages in private chats to `hook`; its reply goes to the chat."""
+        bridge, bot = self.bridge, self.application.bot
+
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            message, user = update.effective_message, update.effective_user
+            if message is None or user is None or message.text is None:
+                return
+            replied = message.reply_to_message
+            ours = replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
+            reply = await hook(TextCall(user.id, message.chat.id, message.text,
+                                        replied.message_id if ours and replied is not None else None, bridge))
+            if reply:
+                bridge.reply(message.chat.id, reply)
+
+        private_text = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
+        self.application.add_handler(MessageHandler(private_text, handle))
 
     @property
     def mode(self) -> str:

@@ -17,13 +17,15 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 
 from transports.telegram import callbacks, texts
 from transports.telegram.outbox import Outgoing
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+#: What a message may carry: answer buttons, or (a new message only) a request to reply to it.
+Markup = InlineKeyboardMarkup | ForceReply
 
 
 @dataclass
@@ -63,11 +65,11 @@ class QuestionView:
         )
 
 
-def markup_key(markup: InlineKeyboardMarkup | None) -> str:
+def markup_key(markup: Markup | None) -> str:
     return "" if markup is None else json.dumps(markup.to_dict(), sort_keys=True)
 
 
-def content(text: str, markup: InlineKeyboardMarkup | None) -> Hashable:
+def content(text: str, markup: Markup | None) -> Hashable:
     return (text, markup_key(markup))
 
 
@@ -83,7 +85,7 @@ def answer_keyboard(pin: str, tag: str, view: QuestionView) -> InlineKeyboardMar
     return InlineKeyboardMarkup(rows)
 
 
-def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> Outgoing:
+def send_text(bot: Bot, chat_id: int, text: str, markup: Markup | None = None) -> Outgoing:
     return Outgoing(
         call=lambda: bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
