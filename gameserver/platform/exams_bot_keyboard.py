@@ -19,7 +19,8 @@ The bot's question messages are remembered (message id -> attempt and position) 
 says which question it answers. Both keys expire after a day.
 
 Sizes: a message is at most 4096 characters; options are at most 10 of 300 characters, so the
-question's text is shortened to what they leave. Button labels are cut to `LABEL_CHARS`.
+question's text is shortened to what they leave (and what may lead it: `MAX_QUESTION`). Button
+labels are cut to `LABEL_CHARS`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ from transports.telegram.views import Markup, send_text
 PREFIX = "e:"
 DONE = "d"
 _PRESS_RE = re.compile(r"^e:([0-9]{1,12}):([0-9]{1,3}):([0-9]{1,2}|d)$")
-MAX_TEXT = 4000  # Telegram's 4096, less room for the escaping the fake and clients count differently
+MAX_TEXT = 4000  # Telegram's 4096, with a margin
+# A question leaves room for what may lead it in the same message: the exam's title when it
+# starts (<= 200 characters), a trainer's verdict (the right answer cut to 300), a refusal.
+MAX_QUESTION = MAX_TEXT - 500
 LABEL_CHARS = 40
 KEY_TTL_S = 24 * 3600
 TICK = "✓ "
@@ -95,7 +99,7 @@ def question_prompt(attempt_id: int, question: dict[str, Any], n: int, index: in
     kind = question["type"]
     options = [f"{i + 1}) {shorten(o, 300)}" for i, o in enumerate(question.get("options", []))]
     header, how = f"Question {index + 1} of {total}", _how(kind)
-    room = MAX_TEXT - len(header) - len(how) - sum(len(o) + 1 for o in options) - 8
+    room = MAX_QUESTION - len(header) - len(how) - sum(len(o) + 1 for o in options) - 8
     lines = [header, f"<b>{html.escape(shorten(question['text'], max(room, 20)))}</b>"]
     lines += [html.escape(o) for o in options]
     lines.append(how)

@@ -6,14 +6,20 @@ a reply to an answered question are refused; every press is answered; a trainer'
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from telegram import InlineKeyboardMarkup
 
+from gameserver.platform.exams_bot_flow import verdict
+from gameserver.platform.exams_bot_keyboard import question_prompt
 from persistence.accounts import tokens
 from persistence.accounts.models import User
+from persistence.exams.models import Exam
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram_api import ChatMessage
 from tests.sql_support import SqlTarget
@@ -21,15 +27,16 @@ from tests.telegram.support import LiveServer, live_server, make_settings, wait_
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
+QUESTIONS: list[dict[str, Any]] = [
+    {"type": "select_one", "text": "2 + 2?", "options": ["3", "4"], "correct": 1},
+    {"type": "select_many", "text": "Even?", "options": ["2", "3", "4"], "correct": [0, 2]},
+    {"type": "text", "text": "Say yes", "accepted": ["yes"]},
+]
 EXAM = {
     "title": "Buttons",
     "show_in_bot": True,
     "pass_percent": 60,
-    "questions": [
-        {"type": "select_one", "text": "2 + 2?", "options": ["3", "4"], "correct": 1},
-        {"type": "select_many", "text": "Even?", "options": ["2", "3", "4"], "correct": [0, 2]},
-        {"type": "text", "text": "Say yes", "accepted": ["yes"]},
-    ],
+    "questions": QUESTIONS,
 }
 ALI, BELA = 601, 602
 
@@ -127,7 +134,7 @@ async def test_an_attempt_answered_with_buttons_and_a_reply(
         # A trainer: a wrong press says so at once, and the right answer leads the next question.
         tg.send_text(ALI, ali, f"/take {trainer_id}")
         drill = await bot_message(tg, ALI, "Question 1 of 3", after=result.message_id)
-        question = next(q for q in EXAM["questions"] if q["text"] in (drill.text or ""))  # type: ignore[index]
+        question = next(q for q in QUESTIONS if q["text"] in (drill.text or ""))
         if question["type"] == "text":
             tg.send_text(ALI, ali, "no", reply_to=drill.message_id)
         elif question["type"] == "select_many":
@@ -137,3 +144,18 @@ async def test_an_attempt_answered_with_buttons_and_a_reply(
             assert await press(tg, ALI, drill, ali, 1 - question["correct"]) == "❌ Wrong"
         verdict = await bot_message(tg, ALI, "Question 2 of 3", after=drill.message_id)
         assert "❌ Wrong. The right answer:" in (verdict.text or "")
+
+
+def test_the_largest_question_fits_one_message_and_its_buttons_their_data() -> None:
+    options = [f"{i}" + "o" * 299 for i in range(10)]  # the bank's bounds: 10 options of 300
+    question = {"type": "select_many", "text": "Q" * 2000, "options": options, "correct": list(range(10))}
+    prompt = question_prompt(10**12 - 1, question, 499, 499, 500)
+    trainer = Exam(title="Drill", content="{}", mode="trainer")
+    prefix, _ = verdict(trainer, question, {"options": [0]})  # wrong: the right answer names 10 options
+    started = "<b>" + "T" * 200 + "</b> — started. You have 1440 min 0 s.\n\n"
+    for text in (prompt.after(prefix).text, prompt.after(started).text):
+        shown = html.unescape(re.sub(r"<[^>]+>", "", text))
+        assert len(shown) <= 4096 and "Q" * 100 in shown and options[9][:100] in shown
+    assert isinstance(prompt.markup, InlineKeyboardMarkup)
+    data = [b.callback_data for row in prompt.markup.inline_keyboard for b in row]
+    assert len(data) == 11 and all(isinstance(d, str) and len(d.encode()) <= 64 for d in data)
