@@ -23,7 +23,7 @@ from persistence.exams.models import Exam
 from tests.fakes import FakeTelegram
 from tests.fakes.telegram_api import ChatMessage
 from tests.sql_support import SqlTarget
-from tests.telegram.support import LiveServer, live_server, make_settings, wait_until
+from tests.telegram.support import GROUP, LiveServer, live_server, make_settings, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -144,6 +144,10 @@ async def test_an_attempt_answered_with_buttons_and_a_reply(
             assert await press(tg, ALI, drill, ali, 1 - question["correct"]) == "❌ Wrong"
         verdict = await bot_message(tg, ALI, "Question 2 of 3", after=drill.message_id)
         assert "❌ Wrong. The right answer:" in (verdict.text or "")
+
+        # A private chat paces an exam at about a message a second; a group keeps its 20 a minute.
+        bridge = server.runtime.bridge
+        assert (bridge.outbox(ALI).budget.limit, bridge.outbox(GROUP).budget.limit) == (60, 20)
 
 
 def test_the_largest_question_fits_one_message_and_its_buttons_their_data() -> None:
