@@ -33,6 +33,12 @@ def platform_routes() -> list[BaseRoute]:
     else:
         routes.extend([*exams_routes(), *attempts_routes()])
     try:
+        from gameserver.platform.ielts_api import ielts_routes
+    except ImportError:
+        pass
+    else:
+        routes.extend(ielts_routes())
+    try:
         from gameserver.platform.speaking_api import speaking_routes
     except ImportError:
         pass

@@ -24,6 +24,8 @@ from persistence.exams import account_hooks, attempts, bank, proctoring
 from persistence.exams.attempts import AttemptError, Started, Taker
 from persistence.exams.models import Attempt, Exam
 from persistence.exams.scoring import expected, is_correct
+from persistence.ielts.grading import is_grader
+from persistence.ielts.outcome import result_fields as ielts_result_fields
 from persistence.types import iso
 from persistence.wallet.errors import WalletError
 from persistence.wallet.idempotency import Outcome, check_key, fingerprint, run_once
@@ -109,9 +111,11 @@ async def start_attempt(request: Request) -> Response:
 
 
 async def visible_attempt(request: Request, principal: Principal) -> tuple[Attempt, Exam]:
-    """The attempt if the caller took it, owns its exam or is an admin; 404 otherwise."""
-    attempt, exam = await attempts.load(database_of(request), attempt_id_of(request))
-    if attempt.user_id != principal.user_id and not may_edit(principal, exam):
+    """The attempt if the caller took it, owns its exam, grades it or is an admin; 404 otherwise."""
+    db = database_of(request)
+    attempt, exam = await attempts.load(db, attempt_id_of(request))
+    if (attempt.user_id != principal.user_id and not may_edit(principal, exam)
+            and not await is_grader(db, exam.id or 0, principal.user_id)):  # IELTS/CEFR graders see, to grade
         raise attempts.not_found()
     return attempt, exam
 
@@ -152,6 +156,8 @@ async def finish_attempt(request: Request) -> Response:
     modules = await attempts.modules_of(db, attempt, exam) if exam is not None else None
     if modules is not None:
         body["modules"] = modules
+    if exam is not None:
+        body |= await ielts_result_fields(db, attempt, exam)  # bands/CEFR of IELTS and CEFR exams
     return ORJSONResponse(body)
 
 
@@ -178,6 +184,8 @@ async def get_attempt(request: Request) -> Response:
         "proctoring": {"violations": sum(1 for e in events if e.violation),
                        "events": [proctoring.event_view(e) for e in events]},
     }
+    if body["result"] is not None:
+        body["result"] |= await ielts_result_fields(db, attempt, exam)  # bands/CEFR of IELTS and CEFR exams
     return ORJSONResponse(body)
 
 
