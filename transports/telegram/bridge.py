@@ -11,7 +11,9 @@ chat. Grants last `grant_ttl_s`.
 Several processes: with a `SharedState` (Redis) grants and attached chats are shared, and only
 the process that `leading` runs sessions; the others check and record attachments, which the
 leader picks up in `reconcile` (and a new leader resumes with the same button tags, seats and
-posted questions). Without one, everything lives in this process.
+posted questions). An attach records the chat's game with a compare-and-set, so of two processes
+attaching games to one chat at once exactly one wins and the other answers `chat_busy`.
+Without shared state, everything lives in this process.
 
 A poll vote can reach us before the sendPoll answer that tells us the poll's id (both travel
 back from Telegram separately): such votes wait in `_early_votes` (bounded, `EARLY_VOTE_TTL_S`)
@@ -48,7 +50,8 @@ MAX_POLLS = 4096
 MAX_EARLY_VOTES = 4096
 EARLY_VOTE_TTL_S = 30.0
 MEMBER_REPLY_EVERY_S = 300.0  # at most one answer per chat to non-admins' commands this often
-PRIVATE_OPS_PER_S = 1.0  # a private chat's limit is ~1 message a second, not a group's 20 a minute
+CLAIM_ATTEMPTS = 3  # compare-and-set rounds of an attach before the chat counts as busy
+BUSY = "this group shows another game; an admin can end that with /stopquiz"
 
 
 class ChatBusy(ClientError):
@@ -104,11 +107,10 @@ class TelegramBridge:
     def outbox(self, chat_id: int) -> Outbox:
         outbox = self.outboxes.get(chat_id)
         if outbox is None:
-            ops = self.config.budget_ops
-            if chat_id > 0:  # a private chat (groups' ids are negative): a solo exam's pace
-                ops = max(ops, int(self.config.budget_window_s * PRIVATE_OPS_PER_S))
-            budget = RollingBudget(ops, self.config.budget_window_s)
-            outbox = self.outboxes[chat_id] = Outbox(chat_id, budget, clock=self.clock)
+            budget = RollingBudget(self.config.budget_ops, self.config.budget_window_s)
+            # shared: what other leaders spent in this chat counts too (a failover mid-minute)
+            ledger = None if self.shared is None else self.shared.ledger(chat_id, self.config.budget_window_s)
+            outbox = self.outboxes[chat_id] = Outbox(chat_id, budget, clock=self.clock, ledger=ledger)
         return outbox
 
     async def is_admin(self, chat_id: int, user_id: int) -> bool:
@@ -141,18 +143,25 @@ class TelegramBridge:
         summary = await self.port.summary(pin)
         if summary.phase == "FINISHED":
             raise Finished("this game is over")
-        current = await self._shown(chat_id)
-        if current is not None and current.pin == pin:
-            await self._record(chat_id, replace(current, mode=mode))
-            same = self.sessions.get(chat_id)
-            if same is not None and not same.stopped:
-                same.mode = mode  # from the next question on
-                same.repost_lobby()  # players already in keep their seats
-            return
-        if current is not None and await self._still_running(current.pin):
-            raise ChatBusy("this group shows another game; an admin can end that with /stopquiz")
-        record = ChatRecord(pin, mode, callbacks.new_tag())
-        await self._record(chat_id, record)
+        for _ in range(CLAIM_ATTEMPTS):
+            # read, decide, then compare-and-set: another process attaching to this chat at the
+            # same instant makes the set fail, and the next read sees its game (still running)
+            current = await self._shown(chat_id)
+            if current is not None and current.pin == pin:
+                if not await self._record(chat_id, replace(current, mode=mode), current.tag):
+                    continue
+                same = self.sessions.get(chat_id)
+                if same is not None and not same.stopped:
+                    same.mode = mode  # from the next question on
+                    same.repost_lobby()  # players already in keep their seats
+                return
+            if current is not None and await self._still_running(current.pin):
+                raise ChatBusy(BUSY)
+            record = ChatRecord(pin, mode, callbacks.new_tag())
+            if await self._record(chat_id, record, None if current is None else current.tag):
+                break
+        else:
+            raise ChatBusy(BUSY)  # the chat keeps changing under us: others are attaching there
         if self.leading:
             await self._run(chat_id, record, summary.title, summary.players, summary.phase)
 
@@ -164,9 +173,11 @@ class TelegramBridge:
             return ChatRecord(session.pin, session.mode, session.tag)
         return None
 
-    async def _record(self, chat_id: int, record: ChatRecord) -> None:
-        if self.shared is not None:
-            await self.shared.save_chat(chat_id, record)
+    async def _record(self, chat_id: int, record: ChatRecord, expected_tag: str | None) -> bool:
+        """Record what the chat shows if it still shows `expected_tag` (False: it changed)."""
+        if self.shared is None:
+            return True  # one process: the `_attaching` lock orders attaches
+        return await self.shared.claim_chat(chat_id, record, expected_tag)
 
     async def _run(self, chat_id: int, record: ChatRecord, title: str, count: int, phase: str) -> None:
         old = self.sessions.pop(chat_id, None)
@@ -182,7 +193,7 @@ class TelegramBridge:
         self.sessions[chat_id] = session
         await session.start(hold=not record.held)  # one placeholder per attachment, whoever runs it
         if self.shared is not None and not record.held:
-            await self.shared.save_chat(chat_id, replace(record, held=True))
+            await self.shared.claim_chat(chat_id, replace(record, held=True), record.tag)
 
     def _ended(self, session: ChatSession) -> None:
         """The game a session showed is over: the chat is free."""
@@ -269,6 +280,7 @@ class TelegramBridge:
             await self.detach(chat_id, forget=self.shared is None)  # shared: the next leader carries on
         for outbox in self.outboxes.values():
             await outbox.close()
+        self.outboxes.clear()  # if this process leads again, its budgets start from the ledger
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -24,7 +24,7 @@ URGENT_MARGIN = 2  # a question and its results more than the last window's urge
 
 
 @dataclass
-class _Slot:
+class Slot:
     start: float
     end: float | None = None  # None while the request is in flight
     urgent: bool = False
@@ -39,7 +39,7 @@ class RollingBudget:
         # by default a fifth of the window (4 of 20: two questions' posts and results) is kept
         self.reserve = limit // 5 if reserve is None else max(0, min(reserve, limit - 1))
         self.background_gap_s = window_s / limit
-        self._slots: deque[_Slot] = deque()
+        self._slots: deque[Slot] = deque()
         self._last_background = float("-inf")
 
     def _expire(self, now: float) -> None:
@@ -89,16 +89,23 @@ class RollingBudget:
             if (s.end is None or s.end + self.window_s > at) and (urgent is None or s.urgent == urgent)
         )
 
-    def begin(self, now: float, *, paced: bool = False, urgent: bool = False) -> _Slot:
+    def begin(self, now: float, *, paced: bool = False, urgent: bool = False) -> Slot:
         """Take a slot for a request starting now; hand it back to `end` when it answered."""
         self._expire(now)
         if paced:
             self._last_background = now
-        slot = _Slot(now, urgent=urgent)
+        slot = Slot(now, urgent=urgent)
         self._slots.append(slot)
         return slot
 
-    def end(self, slot: _Slot, now: float) -> None:
+    def restore(self, ended: list[tuple[float, bool]]) -> None:
+        """Count operations another process made: (when each answer came back on our clock,
+        urgent), so this budget keeps to what that process spent in the last window."""
+        for at, urgent in ended:
+            self._slots.append(Slot(at, at, urgent))
+        self._slots = deque(sorted(self._slots, key=lambda s: float("inf") if s.end is None else s.end))
+
+    def end(self, slot: Slot, now: float) -> None:
         slot.end = max(now, slot.start)
         # keep the deque ordered by end time so that expiry from the left stays correct
         ordered = sorted(self._slots, key=lambda s: float("inf") if s.end is None else s.end)

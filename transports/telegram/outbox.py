@@ -13,6 +13,10 @@ has room (background work leaves a reserve for urgent work). A 429 pauses the wh
 `retry_after` (plus a margin) and puts the op back at the front of its priority: nothing is
 sent to that chat before the pause ends. Bound: at most `max_pending` ops wait; beyond it the
 oldest background op is dropped (background work is always re-derivable from newer state).
+
+With a `ChatLedger` (several processes) every operation and pause is also written to Redis,
+and the worker recalls them before its first request: a process that takes over the bot keeps
+to the budget the previous leader spent in the last window (see `ledger`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from telegram import Message
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from transports.telegram.budget import RollingBudget
+from transports.telegram.budget import RollingBudget, Slot
+from transports.telegram.ledger import ChatLedger
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +92,13 @@ class Outbox:
         *,
         clock: Callable[[], float] = time.monotonic,
         max_pending: int = 512,
+        ledger: ChatLedger | None = None,
     ) -> None:
         self.chat_id = chat_id
         self.budget = budget
         self.clock = clock
+        self.ledger = ledger
+        self._recalled = ledger is None
         self.max_pending = max_pending
         self.paused_until = 0.0
         self._pending: list[Op] = []
@@ -167,7 +175,37 @@ class Outbox:
 
     # -- the worker ----------------------------------------------------------------------
 
+    async def _recall(self) -> None:
+        """Seed the budget and the pause with what other processes spent in this chat."""
+        assert self.ledger is not None
+        recalled = await self.ledger.recall()
+        now, wall = self.clock(), time.time()
+        self.budget.restore([(now - (wall - at), urgent) for at, urgent in recalled.ended])
+        if recalled.paused_until > wall:
+            self.paused_until = max(self.paused_until, now + recalled.paused_until - wall)
+        self._recalled = True
+
+    def _wall(self, at: float) -> float:
+        """An instant of `clock` on the wall clock (what the ledger shares between processes)."""
+        return time.time() - (self.clock() - at)
+
+    async def _begin(self, op: Op) -> tuple[Slot, str | None]:
+        slot = self.budget.begin(
+            self.clock(), paced=op.priority is Priority.BACKGROUND, urgent=op.priority is Priority.URGENT
+        )
+        slot_id = await self.ledger.began(slot.urgent) if self.ledger is not None else None
+        return slot, slot_id
+
+    async def _end(self, slot: Slot, slot_id: str | None) -> float:
+        now = self.clock()
+        self.budget.end(slot, now)
+        if self.ledger is not None:
+            await self.ledger.ended(slot_id, self._wall(now))
+        return now
+
     async def _run(self) -> None:
+        if not self._recalled:
+            await self._recall()
         while True:
             op = self._peek()
             if op is None:
@@ -201,19 +239,19 @@ class Outbox:
         shown = self.shows(outgoing.edits) if outgoing.edits is not None else None
         if shown is not None and shown == outgoing.content:
             return  # identical edit: Telegram would answer "message is not modified"
-        slot = self.budget.begin(
-            self.clock(), paced=op.priority is Priority.BACKGROUND, urgent=op.priority is Priority.URGENT
-        )
+        slot, slot_id = await self._begin(op)
         try:
             result = await outgoing.call()
         except RetryAfter as error:
-            self.budget.end(slot, self.clock())
+            await self._end(slot, slot_id)
             self.paused_until = max(self.paused_until, self.clock() + retry_after_s(error) + RETRY_MARGIN_S)
+            if self.ledger is not None:
+                await self.ledger.paused(self._wall(self.paused_until))
             log.warning("chat %s: 429, paused for %.1f s", self.chat_id, retry_after_s(error))
             self._requeue(op)
             return
         except BadRequest as error:
-            self.budget.end(slot, self.clock())
+            await self._end(slot, slot_id)
             if "not modified" in error.message.lower():
                 if outgoing.edits is not None and outgoing.content is not None:
                     self._remember(outgoing.edits, outgoing.content)
@@ -221,7 +259,7 @@ class Outbox:
             self._failed(op, error)
             return
         except (TimedOut, NetworkError) as error:
-            self.budget.end(slot, self.clock())
+            await self._end(slot, slot_id)
             op.attempts += 1
             if op.attempts <= NETWORK_RETRIES and op.priority is not Priority.BACKGROUND:
                 await asyncio.sleep(0.5 * op.attempts)
@@ -230,14 +268,13 @@ class Outbox:
                 self._failed(op, error)
             return
         except TelegramError as error:
-            self.budget.end(slot, self.clock())
+            await self._end(slot, slot_id)
             self._failed(op, error)
             return
         except BaseException:
-            self.budget.end(slot, self.clock())
+            self.budget.end(slot, self.clock())  # cancelled: the ledger keeps it in flight (counted)
             raise
-        done = self.clock()
-        self.budget.end(slot, done)
+        done = await self._end(slot, slot_id)
         if outgoing.content is not None:
             target = result.message_id if isinstance(result, Message) else outgoing.edits
             if target is not None:

@@ -5,7 +5,8 @@ process leads: it holds a lease, polls (or registers the webhook), and runs ever
 chat's session. Everything a new leader needs to carry on lives here, so when the leader dies
 another process takes over within `lease_ms` and the groups' games go on:
 
-    telegram:{bot}:leader        string  owner id of the leading process, PX lease_ms
+    telegram:{bot}:leader        string  owner id of the leading process ("<host>:<pid>:<random>"),
+                                         PX lease_ms: operators (and tests) see which process leads
     telegram:{bot}:grants        hash    "<user id>:<pin>" -> expiry (unix ms): who proved to host what
     telegram:{bot}:chats         hash    chat id -> {"pin", "mode", "tag", "held"}: which game each chat shows
     telegram:{bot}:seats:{chat}  hash    Telegram user id -> {"player_id", "token", "name"}
@@ -13,18 +14,27 @@ another process takes over within `lease_ms` and the groups' games go on:
     telegram:{bot}:polls         hash    poll id -> {"chat", "question"}
     telegram:{bot}:updates       list    webhook updates taken by a process that does not lead,
                                          with their receive time, for the leader to handle
+    telegram:{bot}:spent:{chat}  zset    the chat's budget spent in the last window (`ledger`)
+    telegram:{bot}:pause:{chat}  string  until when (unix ms) a 429 paused the chat (`ledger`)
+
+A chat is claimed with a compare-and-set (`claim_chat`): of two processes attaching games to
+one chat at the same instant exactly one wins, and the other sees the winner's game.
 
 Per-chat hashes expire `STATE_TTL_S` after their last write (a game lasts hours, not days).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+
+from transports.telegram.ledger import ChatLedger
 
 STATE_TTL_S = 24 * 3600
 MAX_QUEUED_UPDATES = 10_000
@@ -45,6 +55,29 @@ return 0
 """
 
 
+# KEYS: chats.  ARGV: chat, expected tag ("" = no attachment), record.  Writes the record only
+# while the chat shows the expected attachment: 1, else 0 (another process got there first).
+CLAIM = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local tag = ''
+if current then tag = cjson.decode(current)['tag'] end
+if tag ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+# KEYS: chats, seats, posts.  ARGV: chat, tag.  Forgets the chat's game if it still shows `tag`.
+DROP = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current and cjson.decode(current)['tag'] == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2], KEYS[3])
+  return 1
+end
+return 0
+"""
+
+
 @dataclass(frozen=True)
 class ChatRecord:
     pin: str
@@ -57,9 +90,12 @@ class SharedState:
     def __init__(self, redis: Redis, bot_id: str) -> None:
         self.redis = redis
         self.prefix = f"telegram:{bot_id}:"
-        self.owner = secrets.token_hex(8)
+        # which process leads, readable in the lease key; the random part tells restarts apart
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._renew = redis.register_script(RENEW)
         self._release = redis.register_script(RELEASE)
+        self._claim = redis.register_script(CLAIM)
+        self._drop = redis.register_script(DROP)
 
     def _key(self, name: str) -> str:
         return self.prefix + name
@@ -75,6 +111,10 @@ class SharedState:
     async def resign(self) -> None:
         await self._release(keys=[self._key("leader")], args=[self.owner])
 
+    def ledger(self, chat_id: int, window_s: float) -> ChatLedger:
+        """The chat's spent budget, as every leader sees it."""
+        return ChatLedger(self.redis, self.prefix, chat_id, window_s, self.owner)
+
     # -- grants --------------------------------------------------------------------------
 
     async def grant(self, user_id: int, pin: str, expires_ms: int) -> None:
@@ -89,9 +129,12 @@ class SharedState:
 
     # -- attached chats ------------------------------------------------------------------
 
-    async def save_chat(self, chat_id: int, record: ChatRecord) -> None:
+    async def claim_chat(self, chat_id: int, record: ChatRecord, expected_tag: str | None) -> bool:
+        """Record what the chat shows, only if it still shows the attachment `expected_tag`
+        (None: nothing). False: another process changed it first (read it again)."""
         value = orjson.dumps({"pin": record.pin, "mode": record.mode, "tag": record.tag, "held": record.held}).decode()
-        await self.redis.hset(self._key("chats"), str(chat_id), value)
+        done = await self._claim(keys=[self._key("chats")], args=[str(chat_id), expected_tag or "", value])
+        return bool(done == 1)
 
     async def chat(self, chat_id: int) -> ChatRecord | None:
         raw = await self.redis.hget(self._key("chats"), str(chat_id))
@@ -103,12 +146,8 @@ class SharedState:
 
     async def drop_chat(self, chat_id: int, tag: str) -> None:
         """Forget the chat's game, unless the chat shows another attachment by now."""
-        current = await self.chat(chat_id)
-        if current is not None and current.tag == tag:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hdel(self._key("chats"), str(chat_id))
-                pipe.delete(self._key(f"seats:{chat_id}"), self._key(f"posts:{chat_id}"))
-                await pipe.execute()
+        keys = [self._key("chats"), self._key(f"seats:{chat_id}"), self._key(f"posts:{chat_id}")]
+        await self._drop(keys=keys, args=[str(chat_id), tag])
 
     # -- a chat's seats and posts --------------------------------------------------------
 
