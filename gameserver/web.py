@@ -93,6 +93,15 @@ async def exam_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "exam.html", media_type="text/html", headers=NO_CACHE | EXAM_PERMISSIONS)
 
 
+# The Speaking room is a video call: camera and microphone (000 §14), nothing else.
+SPEAKING_PERMISSIONS = {"Permissions-Policy": "camera=(self), microphone=(self), geolocation=()"}
+
+
+async def speaking_page(request: Request) -> Response:
+    """Scheduled Speaking: an exam's slots (`?exam=N`), the call room (`?slot=N`), or mine."""
+    return FileResponse(STATIC_DIR / "speaking.html", media_type="text/html", headers=NO_CACHE | SPEAKING_PERMISSIONS)
+
+
 async def grading_page(request: Request) -> Response:
     """Grade Writing and Speaking of IELTS/CEFR attempts: the queue, essays, audio, bands."""
     return FileResponse(STATIC_DIR / "grading.html", media_type="text/html", headers=NO_CACHE)
@@ -189,6 +198,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/play", play_page, methods=["GET", "HEAD"]),
         Route("/exam", exam_page, methods=["GET", "HEAD"]),
         Route("/grading", grading_page, methods=["GET", "HEAD"]),
+        Route("/speaking", speaking_page, methods=["GET", "HEAD"]),
         Route("/account", account_page, methods=["GET", "HEAD"]),
         Route("/wallet", wallet_page, methods=["GET", "HEAD"]),
         Route("/qr.svg", qr_svg, methods=["GET", "HEAD"]),

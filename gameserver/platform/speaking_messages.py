@@ -4,7 +4,9 @@ Client → server (JSON text frames, at most `MAX_MESSAGE_BYTES`):
 
 - `{"type": "chat", "text": "..."}`: 1–`MAX_CHAT_CHARS` characters, relayed to both (with the
   server's time and the sender's role and name) and kept for a late joiner.
-- `{"type": "signal", "session": "s1", "description": {"type": "offer"|"answer", "sdp": "..."}}`
+- `{"type": "signal", "session": "s1", "description": {"type": "offer"|"answer", "sdp": "...",
+  "part": [i, n]}}` (a description larger than a frame is sent in `n` parts, `sdp` a piece of
+  it: the server's WebSocket frames are bounded for every socket, `welcome.max_message_bytes`)
   or `{"type": "signal", "session": "s1", "candidate": {candidate, sdpMid, sdpMLineIndex,
   usernameFragment} | null}`: WebRTC signalling, relayed to the other party only. `session`
   names one negotiation, so a peer drops what belongs to an older one.
@@ -27,6 +29,7 @@ MAX_CHAT_CHARS = 1000
 MAX_SDP_CHARS = 60_000
 MAX_CANDIDATE_CHARS = 2000
 MAX_SESSION_CHARS = 64
+MAX_PARTS = 64
 
 
 class BadRoomMessage(Exception):
@@ -47,10 +50,18 @@ def _short_text(value: object, limit: int, name: str, *, optional: bool = False)
     return value
 
 
-def _description(value: object) -> dict[str, str]:
+def _description(value: object) -> dict[str, Any]:
     if not isinstance(value, dict) or value.get("type") not in ("offer", "answer"):
-        raise _bad("description must be {type: offer|answer, sdp}")
-    return {"type": value["type"], "sdp": _short_text(value.get("sdp"), MAX_SDP_CHARS, "sdp") or ""}
+        raise _bad("description must be {type: offer|answer, sdp, part?}")
+    checked: dict[str, Any] = {"type": value["type"], "sdp": _short_text(value.get("sdp"), MAX_SDP_CHARS, "sdp")}
+    part = value.get("part")
+    if part is not None:
+        if (not isinstance(part, list) or len(part) != 2
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in part)
+                or not 0 <= part[0] < part[1] <= MAX_PARTS):
+            raise _bad(f"part is [index, count] with count at most {MAX_PARTS}")
+        checked["part"] = part
+    return checked
 
 
 def _candidate(value: object) -> dict[str, Any] | None:

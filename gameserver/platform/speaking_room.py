@@ -138,7 +138,10 @@ async def speaking_socket(websocket: WebSocket) -> None:
     except Refused as refusal:
         await websocket.close(refusal.code, refusal.reason)
         return
-    await Room(websocket, live_of(websocket).redis, record, role).run()
+    live = live_of(websocket)
+    # The server's frame bound (uvicorn's, for every socket) may be below the room's own.
+    frame_limit = min(messages.MAX_MESSAGE_BYTES, live.settings.max_message_bytes)
+    await Room(websocket, live.redis, record, role, frame_limit).run()
 
 
 @dataclass
@@ -150,8 +153,10 @@ class Ending:
 class Room:
     """One party's socket in one room, for as long as it lives."""
 
-    def __init__(self, websocket: WebSocket, redis: Redis, record: SlotRecord, role: Role) -> None:
+    def __init__(self, websocket: WebSocket, redis: Redis, record: SlotRecord, role: Role,
+                 frame_limit: int = messages.MAX_MESSAGE_BYTES) -> None:
         self.websocket = websocket
+        self.frame_limit = frame_limit
         self.redis = redis
         self.record = record
         self.role: Role = role
@@ -223,7 +228,7 @@ class Room:
             "name": self.name, "peer_name": slots.display_name(other), "peer_present": peer_present,
             "starts_at": iso(slot.starts_at), "ends_at": iso(slot.ends_at),
             "room_closes_at": iso(slots.room_closes_at(slot)),
-            "held": self.held,
+            "held": self.held, "max_message_bytes": self.frame_limit,
         })
         seen = await self.redis.lrange(self.keys.chat, 0, -1)  # type: ignore[misc]
         pending = await self.redis.lrange(self.keys.signals(self.peer), 0, -1)  # type: ignore[misc]
@@ -271,8 +276,8 @@ class Room:
                 return None
             text = event.get("text")
             data: str | bytes = text if isinstance(text, str) else event.get("bytes") or b""
-            if len(data) > messages.MAX_MESSAGE_BYTES:
-                return Ending(CLOSE_TOO_BIG, f"messages are at most {messages.MAX_MESSAGE_BYTES} bytes")
+            if (len(data.encode()) if isinstance(data, str) else len(data)) > self.frame_limit:
+                return Ending(CLOSE_TOO_BIG, f"messages are at most {self.frame_limit} bytes")
             if not self.limiter.allow():
                 if self.limiter.abusive:
                     return Ending(CLOSE_POLICY, "too many messages")

@@ -118,10 +118,11 @@ async def test_relay_between_processes_backlog_bounds_and_held(
     joined = await talker.recv("welcome")
     assert (joined["role"], joined["peer_present"], joined["peer_name"]) == (
         "candidate", True, owner.username.title())
+    assert joined["max_message_bytes"] == 4096  # the server's frame bound: descriptions come in parts
     assert (await talker.recv("chat"))["text"] == "Hello, are you there?"
     assert (await grader.recv("peer"))["present"] is True
     assert (await grader.recv("call"))["state"] == "held"
-    offer = {"type": "signal", "session": "s1", "description": {"type": "offer", "sdp": "v=0\r\n"}}
+    offer = {"type": "signal", "session": "s1", "description": {"type": "offer", "sdp": "v=0\r\n", "part": [0, 2]}}
     await grader.send(offer)
     relayed = await talker.recv("signal")
     assert relayed["description"] == offer["description"] and relayed["from"] == "grader"
@@ -132,7 +133,9 @@ async def test_relay_between_processes_backlog_bounds_and_held(
     for bad, code in (("{not json", "bad_message"), ('{"type": "dance"}', "unknown_type"),
                       ({"type": "chat", "text": "x" * 1001}, "too_long"),
                       ({"type": "signal", "session": "s1", "description": {"type": "offer", "sdp": 5}}, "bad_message"),
-                      ({"type": "signal", "session": "s1"}, "bad_message"), ("[1, 2]", "bad_message")):
+                      ({"type": "signal", "session": "s1"}, "bad_message"), ("[1, 2]", "bad_message"),
+                      ({"type": "signal", "session": "s1", "description": {"type": "answer", "sdp": "a",
+                                                                           "part": [2, 2]}}, "bad_message")):
         await talker.send(bad)
         assert (await talker.recv("error"))["code"] == code, bad
     await talker.send({"type": "chat", "text": "Yes, I am here."})
