@@ -10,7 +10,7 @@ itself, as the attempts API answers). Graders are managed by the owner (or an ad
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -27,10 +27,10 @@ from gameserver.platform.http import (
     forbidden,
     invalid,
     json_body,
-    live_of,
     page_of,
     require_user,
 )
+from persistence import blobs
 from persistence.accounts.tokens import Principal
 from persistence.exams import attempts, bank
 from persistence.exams.attempts import Taker
@@ -39,6 +39,13 @@ from persistence.ielts import audio, bands, grading, outcome
 from persistence.ielts.grading import GradeIn
 from persistence.ielts.result import GRADED_KINDS, IELTS_KINDS, section_of_positions, skills_present
 from persistence.types import iso
+
+log = logging.getLogger("livequiz.ielts")
+
+
+def _storage_unavailable(error: blobs.BlobStoreError) -> PlatformError:
+    log.error("recording storage failed: %s", error)
+    return PlatformError(503, "storage_unavailable", "the recording could not be stored or read; try again later")
 
 
 async def may_grade(request: Request, principal: Principal, exam: Exam) -> bool:
@@ -85,11 +92,17 @@ async def upload_audio(request: Request) -> Response:
     if content_type is None:
         raise PlatformError(415, "unsupported_media_type",
                             "send a WebM, Ogg, MP4/M4A, MP3 or WAV recording (checked by its content)")
-    path = audio.audio_path(live_of(request).settings.data_dir, exam.id or 0, attempt.id or 0, n, content_type)
-    await asyncio.to_thread(audio.write_file, path, upload.data)
     size = len(upload.data)
-    if not await audio.save_answer(db, attempt.id or 0, n, content_type, size, str(path)):
-        await asyncio.to_thread(audio.remove_files, [str(path)])
+    key = audio.audio_key(exam.id or 0, attempt.id or 0, n, content_type)
+    try:
+        await audio.put(key, bytes(upload.data), content_type)
+        del body, upload  # the bytes are stored: do not hold two copies while the row is written
+        stored = await audio.save_answer(db, attempt.id or 0, n, content_type, size, key)
+        if not stored:  # the attempt closed meanwhile: no row names the blob, so drop it
+            await audio.remove([key])
+    except blobs.BlobStoreError as error:
+        raise _storage_unavailable(error) from error
+    if not stored:
         raise attempts.closed()
     return ORJSONResponse({"n": n, "content_type": content_type, "size": size}, status_code=201)
 
@@ -104,9 +117,11 @@ async def get_audio(request: Request) -> Response:
     if found is None:
         raise PlatformError(404, "not_found", "no recording for that question")
     try:
-        data = await asyncio.to_thread(audio.read_file, found.storage_key)
-    except OSError as error:
-        raise PlatformError(404, "not_found", "the recording's file is gone") from error
+        data = await audio.read(found.storage_key)
+    except blobs.BlobStoreError as error:
+        raise _storage_unavailable(error) from error
+    if data is None:
+        raise PlatformError(404, "not_found", "the recording's file is gone")
     return Response(data, media_type=found.content_type, headers={"Cache-Control": "private, no-store"})
 
 

@@ -107,10 +107,11 @@ OPERATIONS = [
     Operation("POST", "/api/attempts/{attempt_id}/audio", "uploadSpeaking", "Upload a speaking recording",
               responses={201: AudioStored}, tags=_TAGS, parameters={"attempt_id": _ID}, extra=_AUTH | _UPLOAD,
               errors={**_WRITE, 404: ["not_found"], 409: ["attempt_closed"], 415: ["unsupported_media_type"],
-                      422: ["invalid"]},
+                      422: ["invalid"], 503: ["storage_unavailable"]},
               description="By the attempt's taker while it is in progress, for a speaking question `n` of an "
               "exam whose `speaking_mode` is `async`. At most 20 MB; the type is read from the content (WebM, "
-              "Ogg, MP4/M4A, MP3, WAV); a raw body with `Content-Type: audio/...` is taken too. The answer of `n` becomes `{audio: true, content_type, size}`; a new "
+              "Ogg, MP4/M4A, MP3, WAV); a raw body with `Content-Type: audio/...` is taken too. The answer "
+              "of `n` becomes `{audio: true, content_type, size}`; a new "
               "upload replaces the old."),
     Operation("GET", "/api/attempts/{attempt_id}/audio/{n}", "getSpeaking", "A speaking recording",
               responses={200: None}, tags=_TAGS, parameters={"attempt_id": _ID, "n": _N},
@@ -118,7 +119,7 @@ OPERATIONS = [
                   "200": {"description": "the audio", "content": {"audio/*": {"schema": {
                       "type": "string", "format": "binary"}}}},
                   **{str(status): _error(status, codes) for status, codes in
-                     {**_SIGNED_IN, 403: ["forbidden"], 404: ["not_found"]}.items()}}},
+                     {**_SIGNED_IN, 403: ["forbidden"], 404: ["not_found"], 503: ["storage_unavailable"]}.items()}}},
               description="For the candidate, the exam's owner, its graders and admins; anyone else `403`."),
     Operation("POST", "/api/exams/{exam_id}/graders", "addGrader", "Name a grader (owner or admin)",
               responses={201: GraderOut}, request=GraderIn, tags=_TAGS, parameters={"exam_id": _ID}, extra=_AUTH,

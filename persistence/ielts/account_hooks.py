@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import delete
@@ -17,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from persistence.accounts import hooks
 from persistence.exams.models import Attempt, Exam
-from persistence.ielts.audio import remove_files
+from persistence.ielts.audio import remove
 from persistence.ielts.models import AudioAnswer, Grade, Grader
 from persistence.types import iso
 
@@ -45,8 +44,9 @@ async def export_recordings(session: AsyncSession, user_id: int) -> list[dict[st
 
 async def delete_recordings(session: AsyncSession, user_id: int) -> None:
     """Forget the user's recordings and grader appointments (in the deletion's transaction),
-    then remove the files. A deletion that fails after has still removed them: privacy errs
-    that way."""
+    then remove the blobs. A deletion that fails after has still removed them: privacy errs
+    that way. A store that cannot delete (S3 unreachable) fails the deletion instead, so the
+    recordings stay referenced and a retry finds them."""
     rows = (await session.exec(
         select(AudioAnswer).join(Attempt, col(Attempt.id) == col(AudioAnswer.attempt_id))
         .where(col(Attempt.user_id) == user_id)
@@ -56,7 +56,7 @@ async def delete_recordings(session: AsyncSession, user_id: int) -> None:
         await session.delete(row)
     await session.exec(delete(Grader).where(col(Grader.user_id) == user_id))
     await session.flush()
-    await asyncio.to_thread(remove_files, keys)
+    await remove(keys)
 
 
 def install() -> None:

@@ -4,27 +4,27 @@ The type is read from the content's magic bytes, never from the client's header 
 (EBML with the "webm" doctype: Chrome's and Firefox's MediaRecorder), Ogg, MP4/M4A ("ftyp" box:
 Safari's MediaRecorder), MPEG audio (ID3 tag or an MPEG frame sync) and WAV (RIFF/WAVE).
 
-Files are kept under `<data_dir>/ielts/audio/<exam>/<attempt>/`, written and removed by the
-small functions below only, so an S3-compatible store can replace them later; the row keeps
-the file's absolute path (`storage_key`) so that deleting an account (which knows no data
-directory) can remove its recordings. Re-uploading an answer replaces the row and the file.
+Recordings live in the process's blob store (persistence/blobs.py: files under the data
+directory by default, or an S3-compatible bucket) at `ielts/audio/<exam>/<attempt>/<n>-<random>.<ext>`;
+the row keeps that key (`storage_key`), so deleting an account, which is handed only a SQL
+session, removes its recordings through the installed store. Re-uploading an answer replaces
+the row and removes the old blob.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from pathlib import Path
 
 from sqlmodel import col, select
 
+from persistence import blobs
 from persistence.db import Database
 from persistence.exams.attempts import _store_if_open as store_if_open
 from persistence.ielts.models import AudioAnswer
 from persistence.types import utcnow
 
 MAX_AUDIO_BYTES = 20 * 1024 * 1024
-AUDIO_DIR = ("ielts", "audio")
+AUDIO_FOLDER = "ielts/audio/"
 EXTENSIONS = {"audio/webm": "webm", "audio/ogg": "ogg", "audio/mp4": "m4a", "audio/mpeg": "mp3", "audio/wav": "wav"}
 
 
@@ -47,31 +47,30 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def audio_path(data_dir: Path, exam_id: int, attempt_id: int, n: int, content_type: str) -> Path:
-    name = f"{n}-{secrets.token_hex(8)}.{EXTENSIONS[content_type]}"
-    return (data_dir.joinpath(*AUDIO_DIR) / str(exam_id) / str(attempt_id) / name).resolve()
+def audio_key(exam_id: int, attempt_id: int, n: int, content_type: str) -> str:
+    return f"{AUDIO_FOLDER}{exam_id}/{attempt_id}/{n}-{secrets.token_hex(8)}.{EXTENSIONS[content_type]}"
 
 
-def write_file(path: Path, data: bytes | memoryview) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".part")
-    temporary.write_bytes(data)
-    temporary.replace(path)  # a reader never sees half a file
+async def put(key: str, data: bytes, content_type: str) -> None:
+    """Store a recording's bytes (BlobStoreError when the storage fails)."""
+    await blobs.installed().put(key, data, content_type)
 
 
-def read_file(key: str) -> bytes:
-    return Path(key).read_bytes()
+async def read(key: str) -> bytes | None:
+    found = await blobs.installed().get(key)
+    return found[0] if found is not None else None
 
 
-def remove_files(keys: list[str]) -> None:
+async def remove(keys: list[str]) -> None:
+    store = blobs.installed()
     for key in keys:
-        Path(key).unlink(missing_ok=True)
+        await store.delete(key)
 
 
 async def save_answer(db: Database, attempt_id: int, n: int, content_type: str, size: int, key: str) -> bool:
-    """Make the stored file answer `n`, if the attempt is still open at this instant (False when
-    not: the caller removes the file). The answer and the row change in one transaction; the
-    file this one replaces (if any) is removed after."""
+    """Make the stored blob answer `n`, if the attempt is still open at this instant (False when
+    not: the caller removes the blob). The answer and the row change in one transaction; the
+    blob this one replaces (if any) is removed after."""
     value = {"audio": True, "content_type": content_type, "size": size}
     async with db.transaction() as session:
         if not await store_if_open(session, attempt_id, n, value):
@@ -83,7 +82,7 @@ async def save_answer(db: Database, attempt_id: int, n: int, content_type: str, 
         row.content_type, row.size, row.storage_key, row.uploaded_at = content_type, size, key, utcnow()
         session.add(row)
     if previous and previous != key:
-        await asyncio.to_thread(remove_files, [previous])
+        await remove([previous])
     return True
 
 

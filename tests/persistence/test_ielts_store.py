@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from persistence import blobs
 from persistence.accounts import hooks
 from persistence.accounts.deletion import erase
 from persistence.accounts.export import export
+from persistence.blobs import LocalBlobStore
 from persistence.db import Database
 from persistence.exams import attempts, bank
 from persistence.exams.attempts import AttemptError, Taker
@@ -21,6 +23,14 @@ from persistence.ielts import audio, grading, outcome
 from persistence.ielts.grading import GradeIn
 from tests.persistence.ielts_bodies import SPEAKING, WEBM, WRITING, four_skills_exam
 from tests.persistence.test_exams_bank import new_user
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LocalBlobStore]:
+    """A blob store of files under tmp_path as the process's store, for this test only."""
+    saved = blobs._installed
+    yield blobs.install(LocalBlobStore(tmp_path))  # type: ignore[misc]
+    blobs._installed = saved
 
 
 @pytest.fixture
@@ -160,32 +170,37 @@ async def test_an_exam_without_speaking_awaits_writing_only(database: Database) 
     assert [e.awaiting for e in entries] == [["writing"]]
 
 
-async def test_a_recording_answers_only_while_the_attempt_is_open(database: Database, tmp_path: Path) -> None:
+async def _recorded(store: LocalBlobStore, exam_id: int, attempt_id: int, n: int, data: bytes) -> tuple[str, Path]:
+    key = audio.audio_key(exam_id, attempt_id, n, "audio/webm")
+    await audio.put(key, data, "audio/webm")
+    assert await audio.read(key) == data
+    return key, store.path_of(key)
+
+
+async def test_a_recording_answers_only_while_the_attempt_is_open(database: Database, store: LocalBlobStore) -> None:
     _owner, taker, exam_id, attempt_id = await _taken(database)
-    first = audio.audio_path(tmp_path, exam_id, attempt_id, SPEAKING[0], "audio/webm")
-    audio.write_file(first, WEBM)
-    assert await audio.save_answer(database, attempt_id, SPEAKING[0], "audio/webm", len(WEBM), str(first))
+    first, first_path = await _recorded(store, exam_id, attempt_id, SPEAKING[0], WEBM)
+    assert first.startswith(f"ielts/audio/{exam_id}/{attempt_id}/{SPEAKING[0]}-") and first.endswith(".webm")
+    assert await audio.save_answer(database, attempt_id, SPEAKING[0], "audio/webm", len(WEBM), first)
     assert (await attempts.answers_of(database, attempt_id))[SPEAKING[0]] == {
         "audio": True, "content_type": "audio/webm", "size": len(WEBM)}
-    second = audio.audio_path(tmp_path, exam_id, attempt_id, SPEAKING[0], "audio/webm")
-    audio.write_file(second, WEBM[:100])
-    assert await audio.save_answer(database, attempt_id, SPEAKING[0], "audio/webm", 100, str(second))
-    assert not first.exists() and second.exists()  # a new upload replaces the old file
+    second, second_path = await _recorded(store, exam_id, attempt_id, SPEAKING[0], WEBM[:100])
+    assert await audio.save_answer(database, attempt_id, SPEAKING[0], "audio/webm", 100, second)
+    assert not first_path.exists() and second_path.exists()  # a new upload replaces the old blob
     await attempts.finish(database, attempt_id, Taker(taker))
-    assert not await audio.save_answer(database, attempt_id, SPEAKING[1], "audio/webm", 100, str(second))
+    assert not await audio.save_answer(database, attempt_id, SPEAKING[1], "audio/webm", 100, second)
     assert [row.position for row in await audio.of_attempt(database, attempt_id)] == [SPEAKING[0]]
 
 
 async def test_export_lists_grades_and_deletion_removes_recordings(
-    database: Database, tmp_path: Path, ielts_hooks: None
+    database: Database, store: LocalBlobStore, ielts_hooks: None
 ) -> None:
     owner, taker, exam_id, attempt_id = await _taken(database)
     other_owner, other_taker, other_exam, other_attempt = await _taken(database, suffix="2")
     paths = []
     for who, exam, attempt in ((taker, exam_id, attempt_id), (other_taker, other_exam, other_attempt)):
-        path = audio.audio_path(tmp_path, exam, attempt, SPEAKING[0], "audio/webm")
-        audio.write_file(path, WEBM)
-        assert await audio.save_answer(database, attempt, SPEAKING[0], "audio/webm", len(WEBM), str(path))
+        key, path = await _recorded(store, exam, attempt, SPEAKING[0], WEBM)
+        assert await audio.save_answer(database, attempt, SPEAKING[0], "audio/webm", len(WEBM), key)
         await attempts.finish(database, attempt, Taker(who))
         paths.append(path)
     await grading.set_grade(database, attempt_id, GradeIn("writing", 6.0, None, "Fine"), owner)
