@@ -59,6 +59,8 @@ class ExamSummary(_Open):
     time_limit_s: int | None
     pass_percent: int
     free_question_limit: int | None
+    speaking_mode: Literal["async", "scheduled"] = Field(
+        "async", description="IELTS/CEFR speaking: an uploaded recording, or a live call in a booked slot")
     question_count: int
     created_at: str
 
@@ -86,6 +88,7 @@ class ExamCreate(BaseModel):
     time_limit_s: int | None = Field(None, ge=10, le=86_400)
     pass_percent: int = Field(60, ge=0, le=100)
     free_question_limit: int | None = None
+    speaking_mode: Literal["async", "scheduled"] = "async"
     questions: list[dict[str, Any]] | None = None
     sections: list[dict[str, Any]] | None = None
 
