@@ -12,9 +12,9 @@ group shows the winner's game only, which the loser can never displace afterward
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -94,7 +94,8 @@ async def test_simultaneous_attaches_from_two_processes_one_wins(
             await grant(server, tg, game)
 
         async with httpx.AsyncClient(timeout=30) as http:
-            await redis.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")  # reads go on, writes wait
+            await redis.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")  # type: ignore[no-untyped-call]
+            # (reads go on, writes wait)
             answers = await asyncio.gather(*(attach(http, s, g) for s, g in zip(servers, games, strict=True)))
             statuses = sorted(a.status_code for a in answers)
             assert statuses == [201, 409], [a.text for a in answers]
@@ -104,7 +105,9 @@ async def test_simultaneous_attaches_from_two_processes_one_wins(
             winner, loser = games[won], games[1 - won]
 
             # the group shows the winner's game, in Redis and in the chat; nothing of the loser's
-            record = await redis.hget(f"telegram:{tg.token.split(':')[0]}:chats", str(GROUP))
+            # redis-py types its async commands as `Awaitable[T] | T`
+            chats = f"telegram:{tg.token.split(':')[0]}:chats"
+            record = await cast("Awaitable[bytes | None]", redis.hget(chats, str(GROUP)))
             assert record is not None and f'"pin":"{winner["pin"]}"' in record.decode()
             await wait_until(lambda: lobby_titles(tg), timeout=15, what="the winner's lobby")
 
