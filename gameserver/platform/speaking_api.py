@@ -29,7 +29,7 @@ from gameserver.platform.http import (
     page_of,
     require_user,
 )
-from persistence.speaking import slots
+from persistence.speaking import account_hooks, slots
 from persistence.speaking.slots import SlotRecord, SpeakingError
 from persistence.types import as_utc, iso, utcnow
 
@@ -188,6 +188,7 @@ def speaking_routes() -> list[BaseRoute]:
     from gameserver.platform.speaking_room import speaking_socket
 
     describe()  # this area's part of /openapi.json
+    account_hooks.install()  # bookings in the user's data export; future ones cancelled with the account
     return [
         Route("/api/exams/{exam_id:int}/speaking-slots", publish_slot, methods=["POST"]),
         Route("/api/exams/{exam_id:int}/speaking-slots", list_slots, methods=["GET"]),

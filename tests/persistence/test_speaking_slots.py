@@ -70,14 +70,16 @@ async def test_past_and_overlapping_slots_are_refused(database: Database) -> Non
     exam, other_exam = await exam_of(database, owner), await exam_of(database, owner)
     with _Code("invalid"):
         await slots.publish(database, exam, owner, utcnow() - timedelta(minutes=1), 15)
-    first = await slots.publish(database, exam, owner, soon(60), 15)
-    for start, exam_used in ((soon(70), exam), (soon(50), other_exam), (soon(55), exam)):
+    base = soon(60)  # one reading of the clock: the slots below are placed exactly against it
+    first = await slots.publish(database, exam, owner, base, 15)
+    at = [base + timedelta(minutes=m) for m in (10, -10, -5, 15, -15)]
+    for start, exam_used in ((at[0], exam), (at[1], other_exam), (at[2], exam)):
         with pytest.raises(SpeakingError) as info:
             await slots.publish(database, exam_used, owner, start, 15)
         assert info.value.code == "slot_overlap" and info.value.details[0]["slot_id"] == first.id
     # Back to back is not an overlap.
-    await slots.publish(database, exam, owner, soon(75), 15)
-    await slots.publish(database, exam, owner, soon(45), 15)
+    await slots.publish(database, exam, owner, at[3], 15)
+    await slots.publish(database, exam, owner, at[4], 15)
 
 
 async def test_racing_candidates_exactly_one_wins(database: Database) -> None:
@@ -181,3 +183,42 @@ async def test_withdrawing_a_slot_takes_its_booking_only_before_the_start(databa
     assert await slots.get(database, slot.id or 0) is None
     with _Code("not_found"):
         await slots.delete_slot(database, slot.id or 0)
+
+
+async def test_the_export_lists_bookings_and_deletion_frees_future_slots(database: Database) -> None:
+    from persistence.accounts import hooks
+    from persistence.speaking import account_hooks
+
+    account_hooks.install()
+    owner, leaving = await user(database, "host5"), await user(database, "leaving")
+    exam = await exam_of(database, owner, title="Export me")
+    past, future = await slots.publish(database, exam, owner, soon(60), 10), await slots.publish(
+        database, exam, owner, soon(120), 10)
+    other_exam = await exam_of(database, owner)
+    await slots.book(database, past.id or 0, leaving)
+    await slots.book(database, (await slots.publish(database, other_exam, owner, soon(180), 10)).id or 0, leaving)
+    await slots.record_held(database, past.id or 0)
+    async with database.session() as session:
+        exported = await hooks.export_sections["speaking"](session, leaving)
+        graded = await account_hooks.export_speaking(session, owner)
+    assert next((e["slot_id"], e["role"], e["state"], e["exam_title"]) for e in exported) == (
+        past.id, "candidate", "held", "Export me")
+    assert len(exported) == 2 and {e["role"] for e in graded} == {"grader"} and len(graded) == 3
+    assert future.id in {e["slot_id"] for e in graded}
+    await _move(database, past.id or 0, utcnow() - timedelta(hours=2))  # the held call is in the past
+    async with database.transaction() as session:
+        await account_hooks.cancel_future_bookings(session, leaving)
+    async with database.session() as session:
+        left = await account_hooks.export_speaking(session, leaving)
+    assert [e["slot_id"] for e in left] == [past.id]  # the future booking went, the held call stays
+
+
+async def _move(db: Database, slot_id: int, starts_at: datetime) -> None:
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    from persistence.speaking.models import SpeakingSlot
+
+    async with db.transaction() as session:
+        await session.exec(update(SpeakingSlot).where(col(SpeakingSlot.id) == slot_id)
+                           .values(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=10)))
