@@ -11,6 +11,7 @@ itself, as the attempts API answers). Graders are managed by the owner (or an ad
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -122,7 +123,26 @@ async def get_audio(request: Request) -> Response:
         raise _storage_unavailable(error) from error
     if data is None:
         raise PlatformError(404, "not_found", "the recording's file is gone")
-    return Response(data, media_type=found.content_type, headers={"Cache-Control": "private, no-store"})
+    return _ranged(data, found.content_type, request.headers.get("range"))
+
+
+def _ranged(data: bytes, content_type: str, asked: str | None) -> Response:
+    """The recording, or one byte range of it (`Range: bytes=a-b`, `a-`, `-n`): a player seeks
+    in a recording by asking for its later bytes."""
+    headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
+    match = re.fullmatch(r"bytes=(\d{0,12})-(\d{0,12})", asked.strip()) if asked else None
+    if match is None or not (match[1] or match[2]):
+        return Response(data, media_type=content_type, headers=headers)
+    size = len(data)
+    if match[1]:
+        start, end = int(match[1]), min(int(match[2]), size - 1) if match[2] else size - 1
+    else:
+        start, end = max(0, size - int(match[2])), size - 1
+    if start >= size or start > end:
+        raise PlatformError(416, "range_not_satisfiable", f"the recording has {size} bytes",
+                            headers={"Content-Range": f"bytes */{size}"})
+    return Response(data[start:end + 1], status_code=206, media_type=content_type,
+                    headers=headers | {"Content-Range": f"bytes {start}-{end}/{size}"})
 
 
 async def _managed_exam(request: Request) -> Exam:

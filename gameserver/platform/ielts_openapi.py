@@ -118,9 +118,13 @@ OPERATIONS = [
               extra=_AUTH | {"responses": {
                   "200": {"description": "the audio", "content": {"audio/*": {"schema": {
                       "type": "string", "format": "binary"}}}},
+                  "206": {"description": "the bytes a `Range: bytes=a-b` asked for", "content": {"audio/*": {
+                      "schema": {"type": "string", "format": "binary"}}}},
                   **{str(status): _error(status, codes) for status, codes in
-                     {**_SIGNED_IN, 403: ["forbidden"], 404: ["not_found"], 503: ["storage_unavailable"]}.items()}}},
-              description="For the candidate, the exam's owner, its graders and admins; anyone else `403`."),
+                     {**_SIGNED_IN, 403: ["forbidden"], 404: ["not_found"], 416: ["range_not_satisfiable"],
+                      503: ["storage_unavailable"]}.items()}}},
+              description="For the candidate, the exam's owner, its graders and admins; anyone else `403`. "
+              "One `Range` is honoured (a player seeks)."),
     Operation("POST", "/api/exams/{exam_id}/graders", "addGrader", "Name a grader (owner or admin)",
               responses={201: GraderOut}, request=GraderIn, tags=_TAGS, parameters={"exam_id": _ID}, extra=_AUTH,
               errors={**_WRITE, 403: ["forbidden", "csrf"], 404: ["not_found"], 422: ["invalid"]},

@@ -79,6 +79,14 @@ async def test_an_ielts_attempt_from_recording_to_overall_band(
             assert other.json()["content_type"] == kind  # by the bytes, whatever the part's header says
         heard = await http.get(f"/api/attempts/{attempt_id}/audio/{SPEAKING[0]}", headers=taker.headers)
         assert (heard.status_code, heard.headers["content-type"], heard.content) == (200, "audio/webm", WEBM)
+        url = f"/api/attempts/{attempt_id}/audio/{SPEAKING[0]}"
+        part = await http.get(url, headers=taker.headers | {"Range": "bytes=4-13"})
+        assert (part.status_code, part.content, part.headers["content-range"]) == (206, WEBM[4:14],
+                                                                                   f"bytes 4-13/{len(WEBM)}")
+        tail = await http.get(url, headers=taker.headers | {"Range": "bytes=-5"})
+        assert (tail.status_code, tail.content) == (206, WEBM[-5:])
+        beyond = await http.get(url, headers=taker.headers | {"Range": f"bytes={len(WEBM)}-"})
+        assert (beyond.status_code, beyond.json()["error"]["code"]) == (416, "range_not_satisfiable")
         finished = (await http.post(f"/api/attempts/{attempt_id}/finish", headers=taker.headers)).json()
         # 1 of 2 listening = 20/40 (5.5); 2 of 2 reading = 40/40 (9.0).
         assert finished["bands"] == {"listening": 5.5, "reading": 9.0, "writing": None, "speaking": None}
