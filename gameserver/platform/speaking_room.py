@@ -5,7 +5,8 @@ Who may enter: the slot's grader and its booked candidate, signed in by the sess
 so another site cannot ride the cookie) or by `Authorization: Bearer` (scripts). The room is
 open from 5 minutes before the slot to 10 minutes after its end; a socket is refused outside
 that window, and closed when it ends. Refusals accept, then close with a code and a reason the
-page can show: 4401 not signed in, 4403 not a party of this slot, 4404 no such slot,
+page can show: 4401 not signed in, 4403 not a party of this slot (or the exam's speaking is
+no longer scheduled), 4404 no such slot,
 4425 not open yet, 4410 closed; 4409 when the same party opened the room elsewhere.
 
 The media never touch the server: the browsers talk peer to peer. What passes here goes
@@ -124,6 +125,8 @@ async def admit(websocket: WebSocket, now: datetime) -> tuple[SlotRecord, Role, 
     role = record.role_of(principal.user_id)
     if role is None or record.booking is None:
         raise Refused(CLOSE_FORBIDDEN, "only the slot's grader and its booked candidate may enter")
+    if not slots.has_scheduled_speaking(record.exam):  # its owner has switched the exam to uploads
+        raise Refused(CLOSE_FORBIDDEN, "this exam's speaking is no longer a scheduled call")
     if now < slots.room_opens_at(record.slot):
         raise Refused(CLOSE_NOT_OPEN, f"the room opens at {iso(slots.room_opens_at(record.slot))}")
     if now >= slots.room_closes_at(record.slot):

@@ -121,6 +121,11 @@ async def test_booking_listing_and_cancelling(speaking_server: ServerProcess, sq
         assert code_of(await http.delete(booking, headers=bob.headers)) == (404, "not_found")
         assert (await http.delete(booking, headers=ada.headers)).status_code == 204
         assert (await http.post(booking, headers=bob.headers)).status_code == 201
+        # Switched to uploads, the exam takes no more bookings.
+        assert (await http.patch(f"/api/exams/{exam_id}", json={"speaking_mode": "async"},
+                                 headers=owner.headers)).status_code == 200
+        assert code_of(await http.post(f"/api/speaking-slots/{late['id']}/booking",
+                                       headers=eve.headers)) == (409, "speaking_not_scheduled")
 
 
 async def test_bad_bodies_and_ids_are_refused(

@@ -101,6 +101,14 @@ async def test_only_the_two_parties_enter_and_only_while_open(
     room = await RoomClient.connect(server.ws_url, slot_id, cookie | {"Origin": server.base_url})
     assert (await room.recv("welcome"))["role"] == "grader"
     await room.close()
+    # The owner switches the exam's speaking to uploads: the room is no more.
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        exam_id = (await http.get(f"/api/speaking-slots/{slot_id}", headers=owner.headers)).json()["exam_id"]
+        switched = await http.patch(f"/api/exams/{exam_id}", json={"speaking_mode": "async"}, headers=owner.headers)
+        assert switched.status_code == 200, switched.text
+    room = await RoomClient.connect(server.ws_url, slot_id, candidate.headers)
+    code, reason = await room.closed_with()
+    assert code == FORBIDDEN and "no longer a scheduled call" in reason
 
 async def test_relay_between_processes_backlog_bounds_and_held(
     two_servers: tuple[ServerProcess, ServerProcess], sql_target: SqlTarget, redis_url: str
