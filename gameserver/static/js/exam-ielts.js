@@ -59,6 +59,17 @@ export function countWords(text) {
   return text.trim().split(/\s+/).filter(Boolean).length;
 }
 
+// Essay saves go one after another (a slow long save never lands after a newer one), and
+// finishing first sends what is still waiting for its delay.
+let inflight = Promise.resolve();
+let waiting = null; // the save of the essay typed last, while its delay runs
+
+/** Send the essay still waiting for its delay and wait for every essay save in flight. */
+export async function flushEssay() {
+  if (waiting) waiting();
+  await inflight;
+}
+
 /** The essay box of a Writing task. `save(body)` resolves true once the server has it. */
 export function renderEssay(box, question, { attemptId, given, save }) {
   const key = `${DRAFT_PREFIX}${attemptId}:${question.n}`;
@@ -70,17 +81,22 @@ export function renderEssay(box, question, { attemptId, given, save }) {
   area.value = draft !== null ? draft : stored;
   const showCount = () => setText(words, t("ielts.words", { count: countWords(area.value) }));
   let pending = null;
-  const commit = async () => {
+  const commit = () => {
     clearTimeout(pending);
     pending = null;
+    if (waiting === commit) waiting = null;
     const text = area.value;
-    if (await save({ text }) && localStorage.getItem(key) === text) localStorage.removeItem(key);
+    inflight = inflight.then(async () => {
+      if (await save({ text }) && localStorage.getItem(key) === text) localStorage.removeItem(key);
+    });
+    return inflight;
   };
   area.addEventListener("input", () => {
     localStorage.setItem(key, area.value);
     showCount();
     clearTimeout(pending);
     pending = setTimeout(commit, ESSAY_SAVE_DELAY_MS);
+    waiting = commit;
   });
   area.addEventListener("change", commit);
   showCount();
@@ -110,7 +126,7 @@ function skillRows(exam, result) {
     const graded = value !== null && value !== undefined;
     let shown = t("ielts.result.awaiting");
     if (graded) shown = ielts ? bandText(value) : t("ielts.result.percent", { percent: value });
-    const note = ielts && skill in raw ? t("ielts.result.raw", { correct: raw[skill] }) : "";
+    const note = ielts && raw[skill] != null ? t("ielts.result.raw", { correct: raw[skill] }) : "";
     return h("tr", { "data-testid": `skill-row-${skill}` },
       h("th", { scope: "row", text: t(`ielts.skill.${skill}`) }),
       h("td", { class: "exam-band", "data-testid": `band-${skill}`, "data-graded": String(graded), text: shown }),

@@ -93,7 +93,7 @@ export function renderSpeaking(box, question, { exam, attemptId, given, onUpload
   const bar = h("progress", { max: "100", value: "0", "data-testid": "upload-progress", hidden: true });
   const status = h("p", { class: "muted", "data-testid": "rec-status", "aria-live": "polite" });
   const error = h("p", { class: "form-error", "data-testid": "rec-error", role: "alert", hidden: true });
-  const player = h("audio", { controls: true, preload: "none", "data-testid": "playback", hidden: true });
+  const player = h("audio", { controls: true, preload: "metadata", "data-testid": "playback", hidden: true });
   const file = h("input", { type: "file", accept: "audio/*", class: "sr-only", "data-testid": "audio-file" });
   const pick = h("label", { class: "btn btn-ghost file-btn" }, h("span", { text: t("ielts.speaking.file") }), file);
 

@@ -13,7 +13,8 @@
 
 import { initI18n, t, has } from "./i18n.js";
 import { h, $, showScreen, setText } from "./ui.js";
-import { isBanded, isIelts, skillOf, renderSections, renderEssay, showBandResult, listMyResults } from "./exam-ielts.js";
+import { isBanded, isIelts, skillOf, renderSections, renderEssay, flushEssay, showBandResult, listMyResults }
+  from "./exam-ielts.js";
 import { renderSpeaking, stopRecording } from "./exam-speaking.js";
 
 const CSRF_KEY = "lq_csrf";
@@ -28,6 +29,7 @@ let attempt = null; // {id, questions, deadline, mode}
 const answers = new Map(); // n → the answer body as saved
 let index = 0;
 let ended = false;
+let finishing = false;
 let timerHandle = null;
 let snapshotHandle = null;
 let stream = null;
@@ -260,6 +262,10 @@ function stopProctoring() {
 }
 
 async function finish() {
+  if (ended || finishing) return;
+  finishing = true;
+  await flushEssay(); // the last words typed reach the server before the attempt closes
+  finishing = false;
   if (ended) return;
   stopProctoring();
   const { status, data } = await api("POST", `/api/attempts/${attempt.id}/finish`);

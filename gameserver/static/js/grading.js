@@ -16,7 +16,7 @@ import { isIelts, skillOf, bandText, countWords, renderResult } from "./exam-iel
 const PAGE_SIZE = 20;
 const GRADED_SKILLS = ["writing", "speaking"];
 const BANDS = Array.from({ length: 19 }, (_, i) => i / 2); // 0, 0.5, … 9
-const MAX_COMMENT = 2000;
+const MAX_COMMENT = 5000; // the server's bound (persistence/ielts/grading.py)
 
 let queueCursor = null;
 const queued = new Map(); // attempt id → its queue entry (the candidate's name)
@@ -112,16 +112,16 @@ function gradeForm(attempt, exam, skill) {
   const graded = current !== null && current !== undefined;
   let score;
   if (ielts) {
-    score = h("select", { class: "big-input", id: `score-${skill}`, "data-testid": `band-${skill}`, required: true },
+    score = h("select", { class: "big-input", id: `score-${skill}`, "data-testid": `grade-band-${skill}`, required: true },
       h("option", { value: "", text: t("ielts.grading.choose_band") }),
       ...BANDS.map((band) => h("option", { value: String(band), text: bandText(band) })));
     score.value = graded ? String(current) : "";
   } else {
-    score = h("input", { class: "big-input", id: `score-${skill}`, "data-testid": `percent-${skill}`, type: "number",
+    score = h("input", { class: "big-input", id: `score-${skill}`, "data-testid": `grade-percent-${skill}`, type: "number",
       min: "0", max: "100", step: "1", inputmode: "numeric", required: true });
     score.value = graded ? String(current) : "";
   }
-  const comment = h("textarea", { class: "exam-text", id: `comment-${skill}`, "data-testid": `comment-${skill}`,
+  const comment = h("textarea", { class: "exam-text", id: `comment-${skill}`, "data-testid": `grade-comment-${skill}`,
     maxlength: String(MAX_COMMENT), rows: "4" });
   comment.value = (result.comments || {})[skill] || "";
   const state = h("p", { class: "muted", "data-testid": `graded-${skill}`, "aria-live": "polite",

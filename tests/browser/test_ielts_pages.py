@@ -1,0 +1,296 @@
+"""IELTS and CEFR pages in real Chromium (PLATFORM.md "IELTS and CEFR").
+
+End to end: a candidate takes an IELTS attempt (Listening and Reading answered, two essays
+typed — one reload in the middle loses nothing — a Speaking answer recorded from Chromium's fake
+microphone and uploaded, a wrong file refused), finishes and sees Listening and Reading in
+bands with Writing and Speaking awaiting; a grader the owner named grades both on /grading
+(reading the essay, the audio loading); the candidate then sees the overall band and its CEFR
+level appear. A CEFR exam with scheduled speaking is taken and graded in Uzbek and Russian.
+
+A server of its own on SQLite; a browser of its own started with the fake media flags (the
+shared one has no microphone); users are written into the database with a browser session.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.browser.test_exam_page import Site
+from tests.platform_support import platform_server
+from tests.sql_support import SqlTarget
+from tests.support import ServerProcess
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=15_000)
+
+MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+ESSAY_1 = "The chart shows that rainfall in Tashkent rises in spring and falls sharply in summer months."
+ESSAY_2 = "Some people think cities should ban cars from the centre.\nI agree, because walking is healthier."
+
+IELTS_EXAM: dict[str, Any] = {
+    "title": "IELTS mock",
+    "kind": "ielts_academic",
+    "time_limit_s": 3600,
+    "sections": [
+        {"skill": "listening", "questions": [
+            {"type": "select_one", "text": "Where does she live?", "options": ["Bukhara", "Khiva"], "correct": 0},
+            {"type": "select_one", "text": "What time is the train?", "options": ["9:00", "10:00"], "correct": 1},
+        ]},
+        {"skill": "reading", "questions": [
+            {"type": "select_one", "text": "The writer's main point?", "options": ["Trade", "Water"], "correct": 1},
+            {"type": "text", "text": "One word for a dry region?", "accepted": ["desert"]},
+        ]},
+        {"skill": "writing", "questions": [
+            {"type": "free", "text": "Task 1: describe the chart."},
+            {"type": "free", "text": "Task 2: should cars leave city centres?"},
+        ]},
+        {"skill": "speaking", "questions": [{"type": "free", "text": "Describe your home town."}]},
+    ],
+}
+ESSAY_N = (4, 5)
+SPEAKING_N = 6
+
+CEFR_EXAM: dict[str, Any] = {
+    "title": "CEFR check",
+    "kind": "cefr",
+    "speaking_mode": "scheduled",
+    "sections": [
+        {"skill": "listening", "questions": [
+            {"type": "select_one", "text": "Which city was named?", "options": ["Nukus", "Termez"], "correct": 0},
+        ]},
+        {"skill": "reading", "questions": [
+            {"type": "select_one", "text": "Capital city?", "options": ["Samarkand", "Tashkent"], "correct": 1},
+        ]},
+        {"skill": "writing", "questions": [{"type": "free", "text": "Write about your family."}]},
+        {"skill": "speaking", "questions": [{"type": "free", "text": "Talk about your work."}]},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def ielts_site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[ServerProcess, SqlTarget]]:
+    folder = tmp_path_factory.mktemp("ielts-web")
+    target = SqlTarget("sqlite", url=f"sqlite+aiosqlite:///{folder / 'ielts.db'}")
+    with platform_server(target, folder / "data", redis_url) as server:
+        yield server, target
+
+
+@pytest.fixture(scope="module")
+def media_browser(browser: Any) -> Iterator[Any]:
+    """Chromium with a fake microphone and camera that needs no permission prompt."""
+    launched = browser.browser_type.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *MEDIA_ARGS])
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def site(media_browser: Any, ielts_site: tuple[ServerProcess, SqlTarget]) -> Iterator[Site]:
+    made = Site(media_browser, *ielts_site)
+    yield made
+    made.pages.close()
+
+
+def exam_with_grader(site: Site, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    owner, grader = site.user(), site.user()
+    response = site.api("POST", "/api/exams", owner, body | {"title": f"{body['title']} {secrets.token_hex(3)}"})
+    assert response.status_code == 201, response.text
+    exam_id = int(response.json()["id"])
+    named = site.api("POST", f"/api/exams/{exam_id}/graders", owner, {"user_id": grader["id"]})
+    assert named.status_code == 201, named.text
+    return exam_id, owner, grader
+
+
+def attempt_of(site: Site, exam_id: int, owner: dict[str, Any]) -> dict[str, Any]:
+    items = site.api("GET", f"/api/exams/{exam_id}/attempts", owner).json()["items"]
+    assert len(items) == 1, items
+    found = site.api("GET", f"/api/attempts/{items[0]['id']}", owner)
+    assert found.status_code == 200, found.text
+    return dict(found.json())
+
+
+def band(value: float) -> str:
+    return f"{value:.1f}"
+
+
+@pytest.mark.slow
+def test_an_ielts_attempt_end_to_end_graded_on_the_grading_page(site: Site, tmp_path: Path) -> None:
+    exam_id, owner, grader = exam_with_grader(site, IELTS_EXAM)
+    candidate = site.user()
+    page = site.open_signed_in(f"/exam?id={exam_id}&lang=en", candidate, "candidate")
+    expect(page.get_by_test_id("exam-facts")).to_contain_text("IELTS Academic")
+    page.get_by_test_id("exam-start").click()
+
+    # Listening: one right, one wrong; Reading: both right.
+    expect(page.get_by_test_id("section-heading")).to_have_text("Listening")
+    page.get_by_test_id("option-0").check()
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+    page.get_by_test_id("next").click()
+    page.get_by_test_id("option-0").check()
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+    page.get_by_test_id("section-reading").click()
+    expect(page.get_by_test_id("section-heading")).to_have_text("Reading")
+    expect(page.get_by_test_id("question-text")).to_have_text("The writer's main point?")
+    page.get_by_test_id("option-1").check()
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+    page.get_by_test_id("next").click()
+    page.get_by_test_id("text-answer").fill("Desert")
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+
+    # Writing: an essay box with a word count, saved as the text answer.
+    page.get_by_test_id("section-writing").click()
+    expect(page.get_by_test_id("section-heading")).to_have_text("Writing")
+    page.get_by_test_id("essay").fill(ESSAY_1)
+    expect(page.get_by_test_id("word-count")).to_have_text(f"Words: {len(ESSAY_1.split())}")
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+    page.get_by_test_id("next").click()
+    # The second essay's save never reaches the server (the connection drops); the page is
+    # reloaded: the draft it kept is shown again and sent.
+    blocked = f"**/answers/{ESSAY_N[1]}"
+    page.route(blocked, lambda route: route.abort())
+    page.get_by_test_id("essay").fill(ESSAY_2)
+    expect(page.get_by_test_id("exam-error")).to_have_text("No connection to the server.")
+    page.unroute(blocked)
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    assert "attempt=" in page.url
+    page.get_by_test_id("exam-start").click()  # takes the attempt up again
+    page.get_by_test_id("section-writing").click()
+    page.get_by_test_id("next").click()
+    expect(page.get_by_test_id("essay")).to_have_value(ESSAY_2)
+    expect(page.get_by_test_id("word-count")).to_have_text(f"Words: {len(ESSAY_2.split())}")
+    expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
+
+    # Speaking: record from the fake microphone, stop, the upload is played back.
+    page.get_by_test_id("section-speaking").click()
+    expect(page.get_by_test_id("section-heading")).to_have_text("Speaking")
+    page.get_by_test_id("record").click()
+    expect(page.get_by_test_id("rec-time")).to_have_text("0:02")
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("rec-status")).to_contain_text("Your answer is saved")
+    expect(page.get_by_test_id("playback")).to_be_visible()
+    page.wait_for_function("document.querySelector('[data-testid=playback]').readyState >= 1")
+    expect(page.get_by_test_id("record")).to_have_text("Record again")
+    # A file that is not audio is refused by its content, whatever its name says.
+    fake = tmp_path / "answer.webm"
+    fake.write_text("not really audio", encoding="utf-8")
+    page.get_by_test_id("audio-file").set_input_files(str(fake))
+    expect(page.get_by_test_id("rec-error")).to_have_text(
+        "This is not an audio file the exam accepts (WebM, Ogg, MP4/M4A, MP3 or WAV).")
+    screenshot(page, "ielts-speaking")
+
+    seen = attempt_of(site, exam_id, owner)
+    answers = {a["n"]: a for a in seen["answers"]}
+    assert [answers[n]["text"] for n in ESSAY_N] == [ESSAY_1, ESSAY_2]
+    assert answers[SPEAKING_N]["audio"] is True and answers[SPEAKING_N]["content_type"].startswith("audio/")
+    assert answers[SPEAKING_N]["size"] > 1000
+
+    page.get_by_test_id("finish").click()
+    expect(page.get_by_test_id("band-writing")).to_have_text("awaiting grading")
+    expect(page.get_by_test_id("band-speaking")).to_have_text("awaiting grading")
+    result = attempt_of(site, exam_id, owner)["result"]
+    expect(page.get_by_test_id("band-listening")).to_have_text(band(result["bands"]["listening"]))
+    expect(page.get_by_test_id("band-reading")).to_have_text(band(result["bands"]["reading"]))
+    assert result["bands"]["reading"] > result["bands"]["listening"]  # 2 of 2 against 1 of 2
+    expect(page.get_by_test_id("overall-band")).to_have_text(
+        "Overall band: shown once Writing and Speaking are graded")
+    expect(page.get_by_test_id("result-refresh")).to_be_visible()
+
+    # The grader's queue, the essay, the audio, two bands.
+    marking = site.open_signed_in("/grading?lang=en", grader, "grader")
+    item = marking.get_by_test_id("grading-item").filter(has_text=IELTS_EXAM["title"])
+    expect(item).to_have_count(1)
+    expect(item.get_by_test_id("grading-awaiting")).to_have_text("Awaiting: Writing, Speaking")
+    item.get_by_test_id("grading-open").click()
+    expect(marking.get_by_test_id(f"essay-{ESSAY_N[0]}")).to_have_text(ESSAY_1)
+    expect(marking.get_by_test_id(f"essay-{ESSAY_N[1]}")).to_have_text(ESSAY_2)
+    marking.wait_for_function(f"document.querySelector('[data-testid=audio-{SPEAKING_N}]').readyState >= 1")
+    marking.get_by_test_id("grade-band-writing").select_option("6.5")
+    marking.get_by_test_id("grade-comment-writing").fill("Clear position; develop the second paragraph.")
+    marking.get_by_test_id("grade-writing").click()
+    expect(marking.get_by_test_id("graded-writing")).to_have_text("Graded: 6.5")
+
+    # Half graded: the candidate sees Writing, the overall still waits.
+    page.get_by_test_id("result-refresh").click()
+    expect(page.get_by_test_id("band-writing")).to_have_text("6.5")
+    expect(page.get_by_test_id("overall-band")).to_have_attribute("data-released", "false")
+
+    marking.get_by_test_id("grade-band-speaking").select_option("7")
+    marking.get_by_test_id("grade-speaking").click()
+    expect(marking.get_by_test_id("graded-speaking")).to_have_text("Graded: 7.0")
+    screenshot(marking, "ielts-grading")
+    marking.get_by_test_id("back").click()
+    expect(marking.get_by_test_id("grading-item").filter(has_text=IELTS_EXAM["title"])).to_have_count(0)
+
+    # The candidate reloads the result's address: the overall band and its CEFR level.
+    page.reload()
+    final = attempt_of(site, exam_id, owner)["result"]
+    assert final["overall"] is not None and final["cefr"]
+    expect(page.get_by_test_id("overall-band")).to_have_text(f"Overall band: {band(final['overall'])}")
+    expect(page.get_by_test_id("cefr-level")).to_have_text(f"CEFR level: {final['cefr']}")
+    expect(page.get_by_test_id("band-speaking")).to_have_text("7.0")
+    expect(page.get_by_test_id("comment-writing")).to_contain_text("Clear position; develop the second paragraph.")
+    expect(page.get_by_test_id("result-refresh")).to_be_hidden()
+    screenshot(page, "ielts-result")
+    assert not site.pages.problems(), site.pages.problems()
+
+
+def test_a_cefr_exam_with_live_speaking_in_uzbek_and_russian(site: Site) -> None:
+    exam_id, owner, grader = exam_with_grader(site, CEFR_EXAM)
+    candidate = site.user()
+    page = site.open_signed_in(f"/exam?id={exam_id}&lang=uz", candidate, "candidate-uz")
+    page.get_by_test_id("exam-start").click()
+    expect(page.get_by_test_id("section-heading")).to_have_text("Tinglab tushunish")
+    page.get_by_test_id("option-1").check()  # wrong
+    expect(page.get_by_test_id("saved")).to_have_text("Javob saqlandi")
+    page.get_by_test_id("section-reading").click()
+    expect(page.get_by_test_id("section-heading")).to_have_text("Oʻqish")
+    page.get_by_test_id("option-1").check()
+    expect(page.get_by_test_id("saved")).to_have_text("Javob saqlandi")
+    page.get_by_test_id("section-writing").click()
+    page.get_by_test_id("essay").fill("My family is large and friendly.")
+    expect(page.get_by_test_id("word-count")).to_have_text("Soʻzlar: 6")
+    page.get_by_test_id("section-speaking").click()
+    # Scheduled speaking: no recorder, a way to the booking instead.
+    expect(page.get_by_test_id("speaking-scheduled")).to_be_visible()
+    expect(page.get_by_test_id("speaking-book")).to_have_attribute("href", f"/speaking?exam={exam_id}")
+    expect(page.get_by_test_id("record")).to_have_count(0)
+    page.get_by_test_id("section-writing").click()
+    expect(page.get_by_test_id("essay")).to_have_value("My family is large and friendly.")
+    page.get_by_test_id("finish").click()
+    expect(page.get_by_test_id("band-listening")).to_have_text("0%")
+    expect(page.get_by_test_id("band-reading")).to_have_text("100%")
+    expect(page.get_by_test_id("band-writing")).to_have_text("tekshiruv kutilmoqda")
+    expect(page.get_by_test_id("cefr-level")).to_have_text(
+        "CEFR darajasi: Yozish va Gapirish tekshirilgach koʻrinadi")
+
+    marking = site.open_signed_in("/grading?lang=ru", grader, "grader-ru")
+    item = marking.get_by_test_id("grading-item").filter(has_text=CEFR_EXAM["title"])
+    item.get_by_test_id("grading-open").click()
+    expect(marking.get_by_test_id("essay-2")).to_have_text("My family is large and friendly.")
+    expect(marking.get_by_test_id("no-audio-3")).to_have_text("Прошло в живом звонке: оцените по звонку.")
+    marking.get_by_test_id("grade-percent-writing").fill("80")
+    marking.get_by_test_id("grade-writing").click()
+    expect(marking.get_by_test_id("graded-writing")).to_have_text("Оценено: 80%")
+    marking.get_by_test_id("grade-percent-speaking").fill("70")
+    marking.get_by_test_id("grade-speaking").click()
+    expect(marking.get_by_test_id("graded-speaking")).to_have_text("Оценено: 70%")
+
+    page.get_by_test_id("result-refresh").click()
+    level = attempt_of(site, exam_id, owner)["result"]["cefr"]
+    assert level in {"A1", "A2", "B1", "B2", "C1", "C2"}
+    expect(page.get_by_test_id("cefr-level")).to_have_text(f"CEFR darajasi: {level}")
+    expect(page.get_by_test_id("band-speaking")).to_have_text("70%")
+
+    # Someone neither owning nor grading the exam is refused the attempt on the grading page.
+    stranger = site.open_signed_in(f"/grading?attempt={attempt_of(site, exam_id, owner)['id']}&lang=en",
+                                   site.user(), "stranger")
+    expect(stranger.get_by_test_id("grading-error")).to_be_visible()
+    expect(stranger.locator("#screen-attempt")).to_be_hidden()
+    assert not site.pages.problems(), site.pages.problems()
