@@ -26,9 +26,11 @@ from gameserver.platform.http import (
     forbidden,
     invalid,
     json_body,
+    live_of,
     page_of,
     require_user,
 )
+from gameserver.platform.speaking_room import revoke, speaking_socket
 from persistence.speaking import account_hooks, slots
 from persistence.speaking.slots import SlotRecord, SpeakingError
 from persistence.types import as_utc, iso, utcnow
@@ -145,6 +147,7 @@ async def delete_slot(request: Request) -> Response:
     if not may_edit(principal, record.exam):
         raise forbidden("only the exam's owner or an admin may withdraw a slot")
     await slots.delete_slot(database_of(request), record.slot.id or 0)
+    await revoke(live_of(request).redis, record.slot, ("grader", "candidate"), "the slot was withdrawn")
     return Response(status_code=204)
 
 
@@ -164,7 +167,9 @@ async def book_slot(request: Request) -> Response:
 @speaking_endpoint
 async def cancel_booking(request: Request) -> Response:
     principal = await require_user(request)
-    await slots.cancel(database_of(request), id_param(request, "slot_id", "speaking slot"), principal.user_id)
+    record = await _slot_or_404(request)
+    await slots.cancel(database_of(request), record.slot.id or 0, principal.user_id)
+    await revoke(live_of(request).redis, record.slot, ("candidate",), "the booking was cancelled")
     return Response(status_code=204)
 
 
@@ -185,7 +190,6 @@ async def my_slots(request: Request) -> Response:
 
 def speaking_routes() -> list[BaseRoute]:
     from gameserver.platform.speaking_openapi import describe
-    from gameserver.platform.speaking_room import speaking_socket
 
     describe()  # this area's part of /openapi.json
     account_hooks.install()  # bookings in the user's data export; future ones cancelled with the account

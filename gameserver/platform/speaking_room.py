@@ -95,6 +95,18 @@ class RoomKeys:
         return self.prefix + f"present:{role}"
 
 
+async def revoke(redis: Redis, slot: SpeakingSlot, roles: tuple[Role, ...], reason: str) -> None:
+    """A booking cancelled or a slot withdrawn while its room is open (it opens before the
+    start): those `roles` leave at once, and the room forgets its chat and signalling, so
+    whoever books the slot next reads nothing of it."""
+    keys = RoomKeys(slot)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.chat, keys.signals("grader"), keys.signals("candidate"),
+                    *(keys.presence(role) for role in roles))
+        pipe.publish(keys.channel, orjson.dumps({"type": "revoke", "roles": list(roles), "reason": reason}))
+        await pipe.execute()
+
+
 class Refused(Exception):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -302,7 +314,12 @@ class Room:
                 continue
             message = orjson.loads(item["data"])
             kind = message.get("type")
-            if kind == "peer":
+            if kind == "revoke":
+                if self.role in message["roles"]:
+                    self.held = True  # nothing more to record: the booking is gone
+                    return Ending(CLOSE_FORBIDDEN, str(message["reason"]))
+                await self.send({"type": "peer", "present": False})
+            elif kind == "peer":
                 if message["role"] == self.role:
                     if message["conn"] != self.conn and message["present"]:
                         return Ending(CLOSE_REPLACED, "you opened this room in another window")

@@ -185,6 +185,38 @@ async def test_rate_bound_and_a_second_window_takes_over(
     await again.close()
 
 
+async def test_a_cancelled_booking_leaves_the_room_and_its_chat_is_forgotten(
+    two_servers: tuple[ServerProcess, ServerProcess], sql_target: SqlTarget
+) -> None:
+    """The room opens 5 minutes before the start and a booking may be cancelled until the start."""
+    first, second = two_servers
+    owner, candidate, slot_id = await booked_slot(first, sql_target)
+    await move_slot(sql_target, slot_id, utcnow() + timedelta(minutes=4), timedelta(minutes=15))
+    grader = await RoomClient.connect(first.ws_url, slot_id, owner.headers)
+    await grader.recv("welcome")
+    talker = await RoomClient.connect(second.ws_url, slot_id, candidate.headers)
+    await talker.recv("welcome")
+    await talker.send({"type": "chat", "text": "Something personal"})
+    await grader.recv("chat")
+    async with httpx.AsyncClient(base_url=first.base_url) as http:
+        cancelled = await http.delete(f"/api/speaking-slots/{slot_id}/booking", headers=candidate.headers)
+        assert cancelled.status_code == 204
+        assert (await talker.closed_with()) == (FORBIDDEN, "the booking was cancelled")
+        assert (await grader.recv("peer"))["present"] is False
+        newcomer = await make_account(sql_target, f"next{next(_names)}")
+        booked = await http.post(f"/api/speaking-slots/{slot_id}/booking", headers=newcomer.headers)
+        assert booked.status_code == 201, booked.text
+    late = await RoomClient.connect(second.ws_url, slot_id, newcomer.headers)
+    await late.recv("welcome")
+    await late.send({"type": "ping"})
+    await late.recv("pong")
+    assert not [m for m in late.received if m["type"] == "chat"]  # nothing of the last candidate's
+    async with httpx.AsyncClient(base_url=first.base_url) as http:
+        assert (await http.delete(f"/api/speaking-slots/{slot_id}", headers=owner.headers)).status_code == 204
+    for room in (late, grader):
+        assert (await room.closed_with()) == (FORBIDDEN, "the slot was withdrawn")
+
+
 async def test_the_room_closes_its_sockets_at_its_end(
     two_servers: tuple[ServerProcess, ServerProcess], sql_target: SqlTarget
 ) -> None:
