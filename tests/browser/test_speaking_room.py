@@ -129,6 +129,13 @@ def test_two_browsers_book_call_and_chat(site: Site) -> None:
     talker.get_by_test_id("book").click()
     expect(talker.get_by_test_id("my-booking")).to_be_visible()
     expect(talker.get_by_test_id("book")).to_have_count(0)
+    talker.get_by_test_id("cancel-booking").click()  # changed their mind, and back
+    expect(talker.get_by_test_id("my-booking")).to_be_hidden()
+    talker.get_by_test_id("book").click()
+    expect(talker.get_by_test_id("my-booking")).to_be_visible()
+    grader.reload()
+    expect(grader.get_by_test_id("slot-state")).to_have_text("booked")
+    expect(grader.get_by_test_id("slot-candidate")).to_have_text("Candidate")
     talker.get_by_test_id("enter-room").first.click()
     expect(talker.locator("body")).to_have_attribute("data-room-status", "closed.not_open")
     expect(talker.get_by_test_id("room-status")).to_contain_text("The room is not open yet")
@@ -153,6 +160,9 @@ def test_two_browsers_book_call_and_chat(site: Site) -> None:
     expect(talker.get_by_test_id("chat-line").nth(1)).to_contain_text("Let us begin.")
     expect(grader.locator("body")).to_have_attribute("data-held", "true")
     screenshot(grader, "speaking-room")
+    for lang, connected in (("ru", "Звонок соединён"), ("uz", "Qo'ng'iroq ulandi")):
+        grader.get_by_test_id("lang").select_option(lang)
+        expect(grader.get_by_test_id("room-status")).to_have_text(connected)
 
     detail = site.api("GET", f"/api/speaking-slots/{slot['id']}", owner).json()
     assert detail["state"] == "held" and detail["held_at"], detail
