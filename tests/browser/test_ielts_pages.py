@@ -13,7 +13,9 @@ shared one has no microphone); users are written into the database with a browse
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, screenshot
-from tests.browser.test_exam_page import Site
+from tests.browser.test_exam_page import Site, camera_stub
+from tests.persistence.exam_bodies import portrait_jpegs
 from tests.platform_support import platform_server
 from tests.sql_support import SqlTarget
 from tests.support import ServerProcess
@@ -115,6 +118,15 @@ def attempt_of(site: Site, exam_id: int, owner: dict[str, Any]) -> dict[str, Any
     return dict(found.json())
 
 
+def wait_until_loaded(audio: Any, timeout_s: float = 15) -> None:
+    """An <audio> has its recording's metadata (readyState ≥ 1): the server served a playable file.
+    Polled from here: page.wait_for_function's polling evaluates strings, which the CSP forbids."""
+    deadline = time.monotonic() + timeout_s
+    while (state := audio.evaluate("el => el.readyState")) < 1:
+        assert time.monotonic() < deadline, f"audio readyState still {state}"
+        time.sleep(0.1)
+
+
 def band(value: float) -> str:
     return f"{value:.1f}"
 
@@ -175,7 +187,7 @@ def test_an_ielts_attempt_end_to_end_graded_on_the_grading_page(site: Site, tmp_
     page.get_by_test_id("stop").click()
     expect(page.get_by_test_id("rec-status")).to_contain_text("Your answer is saved")
     expect(page.get_by_test_id("playback")).to_be_visible()
-    page.wait_for_function("document.querySelector('[data-testid=playback]').readyState >= 1")
+    wait_until_loaded(page.get_by_test_id("playback"))
     expect(page.get_by_test_id("record")).to_have_text("Record again")
     # A file that is not audio is refused by its content, whatever its name says.
     fake = tmp_path / "answer.webm"
@@ -210,7 +222,7 @@ def test_an_ielts_attempt_end_to_end_graded_on_the_grading_page(site: Site, tmp_
     item.get_by_test_id("grading-open").click()
     expect(marking.get_by_test_id(f"essay-{ESSAY_N[0]}")).to_have_text(ESSAY_1)
     expect(marking.get_by_test_id(f"essay-{ESSAY_N[1]}")).to_have_text(ESSAY_2)
-    marking.wait_for_function(f"document.querySelector('[data-testid=audio-{SPEAKING_N}]').readyState >= 1")
+    wait_until_loaded(marking.get_by_test_id(f"audio-{SPEAKING_N}"))
     marking.get_by_test_id("grade-band-writing").select_option("6.5")
     marking.get_by_test_id("grade-comment-writing").fill("Clear position; develop the second paragraph.")
     marking.get_by_test_id("grade-writing").click()
@@ -287,10 +299,41 @@ def test_a_cefr_exam_with_live_speaking_in_uzbek_and_russian(site: Site) -> None
     assert level in {"A1", "A2", "B1", "B2", "C1", "C2"}
     expect(page.get_by_test_id("cefr-level")).to_have_text(f"CEFR darajasi: {level}")
     expect(page.get_by_test_id("band-speaking")).to_have_text("70%")
+    # Back on the exam's page, the finished attempt is listed with a link to its result.
+    page.goto(f"{site.server.base_url}/exam?id={exam_id}&lang=uz")
+    page.get_by_test_id("my-result").click()
+    expect(page.get_by_test_id("cefr-level")).to_have_text(f"CEFR darajasi: {level}")
 
     # Someone neither owning nor grading the exam is refused the attempt on the grading page.
     stranger = site.open_signed_in(f"/grading?attempt={attempt_of(site, exam_id, owner)['id']}&lang=en",
                                    site.user(), "stranger")
     expect(stranger.get_by_test_id("grading-error")).to_be_visible()
     expect(stranger.locator("#screen-attempt")).to_be_hidden()
+    assert not site.pages.problems(), site.pages.problems()
+
+
+def test_an_ielts_camera_exam_sends_a_snapshot_every_minute(site: Site) -> None:
+    owner, candidate = site.user(), site.user()
+    body = IELTS_EXAM | {"title": f"IELTS proctored {secrets.token_hex(3)}", "proctoring": {"camera": True}}
+    response = site.api("POST", "/api/exams", owner, body)
+    assert response.status_code == 201, response.text
+    exam_id = int(response.json()["id"])
+    page = site.pages.open("/favicon.ico", name="proctored")
+    page.context.add_cookies([{"name": "lq_session", "value": candidate["session"], "url": site.server.base_url}])
+    page.context.add_init_script(
+        f"localStorage.setItem('lq_csrf', {json.dumps(candidate['csrf'])});\n{camera_stub(portrait_jpegs()['one'])}")
+    page.clock.install()  # the page's timers run on a clock the test can move forward
+    page.goto(f"{site.server.base_url}/exam?id={exam_id}&lang=en")
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.get_by_test_id("exam-facts")).to_contain_text("a photo is taken every minute")
+    page.get_by_test_id("exam-start").click()
+    page.wait_for_selector("body[data-snapshots='1']")
+    page.clock.run_for(50_000)  # not yet a minute (the clock also runs on by itself meanwhile)
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.body.dataset.snapshots") == "1"
+    page.clock.run_for(10_000)
+    page.wait_for_selector("body[data-snapshots='2']")
+    items = site.api("GET", f"/api/exams/{exam_id}/attempts", owner).json()["items"]
+    seen = site.api("GET", f"/api/attempts/{items[0]['id']}", owner).json()
+    assert len([e for e in seen["proctoring"]["events"] if e["source"] == "server"]) == 2
     assert not site.pages.problems(), site.pages.problems()
