@@ -30,7 +30,8 @@ from gameserver.platform.http import (
     page_of,
     require_user,
 )
-from gameserver.platform.speaking_room import revoke, speaking_socket
+from gameserver.platform.speaking_keys import revoke
+from gameserver.platform.speaking_room import speaking_socket
 from persistence.speaking import account_hooks, slots
 from persistence.speaking.slots import SlotRecord, SpeakingError
 from persistence.types import as_utc, iso, utcnow

@@ -1,13 +1,8 @@
 """The live Speaking room: `/ws/speaking/{slot_id}`, a relay of WebRTC signalling and chat.
 
-Who may enter: the slot's grader and its booked candidate, signed in by the session cookie
-(a browser cannot set headers on a WebSocket; the handshake's Origin must then be this host,
-so another site cannot ride the cookie) or by `Authorization: Bearer` (scripts). The room is
-open from 5 minutes before the slot to 10 minutes after its end; a socket is refused outside
-that window, and closed when it ends. Refusals accept, then close with a code and a reason the
-page can show: 4401 not signed in, 4403 not a party of this slot (or the exam's speaking is
-no longer scheduled), 4404 no such slot,
-4425 not open yet, 4410 closed; 4409 when the same party opened the room elsewhere.
+Who may enter, and when, is `speaking_door`; the room closes its sockets when its window ends
+(4410), an older socket of a party that opened the room elsewhere (4409), and the sockets of
+a booking cancelled or a slot withdrawn while the room is open (4403, `speaking_keys.revoke`).
 
 The media never touch the server: the browsers talk peer to peer. What passes here goes
 through Redis, so the two parties may sit on different server processes: every message is
@@ -29,9 +24,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from redis.asyncio import Redis
@@ -39,25 +32,23 @@ from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gameserver.platform import speaking_messages as messages
-from gameserver.platform.exams_api import MAX_ID
-from gameserver.platform.http import PlatformError, database_of, live_of, principal_of
+from gameserver.platform.http import database_of, live_of
+from gameserver.platform.speaking_door import CLOSE_ENDED, CLOSE_FORBIDDEN, Refused, admit
+from gameserver.platform.speaking_keys import KEEP_S, RoomKeys
 from gameserver.ratelimit import RateLimiter
 from persistence.speaking import slots
-from persistence.speaking.models import SpeakingSlot
 from persistence.speaking.slots import Role, SlotRecord
 from persistence.types import iso, utcnow
 
 log = logging.getLogger("livequiz.speaking")
 
-KEEP_S = 3600  # 000 §14: signalling and chat are deleted within one hour
 PRESENCE_S = 45
 HEARTBEAT_S = 15
 BACKLOG_LENGTH = 200
 RATE_PER_S, RATE_BURST, RATE_STRIKES = 20.0, 100, 50
 
 CLOSE_TOO_BIG, CLOSE_POLICY, CLOSE_SERVER_ERROR = 1009, 1008, 1011
-CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
-CLOSE_NOT_OPEN, CLOSE_ENDED, CLOSE_REPLACED = 4425, 4410, 4409
+CLOSE_REPLACED = 4409
 OTHER: dict[Role, Role] = {"grader": "candidate", "candidate": "grader"}
 
 # Deletes the presence key only while it is still this socket's (a newer socket may own it).
@@ -65,85 +56,6 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 # Refreshes it only while it is this socket's, or gone.
 _REFRESH = ("local v = redis.call('GET', KEYS[1]) if v == false or v == ARGV[1] then "
             "return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 0")
-
-
-class RoomKeys:
-    """The room's Redis names, `livequiz:speaking:{ID-CREATED_MS}:...`: the slot's creation time
-    beside its id keeps a reused id (SQLite may reuse the last deleted row's) from reading an
-    older room's chat; the braces are a cluster hash tag (one Redis slot per room)."""
-
-    def __init__(self, slot: SpeakingSlot) -> None:
-        self.prefix = f"livequiz:speaking:{{{slot.id}-{int(slot.created_at.timestamp() * 1000)}}}:"
-
-    @property
-    def channel(self) -> str:
-        return self.prefix + "channel"
-
-    @property
-    def chat(self) -> str:
-        return self.prefix + "chat"
-
-    @property
-    def seq(self) -> str:
-        return self.prefix + "seq"
-
-    def signals(self, role: Role) -> str:
-        """What `role` sent and the other side has perhaps not read yet."""
-        return self.prefix + f"signals:{role}"
-
-    def presence(self, role: Role) -> str:
-        return self.prefix + f"present:{role}"
-
-
-async def revoke(redis: Redis, slot: SpeakingSlot, roles: tuple[Role, ...], reason: str) -> None:
-    """A booking cancelled or a slot withdrawn while its room is open (it opens before the
-    start): those `roles` leave at once, and the room forgets its chat and signalling, so
-    whoever books the slot next reads nothing of it."""
-    keys = RoomKeys(slot)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.chat, keys.signals("grader"), keys.signals("candidate"),
-                    *(keys.presence(role) for role in roles))
-        pipe.publish(keys.channel, orjson.dumps({"type": "revoke", "roles": list(roles), "reason": reason}))
-        await pipe.execute()
-
-
-class Refused(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
-
-
-def _same_origin(websocket: WebSocket) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: browsers always send Origin on a WebSocket handshake
-    return urlsplit(origin).netloc.lower() == websocket.headers.get("host", "").lower()
-
-
-async def admit(websocket: WebSocket, now: datetime) -> tuple[SlotRecord, Role, int]:
-    """The slot, the caller's role and user id, or `Refused` saying why not."""
-    try:
-        principal = await principal_of(websocket)
-    except PlatformError as error:
-        raise Refused(CLOSE_SERVER_ERROR, error.message) from error
-    if principal is None:
-        raise Refused(CLOSE_UNAUTHORIZED, "sign in first")
-    if websocket.scope.get("livequiz.via_cookie") and not _same_origin(websocket):
-        raise Refused(CLOSE_FORBIDDEN, "cross-site connection refused")
-    slot_id = int(websocket.path_params["slot_id"])
-    record = await slots.get(database_of(websocket), slot_id) if slot_id <= MAX_ID else None
-    if record is None:
-        raise Refused(CLOSE_NOT_FOUND, "no such speaking slot")
-    role = record.role_of(principal.user_id)
-    if role is None or record.booking is None:
-        raise Refused(CLOSE_FORBIDDEN, "only the slot's grader and its booked candidate may enter")
-    if not slots.has_scheduled_speaking(record.exam):  # its owner has switched the exam to uploads
-        raise Refused(CLOSE_FORBIDDEN, "this exam's speaking is no longer a scheduled call")
-    if now < slots.room_opens_at(record.slot):
-        raise Refused(CLOSE_NOT_OPEN, f"the room opens at {iso(slots.room_opens_at(record.slot))}")
-    if now >= slots.room_closes_at(record.slot):
-        raise Refused(CLOSE_ENDED, "the room has closed")
-    return record, role, principal.user_id
 
 
 async def speaking_socket(websocket: WebSocket) -> None:
