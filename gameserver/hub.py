@@ -280,6 +280,8 @@ class Hub:
         else:
             assert conn.player_id is not None
             room.players.setdefault(conn.player_id, set()).add(conn)
+        if not held:  # the usual case: nothing was broadcast during the welcome
+            return
         steps = [step for step in map(game_step, sent) if step is not None]
         shown = max(steps, default=(-1, 0))
         for message in held:

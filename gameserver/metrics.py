@@ -53,6 +53,19 @@ TELEGRAM_THROTTLED = Counter("livequiz_telegram_throttled_total", "Bot API 429 a
 RESULTS_STORED = Counter("livequiz_results_stored_total", "Finished games whose results this process wrote to SQL")
 
 
+#: `SOCKETS`'s children, bound once per (role, codec): `labels()` takes a lock and builds its
+#: key on every call, and every socket of a join storm opens one.
+_OPEN_SOCKETS: dict[tuple[str, str], Gauge] = {}
+
+
+def open_sockets(role: str, codec: str) -> Gauge:
+    """The open-sockets gauge of one role and codec."""
+    gauge = _OPEN_SOCKETS.get((role, codec))
+    if gauge is None:
+        gauge = _OPEN_SOCKETS[(role, codec)] = SOCKETS.labels(role, codec)
+    return gauge
+
+
 def prepare_multiprocess_dir(data_dir: Path) -> None:
     """For `serve --workers N`: a fresh folder the workers share (before they start)."""
     folder = (data_dir / "metrics").resolve()

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 from starlette.responses import Response
+from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from gameserver import metrics
@@ -57,6 +58,17 @@ ANSWERS_ACCEPTED = metrics.ANSWERS.labels("accepted")
 
 def ack_message(question: int) -> dict[str, Any]:
     return {"type": "answer_ack", "question": question, "accepted": True}
+
+
+#: Headers that can carry a player's credentials (`platform.http.credentials_of`).
+_CREDENTIAL_HEADERS = frozenset((b"authorization", b"cookie"))
+
+
+def may_be_signed_in(scope: Scope) -> bool:
+    """Whether a handshake carries credentials at all: without an Authorization or a Cookie
+    header `credentials_of` finds none, and building the headers and cookies of every
+    anonymous join to learn that showed in a join storm's profile."""
+    return any(name in _CREDENTIAL_HEADERS for name, _ in scope.get("headers", ()))
 
 
 def error_message(error: ClientError) -> dict[str, Any]:
@@ -103,7 +115,7 @@ class Session:
         settings = self.live.settings
         loop = asyncio.get_running_loop()
         first_deadline = loop.time() + settings.first_message_timeout_s
-        open_sockets = metrics.SOCKETS.labels(self.role, self.codec.subprotocol)
+        open_sockets = metrics.open_sockets(self.role, self.codec.subprotocol)
         open_sockets.inc()
         try:
             while self.conn.open:
@@ -209,9 +221,10 @@ class PlayerSession(Session):
         self.identified = True
         await self.welcome(seat.player_id, seat.token, seat.name, score=0, record=record)
         self.start_fast_path()
-        from gameserver.platform.links import link_player  # imported late: the platform imports the game API
+        if may_be_signed_in(self.websocket.scope):  # most players are not: no lookup at all
+            from gameserver.platform.links import link_player  # late: the platform imports the game API
 
-        await link_player(self.live, self.pin, seat.player_id, self.websocket)
+            await link_player(self.live, self.pin, seat.player_id, self.websocket)
 
     async def resume(self, message: dict[str, Any]) -> None:
         token = message.get("token")

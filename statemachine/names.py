@@ -12,6 +12,7 @@ draw something (not only fillers such as U+3164), and its length is counted in g
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from statemachine.errors import NameInvalid
@@ -25,6 +26,12 @@ MAX_NAME_LENGTH = 24
 #: Code points in one grapheme: the longest emoji sequences have about ten; more is marks
 #: stacked to draw over the lines around it. With the grapheme count it bounds a name.
 MAX_GRAPHEME_CODE_POINTS = 16
+#: Letters, digits, punctuation and symbols of Latin (with Uzbek's modifier letters), Greek and
+#: Cyrillic, less the combining marks among them: in a printable name made only of these each code
+#: point is one grapheme that draws something, so the grapheme checks below cannot refuse it
+#: and its length is its grapheme count. Most names are such, and checking them grapheme by
+#: grapheme (`regex`'s segmentation) took 10-17 µs a name against 0.4-0.7 µs here.
+_ONE_CODE_POINT_GRAPHEMES = re.compile(r"[\x20-\x7e\xa0-\u02ff\u0370-\u03ff\u0400-\u0482\u048a-\u052f]*")
 
 
 def normalize_name(raw: object) -> str:
@@ -40,6 +47,12 @@ def normalize_name(raw: object) -> str:
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if not name:
         raise NameInvalid("name must not be empty")
+    if name.isprintable() and _ONE_CODE_POINT_GRAPHEMES.fullmatch(name):
+        # No control, format or separator character (`isprintable`), no mark: what the
+        # checks below find is only the length.
+        if len(name) > MAX_NAME_LENGTH:
+            raise NameInvalid(f"name must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+        return name
     shown = graphemes(name)  # counted as a reader sees them: a family emoji is one
     if len(shown) > MAX_NAME_LENGTH:
         raise NameInvalid(f"name must be at most {MAX_NAME_LENGTH} characters, got {len(shown)}")

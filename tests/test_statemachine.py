@@ -30,6 +30,7 @@ from statemachine import (
     Unlock,
     check_answer,
     name_key,
+    names,
     normalize_name,
     transition,
 )
@@ -42,6 +43,7 @@ from statemachine.errors import (
     TooLate,
     WrongQuestion,
 )
+from statemachine.text import graphemes, has_visible, refused_in_name
 
 LIMITS = (10_000, 20_000, 30_000)
 T0 = 1_700_000_000_000
@@ -306,6 +308,30 @@ def test_normalize_name_refuses(raw: object, fragment: str) -> None:
     with pytest.raises(NameInvalid, match=fragment) as info:
         normalize_name(raw)
     assert info.value.code == "name_invalid"
+
+
+def test_names_of_one_code_point_graphemes_take_the_short_path_safely() -> None:
+    """`normalize_name` skips the grapheme segmentation for names made of the characters its
+    pattern lists: for each of them, the full checks must find only a length (one grapheme
+    per code point, nothing refused, something drawn), or the short path would accept what
+    they refuse."""
+    pattern = names._ONE_CODE_POINT_GRAPHEMES
+    fast = [chr(c) for c in range(0x110000) if pattern.fullmatch(chr(c)) and chr(c).isprintable()]
+    assert max(map(ord, fast)) < 0x530 and len(fast) > 1000
+    for char in fast:
+        for name in (char, f"a{char}b", f"{char}{char}"):
+            if not name.strip():
+                continue
+            assert len(graphemes(name)) == len(name), repr(name)
+            assert all(refused_in_name(g) is None for g in graphemes(name)), repr(name)
+            assert has_visible(name), repr(name)
+    # And at the edges the two paths agree: a combining mark (not in the pattern) is one grapheme
+    # with its letter, so 24 letters with an accent each are still 24.
+    assert normalize_name("e\u0308" * 24) == "\u00eb" * 24
+    assert normalize_name("и\u0306" * 24) == "й" * 24  # NFC composes it into the pattern
+    assert normalize_name("Ж\u0483" * 24) == "Ж\u0483" * 24  # a Cyrillic titlo: the long path
+    with pytest.raises(NameInvalid, match="at most 24"):
+        normalize_name("Ж\u0483" * 25)
 
 
 def test_name_key_is_case_insensitive() -> None:
