@@ -195,6 +195,7 @@ def test_an_ielts_attempt_end_to_end_graded_on_the_grading_page(site: Site, tmp_
     page.get_by_test_id("audio-file").set_input_files(str(fake))
     expect(page.get_by_test_id("rec-error")).to_have_text(
         "This is not an audio file the exam accepts (WebM, Ogg, MP4/M4A, MP3 or WAV).")
+    expect(page.get_by_test_id("rec-status")).to_contain_text("Your answer is saved")  # the recording stays
     screenshot(page, "ielts-speaking")
 
     seen = attempt_of(site, exam_id, owner)
@@ -253,9 +254,26 @@ def test_an_ielts_attempt_end_to_end_graded_on_the_grading_page(site: Site, tmp_
     assert not site.pages.problems(), site.pages.problems()
 
 
+@pytest.mark.slow
 def test_a_cefr_exam_with_live_speaking_in_uzbek_and_russian(site: Site) -> None:
-    exam_id, owner, grader = exam_with_grader(site, CEFR_EXAM)
-    candidate = site.user()
+    owner, grader, candidate = site.user(), site.user(), site.user()
+    response = site.api("POST", "/api/exams", owner, CEFR_EXAM | {"title": f"CEFR check {secrets.token_hex(3)}"})
+    assert response.status_code == 201, response.text
+    exam_id = int(response.json()["id"])
+    # The owner names the grader on the grading page (an unknown account is refused).
+    owning = site.open_signed_in("/grading?lang=ru", owner, "owner-ru")
+    expect(owning.get_by_test_id("graders-none")).to_be_visible()
+    owning.get_by_test_id("graders-exam").select_option(str(exam_id))
+    owning.get_by_test_id("grader-who").fill("nobody@example.invalid")
+    owning.get_by_test_id("grader-add").click()
+    expect(owning.get_by_test_id("graders-error")).to_have_text("Нет аккаунта с таким email или номером.")
+    owning.get_by_test_id("grader-who").fill(str(grader["id"]))
+    owning.get_by_test_id("grader-add").click()
+    expect(owning.get_by_test_id("grader")).to_have_count(1)
+    expect(owning.get_by_test_id("grader")).to_contain_text(f"(аккаунт {grader['id']})")
+    graders = site.api("GET", f"/api/exams/{exam_id}/graders", owner).json()["items"]
+    assert [g["user_id"] for g in graders] == [grader["id"]]
+
     page = site.open_signed_in(f"/exam?id={exam_id}&lang=uz", candidate, "candidate-uz")
     page.get_by_test_id("exam-start").click()
     expect(page.get_by_test_id("section-heading")).to_have_text("Tinglab tushunish")
@@ -303,6 +321,11 @@ def test_a_cefr_exam_with_live_speaking_in_uzbek_and_russian(site: Site) -> None
     page.goto(f"{site.server.base_url}/exam?id={exam_id}&lang=uz")
     page.get_by_test_id("my-result").click()
     expect(page.get_by_test_id("cefr-level")).to_have_text(f"CEFR darajasi: {level}")
+
+    # The owner removes the grader on the page.
+    owning.get_by_test_id("grader-remove").click()
+    expect(owning.get_by_test_id("graders-none")).to_be_visible()
+    assert site.api("GET", f"/api/exams/{exam_id}/graders", owner).json()["items"] == []
 
     # Someone neither owning nor grading the exam is refused the attempt on the grading page.
     stranger = site.open_signed_in(f"/grading?attempt={attempt_of(site, exam_id, owner)['id']}&lang=en",

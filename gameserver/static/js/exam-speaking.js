@@ -97,7 +97,9 @@ export function renderSpeaking(box, question, { exam, attemptId, given, onUpload
   const file = h("input", { type: "file", accept: "audio/*", class: "sr-only", "data-testid": "audio-file" });
   const pick = h("label", { class: "btn btn-ghost file-btn" }, h("span", { text: t("ielts.speaking.file") }), file);
 
+  let current = given && given.audio ? given : null; // what the server holds for this prompt
   const showUploaded = (answer) => {
+    current = answer;
     record.textContent = t("ielts.speaking.record_again");
     status.textContent = t("ielts.speaking.uploaded", { size: sizeText(answer.size || 0) });
     // From the server, with a fresh query so a new recording is not served from the cache.
@@ -107,7 +109,8 @@ export function renderSpeaking(box, question, { exam, attemptId, given, onUpload
   const fail = (data, statusCode) => {
     error.textContent = errorText(data, statusCode);
     error.hidden = false;
-    status.textContent = "";
+    // A refused upload leaves the earlier recording in place: say so, not nothing.
+    status.textContent = current ? t("ielts.speaking.uploaded", { size: sizeText(current.size || 0) }) : "";
   };
 
   async function send(blob, filename) {
@@ -191,7 +194,7 @@ export function renderSpeaking(box, question, { exam, attemptId, given, onUpload
     record.disabled = true;
     status.textContent = t("ielts.speaking.no_recorder");
   }
-  if (given && given.audio) showUploaded(given);
+  if (current) showUploaded(current);
   box.replaceChildren(h("div", { class: "exam-speaking" },
     h("div", { class: "exam-rec-controls" }, record, stop, clock, pick), bar, status, error, player));
 }

@@ -7,11 +7,13 @@
 // plays straight from GET /api/attempts/{id}/audio/{n}, the session cookie authorising it.
 // A grade is a band 0–9 in half bands (IELTS) or a percentage (CEFR) with a comment, sent to
 // POST /api/attempts/{id}/grades; grading again replaces it. `?attempt=ID` opens one directly.
+// Owners of IELTS/CEFR exams name their graders in a panel below the queue (grading-graders.js).
 
 import { initI18n, t, has, onLangChange } from "./i18n.js";
 import { h, $, showScreen, setText } from "./ui.js";
 import { api } from "./account-api.js";
 import { isIelts, skillOf, bandText, countWords, renderResult } from "./exam-ielts.js";
+import { mountGraders } from "./grading-graders.js";
 
 const PAGE_SIZE = 20;
 const GRADED_SKILLS = ["writing", "speaking"];
@@ -207,6 +209,7 @@ async function boot() {
     return;
   }
   setText($("#signed-in-as"), me.data.username ? `@${me.data.username}` : "");
+  mountGraders();
   const wanted = new URLSearchParams(location.search).get("attempt") || "";
   if (/^[0-9]{1,12}$/.test(wanted)) await openAttempt(wanted);
   else showQueue();
