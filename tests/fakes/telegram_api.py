@@ -30,7 +30,8 @@ Fidelity notes:
   passes before the request "reaches Telegram" (its ``Call.mono``, when limits are checked and
   the call takes effect), half before the answer reaches the bot; a webhook POST leaves half a
   round trip after its update was made.  ``Call.answered_mono`` / ``answered_wall`` say when the
-  answer left Telegram, so it reaches the bot ``latency / 2`` later.
+  answer left Telegram, so it reaches the bot ``latency / 2`` later; ``delivered_mono`` /
+  ``delivered_wall`` when its first bytes were actually written to the bot's connection.
 * ``group_rate_limit=(n, window_s)``: a group or supergroup takes at most ``n`` counted
   operations (RATE_LIMITED_METHODS) per rolling ``window_s``; the next answers 429 with
   ``parameters.retry_after``.  Calls still in flight count from when they reached Telegram.
@@ -48,6 +49,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import copy
+import dataclasses
 import email.parser
 import email.policy
 import json
@@ -70,7 +72,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSONDict = dict[str, Any]
 _T = TypeVar("_T")
@@ -167,6 +169,23 @@ def _bad(description: str) -> _ApiError:
 # --------------------------------------------------------------------------------------------- records
 
 
+class _DeliveryStamped(JSONResponse):
+    """A JSON answer that notes the moment its first bytes (the status line and headers, which
+    uvicorn writes at once) go to the bot's connection."""
+
+    def __init__(self, content: Any, status_code: int, on_delivery: Callable[[], None]) -> None:
+        super().__init__(content, status_code=status_code)
+        self._on_delivery = on_delivery
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._on_delivery()
+            await send(message)
+
+        await super().__call__(scope, receive, stamped)
+
+
 @dataclass(frozen=True)
 class Call:
     """One Bot API request as the fake saw it (appended when the answer is sent)."""
@@ -184,6 +203,10 @@ class Call:
     answered_mono: float = 0.0  # when the answer left Telegram (reaches the bot latency / 2 later)
     answered_wall: float = 0.0
     result: Any = None  # what the call returned (getUpdates: the updates handed out)
+    # when the answer's first bytes were handed to the bot's connection, after the return half
+    # trip as it really passed (a sleep can overrun it on a busy box): the bot can read them then
+    delivered_mono: float = 0.0
+    delivered_wall: float = 0.0
 
     @property
     def counted(self) -> bool:
@@ -1062,26 +1085,30 @@ class FakeTelegram:
             body = {"ok": False, "error_code": exc.code, "description": exc.description}
             if exc.parameters:
                 body["parameters"] = exc.parameters
-        self.calls.append(
-            Call(
-                mono=mono,
-                wall=wall,
-                method=method,
-                chat_id=self._call_chat_id(method, params),
-                params=dict(params),
-                ok=body["ok"],
-                error_code=None if body["ok"] else status,
-                description=body.get("description"),
-                duration=time.monotonic() - mono,
-                token=token,
-                answered_mono=time.monotonic(),
-                answered_wall=time.time(),
-                result=result,
-            )
+        call = Call(
+            mono=mono,
+            wall=wall,
+            method=method,
+            chat_id=self._call_chat_id(method, params),
+            params=dict(params),
+            ok=body["ok"],
+            error_code=None if body["ok"] else status,
+            description=body.get("description"),
+            duration=time.monotonic() - mono,
+            token=token,
+            answered_mono=time.monotonic(),
+            answered_wall=time.time(),
+            result=result,
         )
+        self.calls.append(call)
+        index = len(self.calls) - 1
         if half_trip > 0:
             await asyncio.sleep(half_trip)
-        return JSONResponse(body, status_code=status)
+
+        def delivered() -> None:
+            self.calls[index] = dataclasses.replace(call, delivered_mono=time.monotonic(), delivered_wall=time.time())
+
+        return _DeliveryStamped(body, status_code=status, on_delivery=delivered)
 
     def _call_chat_id(self, method: str, params: JSONDict) -> int | str | None:
         if "chat_id" in params:

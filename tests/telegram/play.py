@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import anyio._backends._asyncio as anyio_asyncio
+import pytest
 
 from tests.fakes import Call, FakeTelegram
 from tests.telegram.support import LiveServer, wait_until
@@ -90,27 +94,63 @@ async def answer(
     return when, (await tg.callback_answer(query)).text
 
 
-def receipt_ms(tg: FakeTelegram, user_id: int, *, poll_id: str | None = None, data: str | None = None) -> float:
-    """When the bot received this user's vote (poll_id) or press (data), on the wall clock in ms:
-    when the getUpdates answer that carried it left the fake, plus half a round trip."""
+class ServerReceipts:
+    """When this process's event loop got the bytes of the getUpdates answer carrying each update:
+    the moment our server received it, by its own clock, measured where the bytes come in (anyio's
+    stream protocol, which the event loop hands a connection's data to; `install` patches it for
+    one test). Measured on the server's side, it leaves out how long the fake (a thread of this
+    process, on a busy box) took to get them there, which is not the server's doing."""
+
+    def __init__(self) -> None:
+        self._answer_began: dict[int, float] = {}  # connection -> wall time of its answer's first bytes
+        self._updates: dict[int, float] = {}  # update id -> wall time its answer began to arrive
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = anyio_asyncio.StreamProtocol.data_received
+        began, updates = self._answer_began, self._updates
+
+        def data_received(protocol: anyio_asyncio.StreamProtocol, data: bytes) -> None:
+            now = time.time()
+            if data.startswith(b"HTTP/"):
+                began[id(protocol)] = now
+            for found in UPDATE_ID.finditer(data):
+                updates.setdefault(int(found.group(1)), began.get(id(protocol), now))
+            original(protocol, data)
+
+        monkeypatch.setattr(anyio_asyncio.StreamProtocol, "data_received", data_received)
+
+    def ms(self, update_id: int) -> float:
+        """When the update reached the server, in wall-clock ms."""
+        assert update_id in self._updates, f"update {update_id} never reached this process"
+        return self._updates[update_id] * 1000
+
+
+UPDATE_ID = re.compile(rb'"update_id":(\d+)')
+
+
+def carrying(tg: FakeTelegram, user_id: int, *, poll_id: str | None = None, data: str | None = None) -> Carried | None:
+    """The getUpdates answer that handed this user's vote (poll_id) or press (data) to the bot."""
     for call in tg.calls_for("getUpdates"):
         for update in call.result or []:
             vote, press = update.get("poll_answer"), update.get("callback_query")
-            if poll_id is not None and vote and vote["poll_id"] == poll_id and vote["user"]["id"] == user_id:
-                return (call.answered_wall + tg.latency / 2) * 1000
-            if data is not None and press and press["data"] == data and press["from"]["id"] == user_id:
-                return (call.answered_wall + tg.latency / 2) * 1000
-    raise AssertionError(f"no update of user {user_id} was handed to the bot")
+            ours = (poll_id is not None and vote and vote["poll_id"] == poll_id and vote["user"]["id"] == user_id) or (
+                data is not None and press and press["data"] == data and press["from"]["id"] == user_id
+            )
+            if ours and call.delivered_wall:
+                return Carried(int(update["update_id"]), call.delivered_wall * 1000)
+    return None
 
 
-async def received_at(tg: FakeTelegram, user_id: int, *, poll_id: str | None = None, data: str | None = None) -> float:
-    """`receipt_ms`, once the update was handed to the bot."""
+@dataclass(frozen=True)
+class Carried:
+    update_id: int
+    sent_ms: float  # when the fake began writing the answer to the bot's connection (wall clock)
 
-    def found() -> float | None:
-        try:
-            return receipt_ms(tg, user_id, poll_id=poll_id, data=data)
-        except AssertionError:
-            return None
 
-    when: float = await wait_until(found, timeout=5, what=f"an update of user {user_id} handed to the bot")
-    return when
+async def carried(tg: FakeTelegram, user_id: int, *, poll_id: str | None = None, data: str | None = None) -> Carried:
+    """`carrying`, once the update was handed to the bot."""
+    found: Carried = await wait_until(
+        lambda: carrying(tg, user_id, poll_id=poll_id, data=data), timeout=5,
+        what=f"an update of user {user_id} handed to the bot",
+    )
+    return found

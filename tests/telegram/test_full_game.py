@@ -2,9 +2,9 @@
 msgpack web player, with the Bot API answering at once or after a 0.3 s round trip.
 
 One clock: every Telegram answer is stamped when our server received the update (measured
-here from the fake's side: when the getUpdates answer carrying it left, plus half a round
-trip) and scored against the server's deadline, so within 20 ms worth of points of the
-formula; an answer after the deadline is refused exactly like a web one at the same instant.
+here where the server's event loop got the bytes of the getUpdates answer carrying it) and
+scored against the server's deadline, within 20 ms worth of points of the formula by that
+receipt; an answer after the deadline is refused exactly like a web one at the same instant.
 Members who never pressed Join play by answering, and the group holds each question open
 until its deadline although every joined player answered long before.
 """
@@ -20,7 +20,7 @@ import pytest
 from scoring.points import points
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, create_game, host, player, quiz
-from tests.telegram.play import answer, answer_data, join, posted, received_at
+from tests.telegram.play import Carried, ServerReceipts, answer, answer_data, carried, join, posted
 from tests.telegram.support import GROUP, attach, expected_scores, live_server, make_settings, results, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -37,8 +37,10 @@ async def sleep_until_ms(wall_ms: float) -> None:
 @pytest.mark.parametrize("latency", [0.0, 0.3])
 @pytest.mark.parametrize("mode", ["polling", "inline"])
 async def test_mixed_game_one_clock_for_telegram_and_web(
-    mode: str, latency: float, redis_url: str, tmp_path: Path
+    mode: str, latency: float, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    receipts = ServerReceipts()
+    receipts.install(monkeypatch)
     # the fake runs on its own thread and loop, as Telegram would not share our event loop
     async with FakeTelegram(latency=latency, group_rate_limit=(20, 60.0), threaded=True) as tg, live_server(
         lambda port: make_settings(tg, redis_url, tmp_path)
@@ -57,7 +59,7 @@ async def test_mixed_game_one_clock_for_telegram_and_web(
         await screen.send({"type": "start"})
 
         deadlines: dict[int, int] = {}
-        stamps: list[tuple[int, int, float]] = []  # (user id, question, receipt on the fake's side)
+        stamps: list[tuple[int, int, Carried]] = []  # (user id, question, the update and its getUpdates answer)
         for q in range(QUESTIONS):
             deadlines[q] = (await screen.recv("question"))["deadline"]
             correct = body["questions"][q]["correct"]
@@ -73,7 +75,7 @@ async def test_mixed_game_one_clock_for_telegram_and_web(
                 if mode == "inline":
                     assert toast == f"🔒 Locked in: {'ABCD'[option]}"
                 data = None if post.poll_id else answer_data(tg, GROUP, post.message_id, option)
-                stamps.append((user["id"], q, await received_at(tg, user["id"], poll_id=post.poll_id, data=data)))
+                stamps.append((user["id"], q, await carried(tg, user["id"], poll_id=post.poll_id, data=data)))
 
             # everyone joined has answered, but the group may still answer: no early close
             with pytest.raises(TimeoutError):
@@ -102,27 +104,31 @@ async def test_mixed_game_one_clock_for_telegram_and_web(
         )
         assert table["Tardy"]["answers"] == 0
 
-        # each Telegram answer was stamped when the server received it: within 20 ms worth of points.
-        # The reference is the fake's side (its answer left + half a round trip); the stamp is when
-        # our event loop read it, so a loop held up by other work on this shared 2-core box (or a
-        # garbage collection) adds its lag, as it does to a web answer's stamp: one answer of a run
-        # may show it (seen: 23 and 75 ms). Timing answers from the post, as before, put every
-        # answer 150 ms or more off at 0.3 s.
+        # each Telegram answer was stamped when the server received it: within 20 ms worth of points
+        # of the formula by that receipt (where the event loop got the bytes; the stamp is taken one
+        # loop turn later, when the HTTP client reads them). How long the fake, a thread of this
+        # process on a shared box, took to get the bytes there is no part of the server's clock: it
+        # is printed, not bounded. Timing answers from the post, as once, put them 150+ ms off.
         players = {name: pid for pid, name in (await server.live.store.players(pin)).items()}
         ids = {11: players["Ann"], 12: players["Bob Smith"], 13: players["Cy"]}
         errors_ms: list[float] = []
+        transit_ms: list[float] = []
         limit_ms = LIMIT_S * 1000
-        for user_id, q, receipt in stamps:
+        for user_id, q, update in stamps:
             recorded = (await server.live.store.answers(pin, q))[ids[user_id]].received_ms
+            receipt = receipts.ms(update.update_id)
             errors_ms.append(recorded - receipt)
-            assert -5 <= recorded - receipt <= 200, (user_id, q, recorded - receipt)
+            transit_ms.append(receipt - update.sent_ms)
+            assert abs(recorded - receipt) <= 20, (user_id, q, recorded - receipt)
             deadline = deadlines[q]
             by_receipt = points(correct=True, received_ms=round(receipt), deadline_ms=deadline, time_limit_ms=limit_ms)
             scored = points(correct=True, received_ms=recorded, deadline_ms=deadline, time_limit_ms=limit_ms)
-            assert abs(scored - by_receipt) <= 200 * 1000 // limit_ms + 1
-        assert sum(abs(e) > 20 for e in errors_ms) <= 1, errors_ms
+            assert abs(scored - by_receipt) <= 20 * 1000 // limit_ms + 1  # 20 ms worth of points (+ rounding)
 
-        print(f"\n{mode} at {latency} s: stamp - receipt {min(errors_ms):.1f} .. {max(errors_ms):.1f} ms")
+        print(
+            f"\n{mode} at {latency} s: stamp - server receipt {min(errors_ms):.1f} .. {max(errors_ms):.1f} ms; "
+            f"fake -> server {min(transit_ms):.1f} .. {max(transit_ms):.1f} ms"
+        )
 
         # what the group saw: every question with its results, and the podium
         await wait_until(lambda: any((m.text or "").startswith("🏁") for m in tg.messages(GROUP)), what="podium")

@@ -3,7 +3,10 @@
 The fake enforces the budget itself (20 sends/edits per group per rolling window, 429 beyond)
 with a 0.3 s round trip, so any excess or any lost question shows in its log. Time is scaled
 down by 2: a 30 s window, 5 s questions, the host moving on 1 s after each reveal (Telegram's
-60 s, 10 s and 2 s).
+60 s, 10 s and 2 s), in each mode: answer buttons (a question and its results are one message
+and one edit; what is left shows who answered) and quiz polls (a poll and a results message;
+Telegram's shortest poll is 5 s, so a 5 s question's poll closes a moment after the deadline
+and the game refuses what comes later, like any late answer).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pytest
 
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, create_game, host, player, quiz
-from tests.telegram.play import answer, join, posted, received_at
+from tests.telegram.play import Carried, ServerReceipts, answer, carried, join, posted
 from tests.telegram.support import GROUP, attach, expected_scores, live_server, make_settings, results, wait_until
 from transports.telegram.callbacks import AnswerPress, parse_press
 
@@ -27,8 +30,12 @@ QUESTIONS = 20
 NOISE = QUIET | {"answer_ack", "reveal", "leaderboard"}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
-async def test_brisk_host_gets_every_question_posted_within_the_budget(redis_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["inline", "polling"])
+async def test_brisk_host_gets_every_question_posted_within_the_budget(
+    mode: str, redis_url: str, tmp_path: Path
+) -> None:
     async with FakeTelegram(group_rate_limit=(BUDGET, WINDOW_S), latency=0.3, threaded=True) as tg, live_server(
         lambda port: make_settings(
             tg, redis_url, tmp_path, telegram_budget_ops=BUDGET, telegram_budget_window_s=WINDOW_S
@@ -37,7 +44,7 @@ async def test_brisk_host_gets_every_question_posted_within_the_budget(redis_url
         body = quiz(QUESTIONS, time_limit=5)
         game = await create_game(server.base_url, body)
         screen = await host(server.ws_url, game)
-        await attach(server, game, GROUP, "inline", tg)
+        await attach(server, game, GROUP, mode, tg)
         members = [tg.user(30 + i, f"M{i}") for i in range(4)]
         started = time.monotonic()
         await screen.send({"type": "start"})
@@ -46,9 +53,10 @@ async def test_brisk_host_gets_every_question_posted_within_the_budget(redis_url
             deadlines[q] = (await screen.recv("question", skip=NOISE))["deadline"]
             post = await posted(tg, server, GROUP, q)
             assert post.call.wall * 1000 < deadlines[q] - 3000, f"question {q} posted late"
+            assert (post.poll_id is not None) == (mode == "polling")
             for i, user in enumerate(members[: 1 + q % len(members)]):  # nobody pressed Join
                 _, toast = await answer(tg, GROUP, post, user, (body["questions"][q]["correct"] + i) % 4)
-                assert toast is not None and toast.startswith("🔒 Locked in")
+                assert mode == "polling" or (toast is not None and toast.startswith("🔒 Locked in"))
             await screen.recv("reveal", timeout=15)
             await asyncio.sleep(1.0)  # the brisk host
             await screen.send({"type": "next"})
@@ -60,24 +68,34 @@ async def test_brisk_host_gets_every_question_posted_within_the_budget(redis_url
         assert not [c for c in tg.calls if c.error_code == 429]
         busiest = tg.max_ops_in_window(GROUP, WINDOW_S)
         assert busiest <= BUDGET
-        questions = [m for m in tg.messages(GROUP, bot_only=True) if m.text and m.text.startswith("❓")]
-        assert len(questions) == QUESTIONS and all("⏹ closed" in (m.text or "") for m in questions)
-        assert not any(isinstance(parse_press(d), AnswerPress) for m in questions for d in m.callback_data)
-        edits = tg.calls_for("editMessageText", GROUP)
-        indicator_edits = [c for c in edits if "answered" in str(c.params.get("text")) and c.ok]
-        assert indicator_edits, "what is left of the budget shows who answered"
+        texts = [m.text or "" for m in tg.messages(GROUP, bot_only=True)]
+        indicator_edits = []
+        if mode == "inline":  # each question's message became its results, its buttons gone
+            questions = [m for m in tg.messages(GROUP, bot_only=True) if m.text and m.text.startswith("❓")]
+            assert len(questions) == QUESTIONS and all("⏹ closed" in (m.text or "") for m in questions)
+            assert not any(isinstance(parse_press(d), AnswerPress) for m in questions for d in m.callback_data)
+            edits = tg.calls_for("editMessageText", GROUP)
+            indicator_edits = [c for c in edits if "answered" in str(c.params.get("text")) and c.ok]
+            assert indicator_edits, "what is left of the budget shows who answered"
+        else:  # every question a quiz poll, each followed by its results
+            assert len(tg.polls(GROUP)) == QUESTIONS
+            assert sum("the answer was" in t for t in texts) == QUESTIONS
         table = await results(server, game)
         assert table["M0"]["answers"] == QUESTIONS
         ops = len(tg.ops(GROUP))
         print(
-            f"\nbrisk game: {ops} operations in {played_s:.0f} s (window {WINDOW_S:.0f} s): "
+            f"\nbrisk game ({mode}): {ops} operations in {played_s:.0f} s (window {WINDOW_S:.0f} s): "
             f"{ops / played_s * WINDOW_S:.1f} per window on average, busiest window {busiest}, "
             f"{len(indicator_edits)} indicator edits"
         )
         await screen.close()
 
 
-async def test_a_429_pauses_the_chat_and_answers_keep_the_server_clock(redis_url: str, tmp_path: Path) -> None:
+async def test_a_429_pauses_the_chat_and_answers_keep_the_server_clock(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receipts = ServerReceipts()  # when the server got each update (see test_full_game)
+    receipts.install(monkeypatch)
     async with FakeTelegram(latency=0.3, threaded=True) as tg, live_server(
         lambda port: make_settings(tg, redis_url, tmp_path, telegram_budget_ops=20, telegram_budget_window_s=5)
     ) as server:
@@ -92,7 +110,7 @@ async def test_a_429_pauses_the_chat_and_answers_keep_the_server_clock(redis_url
         await screen.send({"type": "start"})
         deadlines: dict[int, int] = {}
         retry_after = 3
-        stamps: list[tuple[int, float]] = []
+        stamps: list[tuple[int, Carried]] = []
         for q in range(3):
             if q == 1:  # between questions, once the chat is quiet: the next operation gets a 429
                 await wait_until(lambda: server.runtime.bridge.outboxes[GROUP].pending == 0)
@@ -106,7 +124,7 @@ async def test_a_429_pauses_the_chat_and_answers_keep_the_server_clock(redis_url
             await answer(tg, GROUP, post, ann, body["questions"][q]["correct"])
             await web.send({"type": "answer", "question": q, "option": body["questions"][q]["correct"]})
             assert post.poll_id is not None
-            stamps.append((q, await received_at(tg, 41, poll_id=post.poll_id)))
+            stamps.append((q, await carried(tg, 41, poll_id=post.poll_id)))
             await screen.recv("reveal", timeout=15)
         await screen.send({"type": "next"})
         await screen.recv("finished", skip=NOISE)
@@ -124,9 +142,9 @@ async def test_a_429_pauses_the_chat_and_answers_keep_the_server_clock(redis_url
         assert table["Ann"]["answers"] == 3  # the late question still took Ann's answer
         assert {n: r["score"] for n, r in table.items()} == await expected_scores(server, pin, body, deadlines)
         ann_id = next(p for p, n in (await server.live.store.players(pin)).items() if n == "Ann")
-        for q, receipt in stamps:  # scored by when the server got the vote, not by when the poll went out
+        for q, update in stamps:  # scored by when the server got the vote, not by when the poll went out
             recorded = (await server.live.store.answers(pin, q))[ann_id].received_ms
-            assert abs(recorded - receipt) <= 20, (q, recorded - receipt)
+            assert abs(recorded - receipts.ms(update.update_id)) <= 20, (q, recorded - receipts.ms(update.update_id))
         await web.close()
         await screen.close()
 

@@ -4,8 +4,9 @@ Updates arrive by long polling (default) or, when a public webhook URL is config
 server's webhook route, which checks the secret header, stamps the arrival time and puts the
 update on the application's queue. Either way every update passes `StampingQueue`, which
 remembers when it arrived: that instant, not when a handler got round to it, is an answer's
-receive time. In polling mode "arrived" is when the getUpdates answer carrying it came back
-(`StampingRequest`, PTB's public custom-request hook), not when PTB had parsed the batch.
+receive time. In polling mode "arrived" is when the first bytes of the getUpdates answer
+carrying it were read off the socket (`StampingRequest`, PTB's public custom-request hook, on a
+connection from `arrival`), not when the HTTP client or PTB had parsed the batch.
 
 `allowed_updates` is always sent explicitly (Telegram keeps the last value given).
 
@@ -50,6 +51,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from transports.telegram.arrival import ArrivalClock, stamped_transport
 from transports.telegram.bridge import BridgeConfig, TelegramBridge
 from transports.telegram.handlers import Handlers
 from transports.telegram.leader import Leadership
@@ -123,15 +125,18 @@ TextHook = Callable[[TextCall], Awaitable["str | None"]]  # the reply (HTML), or
 
 
 class StampingRequest(HTTPXRequest):
-    """The getUpdates connection, noting when each answer came back: its updates arrived then."""
+    """The getUpdates connection, noting when each answer's first bytes were read: its updates
+    arrived then."""
 
     def __init__(self) -> None:
-        super().__init__(connection_pool_size=1)
+        self.arrivals = ArrivalClock()
+        super().__init__(connection_pool_size=1, httpx_kwargs={"transport": stamped_transport(self.arrivals)})
         self.answered_mono: float | None = None
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        self.arrivals.take()  # forget a read that belonged to no answer of ours
         result = await super().do_request(*args, **kwargs)
-        self.answered_mono = time.monotonic()
+        self.answered_mono = self.arrivals.take() or time.monotonic()
         return result
 
     def take(self) -> float | None:
