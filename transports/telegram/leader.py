@@ -53,7 +53,7 @@ class Leadership:
             log.exception("Telegram lease: Redis unreachable; not driving the bot meanwhile")
             holds = False
         if holds and not self.leading:
-            log.info("this process now drives the Telegram bot")
+            log.info("this process now drives the Telegram bot (lease owner %s)", self.shared.owner)
             self.bridge.leading = True
             await self._lead()
         elif not holds and self.leading:
