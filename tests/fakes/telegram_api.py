@@ -207,6 +207,7 @@ class Call:
     # trip as it really passed (a sleep can overrun it on a busy box): the bot can read them then
     delivered_mono: float = 0.0
     delivered_wall: float = 0.0
+    client_port: int | None = None  # the bot's end of the connection (which process asked)
 
     @property
     def counted(self) -> bool:
@@ -1099,6 +1100,7 @@ class FakeTelegram:
             answered_mono=time.monotonic(),
             answered_wall=time.time(),
             result=result,
+            client_port=request.client.port if request.client is not None else None,
         )
         self.calls.append(call)
         index = len(self.calls) - 1
