@@ -52,6 +52,7 @@ EARLY_VOTE_TTL_S = 30.0
 MEMBER_REPLY_EVERY_S = 300.0  # at most one answer per chat to non-admins' commands this often
 CLAIM_ATTEMPTS = 3  # compare-and-set rounds of an attach before the chat counts as busy
 BUSY = "this group shows another game; an admin can end that with /stopquiz"
+PRIVATE_OPS_PER_S = 1.0  # a private chat's limit is ~1 message a second, not a group's 20 a minute
 
 
 class ChatBusy(ClientError):
@@ -107,7 +108,10 @@ class TelegramBridge:
     def outbox(self, chat_id: int) -> Outbox:
         outbox = self.outboxes.get(chat_id)
         if outbox is None:
-            budget = RollingBudget(self.config.budget_ops, self.config.budget_window_s)
+            ops = self.config.budget_ops
+            if chat_id > 0:  # a private chat (groups' ids are negative): a solo exam's pace
+                ops = max(ops, int(self.config.budget_window_s * PRIVATE_OPS_PER_S))
+            budget = RollingBudget(ops, self.config.budget_window_s)
             # shared: what other leaders spent in this chat counts too (a failover mid-minute)
             ledger = None if self.shared is None else self.shared.ledger(chat_id, self.config.budget_window_s)
             outbox = self.outboxes[chat_id] = Outbox(chat_id, budget, clock=self.clock, ledger=ledger)
