@@ -11,7 +11,7 @@ COPY scoring scoring
 COPY transports transports
 COPY persistence persistence
 COPY loadtests loadtests
-RUN pip install . && useradd --system --home /data livequiz && mkdir -p /data && chown livequiz /data
+RUN pip install ".[s3]" && useradd --system --home /data livequiz && mkdir -p /data && chown livequiz /data
 USER livequiz
 ENV LIVEQUIZ_DATA_DIR=/data
 EXPOSE 8000
