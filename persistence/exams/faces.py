@@ -4,15 +4,19 @@ OpenCV's frontal-face Haar cascade ships inside the `opencv-python-headless` whe
 (`cv2.data.haarcascades`), so no model is downloaded. Only JPEG is accepted: the bytes must
 start with the JPEG signature and decode as an image no larger than `MAX_PIXELS`, so a
 decompression bomb is refused before it is decoded whole.
+
+OpenCV and NumPy are imported on the first snapshot, not with this module: they add ~28 MiB to
+every serving process, and most processes never count a face.
 """
 
 from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
+if TYPE_CHECKING:
+    import cv2
 
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 MAX_BYTES = 1024 * 1024  # a 640x480 webcam JPEG is 30-100 KB
@@ -24,13 +28,13 @@ class NotAJpeg(ValueError):
     pass
 
 
-# `cv2.data` (no type stubs) names the folder the wheel ships its cascades in.
-_CASCADE_FILE = str(cv2.data.haarcascades) + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
-
-
 @lru_cache(maxsize=1)
 def _cascade() -> cv2.CascadeClassifier:
-    cascade = cv2.CascadeClassifier(_CASCADE_FILE)
+    import cv2
+
+    # `cv2.data` (no type stubs) names the folder the wheel ships its cascades in.
+    cascade_file = str(cv2.data.haarcascades) + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+    cascade = cv2.CascadeClassifier(cascade_file)
     if cascade.empty():
         raise RuntimeError("OpenCV's bundled frontal-face cascade did not load")
     return cascade
@@ -65,6 +69,9 @@ def count_faces(data: bytes) -> int:
     size = _jpeg_size(data)
     if size is None or size[0] * size[1] > MAX_PIXELS or 0 in size:
         raise NotAJpeg("the JPEG has no readable size, or is too large")
+    import cv2
+    import numpy as np
+
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise NotAJpeg("the JPEG could not be decoded")
