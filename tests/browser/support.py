@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -161,3 +162,12 @@ def quiz(title: str, questions: list[tuple[str, list[str], int]], time_limit: in
         ],
         "settings": {},
     }
+
+
+def wait_until(page: Any, expression: str, timeout_s: float = 15) -> None:
+    """Until `expression` is truthy in the page, polled from here: `page.wait_for_function`
+    evaluates a string predicate with `new Function` when it polls, which our CSP refuses."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.05)

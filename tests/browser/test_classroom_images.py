@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.support import Pages, WebServer, http_json, quiz, screenshot
+from tests.browser.support import Pages, WebServer, http_json, quiz, screenshot, wait_until
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
@@ -114,7 +114,7 @@ def test_an_image_from_the_editor_shows_on_the_projector_and_the_phone(pages: Pa
     for page in (host, phone):
         picture = page.get_by_test_id("question-image")
         expect(picture).to_be_visible()
-        page.wait_for_function("() => { const i = document.querySelector('#q-image'); return i.naturalWidth === 160; }")
+        wait_until(page, "document.querySelector('#q-image')?.naturalWidth === 160")
     screenshot(host, "classroom-image-host")
     screenshot(phone, "classroom-image-phone")
     phone.get_by_test_id("option-0").click()

@@ -7,24 +7,20 @@ session (cookie + the CSRF token login would have stored)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import json
 import re
 import secrets
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from persistence.accounts import tokens
-from persistence.accounts.models import User
-from persistence.db import Database
-from tests.browser.support import Pages, screenshot
+from tests.browser.signed_in import run, user_with_session
+from tests.browser.support import Pages, screenshot, wait_until
 from tests.persistence.exam_bodies import portrait_jpegs
 from tests.platform_support import platform_server
 from tests.sql_support import SqlTarget
@@ -32,7 +28,6 @@ from tests.support import ServerProcess
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
-T = TypeVar("T")
 
 EXAM = {
     "title": "Geography check",
@@ -58,27 +53,6 @@ EXAM = {
 }
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine beside Playwright's sync API (its loop owns this thread)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-async def _user_with_session(target: SqlTarget, username: str) -> dict[str, Any]:
-    db = Database(target.url, schema=target.schema)
-    try:
-        async with db.transaction() as session:
-            user = User(username=username, first_name=username.title())
-            session.add(user)
-            await session.flush()
-            assert user.id is not None
-            browser = await tokens.issue(session, user.id, "session")
-            api = await tokens.issue(session, user.id, "api")
-        return {"id": user.id, "session": browser.token, "csrf": browser.csrf, "token": api.token}
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture(scope="module")
 def exam_site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[ServerProcess, SqlTarget]]:
     folder = tmp_path_factory.mktemp("exam-web")
@@ -94,7 +68,7 @@ class Site:
         self.target = target
 
     def user(self) -> dict[str, Any]:
-        return run(_user_with_session(self.target, f"exam_user_{secrets.token_hex(5)}"))
+        return run(user_with_session(self.target, f"exam_user_{secrets.token_hex(5)}"))
 
     def api(self, method: str, path: str, user: dict[str, Any], body: Any = None) -> Any:
         response = httpx.request(
@@ -182,7 +156,7 @@ def test_leaving_fullscreen_ends_the_exam_with_zero(site: Site) -> None:
     expect(page.get_by_test_id("exam-facts")).to_contain_text("leaving fullscreen ends the exam with a score of 0")
     page.get_by_test_id("exam-start").click()
     expect(page.get_by_test_id("exam-progress")).to_have_text("Question 1 of 4")
-    page.wait_for_function("document.fullscreenElement !== null")
+    wait_until(page, "document.fullscreenElement !== null")
     page.get_by_test_id("option-1").check()  # a right answer: it will not count
     expect(page.get_by_test_id("saved")).to_have_text("Answer saved")
 

@@ -9,23 +9,19 @@ session (cookie + the CSRF token login would have stored)."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import secrets
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from persistence.accounts import tokens
-from persistence.accounts.models import User
-from persistence.db import Database
 from persistence.types import utcnow
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, Pages, screenshot
+from tests.browser.signed_in import run, user_with_session
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, Pages, screenshot, wait_until
 from tests.persistence.speaking_bodies import scheduled_ielts
 from tests.platform_support import platform_server
 from tests.speaking_support import move_slot
@@ -34,29 +30,7 @@ from tests.support import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect.set_options(timeout=15_000)
-T = TypeVar("T")
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine beside Playwright's sync API (its loop owns this thread)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-async def _user_with_session(target: SqlTarget, username: str) -> dict[str, Any]:
-    db = Database(target.url, schema=target.schema)
-    try:
-        async with db.transaction() as session:
-            user = User(username=username, first_name=username.split("_")[0].title())
-            session.add(user)
-            await session.flush()
-            assert user.id is not None
-            browser = await tokens.issue(session, user.id, "session")
-            api = await tokens.issue(session, user.id, "api")
-        return {"id": user.id, "session": browser.token, "csrf": browser.csrf, "token": api.token}
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +58,7 @@ class Site:
         self.server, self.target = server, target
 
     def user(self, name: str) -> dict[str, Any]:
-        return run(_user_with_session(self.target, f"{name}_{secrets.token_hex(4)}"))
+        return run(user_with_session(self.target, f"{name}_{secrets.token_hex(4)}", name.title()))
 
     def api(self, method: str, path: str, user: dict[str, Any], body: Any = None) -> httpx.Response:
         return httpx.request(method, self.server.base_url + path, json=body, timeout=10,
@@ -148,7 +122,7 @@ def test_two_browsers_book_call_and_chat(site: Site) -> None:
     for page in (grader, talker):
         expect(page.locator("body")).to_have_attribute("data-connection", "connected", timeout=30_000)
         expect(page.get_by_test_id("room-status")).to_have_text("Call connected")
-        page.wait_for_function("document.querySelector('#remote-video').videoWidth > 0", timeout=15_000)
+        wait_until(page, "(document.querySelector('#remote-video')?.videoWidth ?? 0) > 0")
     expect(grader.get_by_test_id("room-title")).to_have_text("Speaking mock")
 
     talker.get_by_test_id("chat-text").fill("Good morning!")
