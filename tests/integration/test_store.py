@@ -17,8 +17,10 @@ from redis.asyncio import Redis
 
 from gameserver.hub import Hub, Room
 from gameserver.keys import GameKeys
+from gameserver.publications import RecentPublications
 from gameserver.quizzes import Question, Quiz
-from gameserver.store import GameStore, RecentPublications, _all_totals_from, _answers_from, token_digest
+from gameserver.store import GameStore, token_digest
+from gameserver.store.records import all_totals_from, answers_from
 from scoring import Answer, Totals
 from statemachine import End, GameState, Phase, Start, transition
 from statemachine.errors import (
@@ -400,12 +402,12 @@ async def _record(received: list[Any], event: Any) -> None:
 
 def test_whole_hashes_parse_exactly_and_refuse_a_malformed_record() -> None:
     answers = {b"p1": b"2,1700000000123", b"p\xc3\xa9": b"0,5"}
-    assert _answers_from(answers) == {"p1": Answer(2, 1_700_000_000_123), "pé": Answer(0, 5)}
+    assert answers_from(answers) == {"p1": Answer(2, 1_700_000_000_123), "pé": Answer(0, 5)}
     totals = {b"p1": b"700,2,1,3000", b"p2": b"0,0,0,0"}
-    assert _all_totals_from(totals) == {"p1": Totals(700, 2, 1, 3_000), "p2": Totals()}
-    assert _answers_from({}) == {} and _all_totals_from({}) == {}
+    assert all_totals_from(totals) == {"p1": Totals(700, 2, 1, 3_000), "p2": Totals()}
+    assert answers_from({}) == {} and all_totals_from({}) == {}
     for bad in ({b"p1": b"2,1,3"}, {b"p1": b"2"}, {b"p1": b"x,1"}, {b"p1": b"1,", b"p2": b"1,2"}):
         with pytest.raises(ServerError):
-            _answers_from(bad)
+            answers_from(bad)
     with pytest.raises(ServerError):  # fields shifted between two records must not be misread
-        _all_totals_from({b"p1": b"1,2,3", b"p2": b"4,5,6,7,8"})
+        all_totals_from({b"p1": b"1,2,3", b"p2": b"4,5,6,7,8"})
