@@ -4,8 +4,8 @@
   content (PNG, JPEG, GIF, WebP magic numbers), never by a header or a name; SVG is refused
   (it can carry scripts). The image is stored under its SHA-256, so the same picture in many
   quizzes is kept once, for the game TTL; answers `{"id", "url"}`.
-- At most MAX_STORED_IMAGES live at once (a sorted set of ids by expiry keeps the count):
-  beyond it an upload gets 507 `image_store_full` and nothing is stored. Worst case in Redis:
+- At most MAX_STORED_IMAGES live at once (a sorted set of ids by expiry, the index, keeps the
+  count): beyond it an upload gets 507 `image_store_full` and nothing is stored. Worst case in Redis:
   MAX_STORED_IMAGES × MAX_IMAGE_BYTES. One address uploads at most `UPLOADS` an hour.
 - `GET /api/images/{id}` serves one with a year's immutable cache (the URL is the content).
 - `PUT /api/games/{pin}/images` (host token) says which question shows which image;
@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -38,12 +38,15 @@ UPLOADS = Budget("image", 120, 3600)
 IMAGE_ID = re.compile(r"^[0-9a-f]{64}$")
 IMMUTABLE = "public, max-age=31536000, immutable"
 
-# Key names of this module. One hash tag, so the Lua script's two keys share a cluster slot.
+# Key names of this module. On a Redis Cluster the index is one slot for the whole store, which
+# is acceptable: a zset of at most MAX_STORED_IMAGES ids, written once per upload (uploads are
+# limited per address). The images themselves, the bytes that are read, are not tagged: each
+# lives in the slot of its own id, so the store spreads over the cluster's masters.
 INDEX_KEY = "livequiz:{images}:index"
 
 
 def image_key(image_id: str) -> str:
-    return f"livequiz:{{images}}:{image_id}"
+    return f"livequiz:image:{image_id}"
 
 
 def game_images_key(pin: str) -> str:
@@ -51,35 +54,37 @@ def game_images_key(pin: str) -> str:
     return GameKeys(pin).prefix + "images"
 
 
-# KEYS: image key, index (zset id -> expiry ms).
-# ARGV: bytes, ttl_s, now_ms, max_count, id.
-# Stores an image unless MAX_STORED_IMAGES live ones exist already; a known image only has its
-# expiry renewed. Returns 1 when the image is stored, 0 when the store is full.
-STORE_IMAGE = """
-local ttl = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
-else
-  redis.call('EXPIRE', KEYS[1], ttl)
+# KEYS: index (zset id -> expiry ms).
+# ARGV: ttl_s, now_ms, max_count, id.
+# Takes a place in the index unless MAX_STORED_IMAGES live images hold one already; a known
+# image only has its expiry moved. Returns 1 when the image may be stored, 0 when the store is
+# full. The image's bytes are written after it, under their own key: a place is taken before
+# any byte is stored, so the bound holds whatever happens between the two (a write that fails
+# leaves a place taken until it expires, nothing more).
+RESERVE_IMAGE = """
+local ttl = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[4]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
 end
-redis.call('ZADD', KEYS[2], now + ttl * 1000, ARGV[5])
-redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[1], now + ttl * 1000, ARGV[4])
+redis.call('EXPIRE', KEYS[1], ttl)
 return 1
 """
 
 
 async def store_image(
-    redis: Redis, data: bytes, *, ttl_s: int, now_ms: int, max_count: int = MAX_STORED_IMAGES
+    redis: Redis | RedisCluster, data: bytes, *, ttl_s: int, now_ms: int, max_count: int = MAX_STORED_IMAGES
 ) -> str | None:
     """Keep `data` under its SHA-256 for `ttl_s`; the id, or None when `max_count` live images
     are stored already (a known image is always taken: it only has its expiry renewed)."""
     image_id = hashlib.sha256(data).hexdigest()
-    script = redis.register_script(STORE_IMAGE)
-    stored = await script(keys=[image_key(image_id), INDEX_KEY], args=[data, ttl_s, now_ms, max_count, image_id])
-    return image_id if stored == 1 else None
+    reserve = redis.register_script(RESERVE_IMAGE)  # type: ignore[misc]  # typed for Redis; runs on a cluster too
+    if await reserve(keys=[INDEX_KEY], args=[ttl_s, now_ms, max_count, image_id]) != 1:
+        return None
+    await redis.set(image_key(image_id), data, ex=ttl_s)  # a known image: the same bytes again
+    return image_id
 
 
 def image_type(data: bytes) -> str | None:
@@ -105,7 +110,7 @@ async def read_bounded(request: Request, limit: int) -> bytes | None:
     return body
 
 
-def _redis(request: Request) -> Redis:
+def _redis(request: Request) -> Redis | RedisCluster:
     return request.app.state.live.redis  # type: ignore[no-any-return]
 
 

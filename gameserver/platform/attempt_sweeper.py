@@ -18,7 +18,7 @@ import hashlib
 import logging
 import secrets
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from persistence.db import Database
 from persistence.exams import attempts
@@ -32,7 +32,7 @@ MAX_BATCHES = 10  # per sweep: the rest waits for the next round instead of hold
 
 
 class AttemptSweeper:
-    def __init__(self, redis: Redis, db: Database, *, interval_s: float) -> None:
+    def __init__(self, redis: Redis | RedisCluster, db: Database, *, interval_s: float) -> None:
         self.redis = redis
         self.db = db
         self.interval_s = interval_s

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from transports.telegram.bridge import TelegramBridge
@@ -128,11 +128,11 @@ class BotState:
     """Redis, with the key prefix of one database's exams: a deployment's processes share both,
     and a Redis serving several databases (as tests do) keeps their attempts apart."""
 
-    redis: Redis
+    redis: Redis | RedisCluster
     prefix: str
 
     @classmethod
-    def of(cls, redis: Redis, db_url: str, schema: str | None) -> BotState:
+    def of(cls, redis: Redis | RedisCluster, db_url: str, schema: str | None) -> BotState:
         where = hashlib.sha256(f"{db_url}|{schema or ''}".encode()).hexdigest()[:12]  # never the URL itself
         return cls(redis, f"livequiz:examsbot:{where}:")
 
@@ -148,7 +148,7 @@ class BotState:
 
 async def toggle(state: BotState, attempt_id: int, n: int, option: int) -> None:
     key = state.ticks_key(attempt_id, n)
-    operation = state.redis.bitfield(key)
+    operation = state.redis.bitfield(key)  # type: ignore[misc]  # typed for Redis; a cluster builds it too
     operation.incrby("u1", f"#{option}", 1)  # Redis wraps by default: 1 + 1 is 0, an untick
     async with state.redis.pipeline(transaction=True) as pipe:
         pipe.execute_command(*operation.command)

@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 # KEYS: current window counter, previous window counter.
 # ARGV: limit, window_ms, elapsed_ms (time since the current window began).
@@ -53,8 +53,8 @@ WINDOW_MS = 60_000
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, *, anonymous: int = 30, signed_in: int = 60, auth: int = 5) -> None:
-        self._script = redis.register_script(SLIDING_WINDOW)
+    def __init__(self, redis: Redis | RedisCluster, *, anonymous: int = 30, signed_in: int = 60, auth: int = 5) -> None:
+        self._script = redis.register_script(SLIDING_WINDOW)  # type: ignore[misc]  # typed for Redis; a cluster runs it too
         self.anonymous = Limit("anon", anonymous)
         self.signed_in = Limit("user", signed_in)
         self.auth = Limit("auth", auth)

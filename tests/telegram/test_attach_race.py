@@ -25,6 +25,7 @@ from tests.fakes import FakeTelegram
 from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
 from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.callbacks import JoinPress, parse_press
+from transports.telegram.shared import key_prefix
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -106,7 +107,7 @@ async def test_simultaneous_attaches_from_two_processes_one_wins(
 
             # the group shows the winner's game, in Redis and in the chat; nothing of the loser's
             # redis-py types its async commands as `Awaitable[T] | T`
-            chats = f"telegram:{tg.token.split(':')[0]}:chats"
+            chats = key_prefix(tg.token.split(':')[0]) + "chats"
             record = await cast("Awaitable[bytes | None]", redis.hget(chats, str(GROUP)))
             assert record is not None and f'"pin":"{winner["pin"]}"' in record.decode()
             await wait_until(lambda: lobby_titles(tg), timeout=15, what="the winner's lobby")

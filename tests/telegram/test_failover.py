@@ -24,6 +24,7 @@ from tests.fakes import FakeTelegram
 from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
 from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.runtime import derived_secret
+from transports.telegram.shared import key_prefix
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -92,7 +93,7 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         await screen.recv("question", skip=NOISE)
         polls = await wait_until(lambda: tg.polls(GROUP), timeout=10, what="the first poll")
         assert tg.vote(polls[0].id, ann, [body["questions"][0]["correct"]])
-        seats = f"telegram:{tg.token.split(':')[0]}:seats:{GROUP}"
+        seats = key_prefix(tg.token.split(':')[0]) + f"seats:{GROUP}"
         redis = Redis.from_url(redis_url)
         deadline = time.monotonic() + 10
         # redis-py types its async commands as `Awaitable[T] | T`

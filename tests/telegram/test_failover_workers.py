@@ -32,6 +32,7 @@ from tests.fakes import ChatMessage, FakeTelegram
 from tests.support import QUIET, Client, ServerProcess, create_game, host, quiz, start_server
 from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.callbacks import AnswerPress, JoinPress, parse_press
+from transports.telegram.shared import key_prefix
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -44,7 +45,7 @@ NOISE = QUIET | {"answer_ack", "leaderboard", "answer_count"}
 
 async def lease_holder(redis: Redis, bot_id: str) -> int | None:
     """The pid of the process holding the bot's lease, from the lease key."""
-    owner = await redis.get(f"telegram:{bot_id}:leader")
+    owner = await redis.get(key_prefix(bot_id) + "leader")
     return int(owner.decode().split(":")[1]) if owner is not None else None
 
 

@@ -26,7 +26,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Recalled:
 
 
 class ChatLedger:
-    def __init__(self, redis: Redis, prefix: str, chat_id: int, window_s: float, owner: str) -> None:
+    def __init__(self, redis: Redis | RedisCluster, prefix: str, chat_id: int, window_s: float, owner: str) -> None:
         self.redis = redis
         self.spent_key = f"{prefix}spent:{chat_id}"
         self.pause_key = f"{prefix}pause:{chat_id}"

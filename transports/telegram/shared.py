@@ -20,6 +20,11 @@ another process takes over within `lease_ms` and the groups' games go on:
 A chat is claimed with a compare-and-set (`claim_chat`): of two processes attaching games to
 one chat at the same instant exactly one wins, and the other sees the winner's game.
 
+`{bot}` is a hash tag: on a Redis Cluster every key of one bot lives in one slot, so `DROP`
+can forget a chat's record, seats and posts in one atomic step. One slot for a bot is
+acceptable: its traffic is bounded by Telegram's own limits (about 30 messages a second for a
+whole bot, 20 a minute in a group), a trickle beside a game's.
+
 Per-chat hashes expire `STATE_TTL_S` after their last write (a game lasts hours, not days).
 """
 
@@ -32,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from transports.telegram.ledger import ChatLedger
 
@@ -86,10 +91,15 @@ class ChatRecord:
     held: bool = False  # the chat's placeholder seat is in the game's connected set (taken once)
 
 
+def key_prefix(bot_id: str) -> str:
+    """`telegram:{<bot id>}:`, the start of every key of the bot (a cluster hash tag)."""
+    return f"telegram:{{{bot_id}}}:"
+
+
 class SharedState:
-    def __init__(self, redis: Redis, bot_id: str) -> None:
+    def __init__(self, redis: Redis | RedisCluster, bot_id: str) -> None:
         self.redis = redis
-        self.prefix = f"telegram:{bot_id}:"
+        self.prefix = key_prefix(bot_id)
         # which process leads, readable in the lease key; the random part tells restarts apart
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._renew = redis.register_script(RENEW)
