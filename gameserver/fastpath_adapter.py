@@ -48,8 +48,8 @@ WebSocketProtocolBase = WebSocketsSansIOProtocol
 #: Members of uvicorn's classes that our subclasses override or read.
 UVICORN_MEMBERS: dict[type, tuple[str, ...]] = {
     HttpToolsProtocol: (
-        "connection_made", "connection_lost", "data_received", "on_message_begin", "on_headers_complete",
-        "on_message_complete", "handle_websocket_upgrade", "shutdown",
+        "connection_made", "connection_lost", "on_message_begin", "on_headers_complete", "on_message_complete",
+        "handle_websocket_upgrade", "shutdown",
     ),
     WebSocketsSansIOProtocol: (
         "connection_lost", "data_received", "handle_connect", "handle_ping", "handle_pong",

@@ -13,7 +13,8 @@ sending its body: such an upload held a SIGTERM for the whole graceful timeout a
 with a traceback. Its connection is dropped at once instead; the app reads a disconnect.
 
 Every connection starts here, so this is also where `connguard`'s bounds apply: the open
-connections of one address, and the time a request may take to arrive.
+connections of one address, and the time a request may take to arrive (its deadlines are
+entries in `deadlines.REQUEST_DEADLINES`, not a timer each).
 """
 
 from __future__ import annotations
@@ -22,65 +23,52 @@ import asyncio
 import logging
 
 from gameserver.connguard import OPEN_CONNECTIONS, TOO_MANY_RESPONSE, guard_settings
+from gameserver.deadlines import REQUEST_DEADLINES
 from gameserver.fastpath_adapter import HttpProtocolBase, request_body_pending
 
 log = logging.getLogger(__name__)
 
 
 class UpgradeFriendlyHttpProtocol(HttpProtocolBase):
-    _read_timer: asyncio.TimerHandle | None = None
-    _refused = False
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         header_s, _body_s, per_ip, proxies = guard_settings()
         ip = self.client[0] if self.client else ""
         if not OPEN_CONNECTIONS.admit(transport, ip, per_ip, proxies):
-            self._refused = True
+            # Closed before anything is read: no data reaches this protocol.
             transport.write(TOO_MANY_RESPONSE)
             transport.close()
             return
-        self._arm(header_s)
-
-    def data_received(self, data: bytes) -> None:
-        if not self._refused:
-            super().data_received(data)
+        REQUEST_DEADLINES.arm(self, header_s, self.loop)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._read_timer is None:  # the next request on a kept-alive connection
-            self._arm(guard_settings()[0])
+        if self.cycle is not None:  # the next request on a kept-alive connection (the first is armed)
+            REQUEST_DEADLINES.arm(self, guard_settings()[0], self.loop)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        self._arm(guard_settings()[1])  # now the body (cancelled at once when there is none)
+        REQUEST_DEADLINES.arm(self, guard_settings()[1], self.loop)  # now the body (disarmed when none)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        REQUEST_DEADLINES.disarm(self)
         super().on_message_complete()
 
-    def _arm(self, within_s: float) -> None:
-        self._disarm()
-        self._read_timer = self.loop.call_later(within_s, self._read_timed_out)
-
-    def _disarm(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
-
-    def _read_timed_out(self) -> None:
-        """A request that did not arrive in time: drop the connection (nothing to answer)."""
-        self._read_timer = None
+    def request_overdue(self) -> None:
+        """A request that did not arrive in time (`REQUEST_DEADLINES`): drop the connection
+        (nothing to answer)."""
         log.debug("dropping a connection from %s: its request is too slow", self.client)
         self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        REQUEST_DEADLINES.disarm(self)
         OPEN_CONNECTIONS.release(self.transport)
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:
-        self._disarm()  # the game socket's first-message timeout takes over
+        # Already disarmed by `on_message_complete` (an upgrade has no body), made sure of here:
+        # the transport is the game socket's now, and its first-message timeout takes over.
+        REQUEST_DEADLINES.disarm(self)
         super().handle_websocket_upgrade()
         # Nothing reads the parser after an upgrade: data now goes to the WebSocket protocol.
         self.parser = None  # type: ignore[assignment]

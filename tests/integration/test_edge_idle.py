@@ -10,9 +10,13 @@ import time
 
 import httpx
 import orjson
+import pytest
 import websockets
 
 from tests.support import quiz, start_server
+
+# The header and body timeouts must fire on time, and the honest client be served within 2 s.
+pytestmark = pytest.mark.alone
 
 ATTACKER, HONEST = "127.0.0.1", "127.0.0.2"  # two addresses of the loopback network
 SETTINGS = {
@@ -86,4 +90,61 @@ async def test_idle_and_slow_connections_do_not_lock_an_honest_client_out(tmp_pa
         await asyncio.gather(*drips)
         for _, writer in opened:
             writer.close()
+        server.stop()
+
+
+TIMEOUTS = {"LIVEQUIZ_HEADER_TIMEOUT_S": "1", "LIVEQUIZ_BODY_TIMEOUT_S": "2"}
+
+
+async def _still_open_after(reader: asyncio.StreamReader, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(reader.read(1), seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def test_a_body_that_stalls_is_dropped_after_the_body_timeout(tmp_path, redis_url) -> None:
+    server = start_server(tmp_path / "s", redis_url, TIMEOUTS)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"POST /api/games HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 200\r\n\r\n{\"title\": "
+        )
+        await writer.drain()
+        sent = time.monotonic()
+        # Past the header timeout (1 s) the connection stays: its headers came in time.
+        assert await _still_open_after(reader, 1.5)
+        closed = await _closed_by_server(reader, within_s=3)
+        dropped_after = time.monotonic() - sent
+        writer.close()
+        assert closed == b"", closed  # dropped, nothing answered
+        assert 2.0 <= dropped_after < 3.0, dropped_after
+    finally:
+        server.stop()
+
+
+async def test_a_kept_alive_connections_next_request_must_arrive_in_time(tmp_path, redis_url) -> None:
+    server = start_server(tmp_path / "s", redis_url, TIMEOUTS)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        for _ in range(2):  # each answered request leaves the connection open for the next
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+                         .split(b":")[1])
+            await reader.readexactly(length)
+            await asyncio.sleep(1.5)  # idle between requests is uvicorn's keep-alive (5 s), not ours
+        writer.write(b"GET /healthz HTTP/1.1\r\n")  # then the rest of the headers never comes
+        await writer.drain()
+        sent = time.monotonic()
+        closed = await _closed_by_server(reader, within_s=3)
+        dropped_after = time.monotonic() - sent
+        writer.close()
+        assert closed == b"", closed
+        assert 1.0 <= dropped_after < 2.0, dropped_after
+    finally:
         server.stop()
