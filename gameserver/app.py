@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 
 from gameserver.archiver import ResultsArchiver
 from gameserver.classroom import classroom_routes
+from gameserver.clock import Clock, SystemClock
 from gameserver.context import LiveContext
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.gcwatch import Freezer, GcHold, GcWatch, freeze, tune
@@ -41,6 +42,7 @@ from gameserver.sqlworker import SqlWorker
 from gameserver.store import GameStore
 from gameserver.telegram_wiring import start_telegram, telegram_routes
 from gameserver.ws import host_endpoint, play_endpoint
+from gameserver.wsprotocol import stamp_with
 from persistence import blobs
 from persistence.db import open_database
 
@@ -103,8 +105,10 @@ def _web_routes() -> list[BaseRoute]:
     return list(web_routes())
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
+    """The app; `clock` (a `gameserver.clock.FakeClock` in tests) is what all of it reads."""
     settings = settings or Settings()
+    clock = clock if clock is not None else SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -121,10 +125,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.info("started a private Redis at %s", url)
         pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=20)
         redis = Redis(connection_pool=pool)
-        store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s)
-        service = GameService(store, settings)
+        store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s, clock=clock)
+        service = GameService(store, settings, clock)
+        stamp_with(clock)  # the sockets' receive stamps
         hub = Hub(
-            redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=service.now_ms,
+            redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=clock.now_ms,
             freezer=Freezer(), gc_hold=GcHold(),
         )
         await hub.start()
@@ -133,11 +138,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         db = await open_database(settings.database_url, settings.data_dir, schema=settings.database_schema)
         sql_worker = SqlWorker(db.url, db.schema)
         sql_worker.start()
-        archiver = ResultsArchiver(redis, sql_worker, service.now_ms, lease_ms=settings.archive_lease_ms)
+        archiver = ResultsArchiver(redis, sql_worker, clock.now_ms, lease_ms=settings.archive_lease_ms)
         service.on_finished = archiver.enqueue
         _log_connection_room(settings)
         freeze()  # what startup built (modules, routes, clients) lives as long as the process
-        live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub, db=db)
+        live = LiveContext(settings=settings, redis=redis, store=store, service=service, hub=hub, db=db, clock=clock)
         app.state.live = live
         live.extras["telegram"] = await start_telegram(live)  # None without a bot token
         background: list[asyncio.Task[Any]] = [

@@ -1,4 +1,4 @@
-"""What one server process holds while it runs: settings, Redis, store, service, hub."""
+"""What one server process holds while it runs: settings, Redis, store, service, hub, clock."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from gameserver.clock import Clock, SystemClock
 from gameserver.hub import Hub
 from gameserver.service import GameService
 from gameserver.settings import Settings
@@ -22,4 +23,7 @@ class LiveContext:
     service: GameService
     hub: Hub
     db: Database | None = None  # the platform's SQL database; None only in engine-only tests
+    # What every stamp, limit, cache and timer of the process reads (`gameserver.clock`); the
+    # store, service and hub were given the same one.
+    clock: Clock = field(default_factory=SystemClock)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -24,7 +24,6 @@ still averages at most the limit per window.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,7 @@ from redis.asyncio import Redis
 from starlette.types import Scope
 
 from gameserver import metrics
+from gameserver.clock import Clock, SystemClock
 from gameserver.settings import Settings
 from statemachine.errors import RateLimited
 
@@ -76,7 +76,10 @@ def client_ip(scope: Scope) -> str:
 class IpLimits:
     """The three budgets of one server process, counted in the shared Redis."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, clock: Clock | None = None) -> None:
+        # Windows are numbered by wall time (every process counts in the same one); blocks
+        # last on monotonic time.
+        self.clock = clock if clock is not None else SystemClock()
         self._count = redis.register_script(COUNT_IN_WINDOW)
         self.joins = Budget("join", settings.ip_join_limit, settings.ip_join_window_s)
         self.creates = Budget("create", settings.ip_create_limit, settings.ip_create_window_s)
@@ -93,7 +96,7 @@ class IpLimits:
         if budget.limit <= 0:
             return
         window_ms = max(1, int(budget.window_s * 1000))
-        now_ms = int(time.time() * 1000)
+        now_ms = self.clock.now_ms()
         window = now_ms // window_ms
         count = await self._count(keys=[f"livequiz:ip:{budget.kind}:{ip}:{window}"], args=[window_ms])
         if int(count) > budget.limit:
@@ -107,7 +110,7 @@ class IpLimits:
         until = self._blocked.get(ip)
         if until is None:
             return
-        left = until - time.monotonic()
+        left = until - self.clock.monotonic()
         if left <= 0:
             del self._blocked[ip]
             return
@@ -119,7 +122,7 @@ class IpLimits:
         await self.charge(self.misses, ip)
 
     def _block(self, ip: str, seconds: int) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if len(self._blocked) > 10_000:  # bounded: forget the ones already over
             self._blocked = {k: v for k, v in self._blocked.items() if v > now}
         self._blocked[ip] = now + seconds
@@ -129,5 +132,5 @@ def ip_limits(live: LiveContext) -> IpLimits:
     """This process's limits (made on first use, kept with the process's other live state)."""
     limits = live.extras.get("ip_limits")
     if not isinstance(limits, IpLimits):
-        limits = live.extras["ip_limits"] = IpLimits(live.redis, live.settings)
+        limits = live.extras["ip_limits"] = IpLimits(live.redis, live.settings, live.clock)
     return limits

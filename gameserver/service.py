@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from gameserver import metrics
+from gameserver.clock import Clock, SystemClock, Timer
 from gameserver.quizzes import Quiz
 from gameserver.reveal import reveal_event
 from gameserver.settings import Settings
@@ -70,16 +71,14 @@ from transports.port import PlayerSeat
 log = logging.getLogger(__name__)
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class GameService:
-    def __init__(self, store: GameStore, settings: Settings, clock: Callable[[], int] = wall_clock_ms) -> None:
+    def __init__(self, store: GameStore, settings: Settings, clock: Clock | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.now_ms = clock
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        # Deadlines, stamps and the reconnect grace all read this clock (a FakeClock in tests).
+        self.clock = clock if clock is not None else SystemClock()
+        self.now_ms = self.clock.now_ms
+        self._timers: dict[str, Timer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._checks: dict[tuple[str, int], bool] = {}  # all-answered checks in flight -> recheck wanted
         # Called with the PIN once a finished game's results are stored in Redis, before the
@@ -163,7 +162,7 @@ class GameService:
                 self._spawn(self._check_all_answered_later(pin, presence.question, grace / 1000))
 
     async def _check_all_answered_later(self, pin: str, question: int, delay_s: float) -> None:
-        await asyncio.sleep(delay_s + 0.05)  # just past the grace, which the script compares to
+        await self.clock.sleep(delay_s + 0.05)  # just past the grace, which the script compares to
         self._check_all_answered(pin, question)
 
     async def answer(self, pin: str, player_id: str, question: int, option: int, received_ms: int) -> None:
@@ -358,9 +357,8 @@ class GameService:
     def _arm(self, pin: str, at_ms: int) -> None:
         self._disarm(pin)
         delay = max(0.0, (at_ms - self.now_ms()) / 1000)
-        loop = asyncio.get_running_loop()
         # The coroutine is created when the timer fires: a cancelled timer leaves none behind.
-        self._timers[pin] = loop.call_later(delay, lambda: self._spawn(self._advance_from_timer(pin)))
+        self._timers[pin] = self.clock.call_later(delay, lambda: self._spawn(self._advance_from_timer(pin)))
 
     async def _advance_from_timer(self, pin: str) -> None:
         self._timers.pop(pin, None)

@@ -106,7 +106,9 @@ class Session:
             websocket, self.codec, pin, self.role, settings.send_queue_frames,
             raw=self.raw, max_buffer_bytes=settings.send_buffer_bytes,
         )
-        self.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst, settings.rate_strikes)
+        self.limiter = RateLimiter(
+            settings.rate_per_s, settings.rate_burst, settings.rate_strikes, live.clock.monotonic
+        )
         if self.raw is not None:  # pings and pongs spend the same budget as messages
             self.raw.share_rate_limiter(self.limiter)
         self.identified = False

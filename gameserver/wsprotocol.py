@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from gameserver.clock import Clock
 from gameserver.connguard import OPEN_CONNECTIONS
 from gameserver.fastpath_adapter import WebSocketProtocolBase, between_frames, queue_reader_waiting, unmask
 from gameserver.ratelimit import RateLimiter
@@ -52,6 +53,10 @@ RAW_EXTENSION = "livequiz.raw"
 RECEIVED_MS = "livequiz.received_ms"
 #: A session's fast path: (message payload, received ms) -> True when it handled the message.
 FastPath = Callable[[str | bytes, int], bool]
+#: The process clock's wall nanoseconds (`Clock.wall_ns`), bound once here: the stamp of every
+#: message is `_wall_ns() // 1_000_000`, with no call layer between the read and the clock
+#: (with `SystemClock` this is `time.time_ns` itself). Set by `stamp_with` at the app's start.
+_wall_ns: Callable[[], int] = time.time_ns
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
 #: Bytes of one read handed to the parser at a time (see the module's docstring).
@@ -126,10 +131,16 @@ class RawWriter:
         self._protocol.limiter = limiter
 
 
+def stamp_with(clock: Clock) -> None:
+    """Stamp received messages with `clock` (the app's; one per process, as the protocol is)."""
+    global _wall_ns
+    _wall_ns = clock.wall_ns
+
+
 class _StampingQueue(asyncio.Queue[Any]):
     def put_nowait(self, item: Any) -> None:
         if item.get("type") == "websocket.receive":
-            item[RECEIVED_MS] = time.time_ns() // 1_000_000
+            item[RECEIVED_MS] = _wall_ns() // 1_000_000
         super().put_nowait(item)
 
     def reader_waiting(self) -> bool:
@@ -164,7 +175,7 @@ def _offer(fast: FastPath, data: bytes, *, text: bool) -> bool:
         message: str | bytes = data.decode() if text else data
     except UnicodeDecodeError:
         return False
-    return bool(message) and fast(message, time.time_ns() // 1_000_000)
+    return bool(message) and fast(message, _wall_ns() // 1_000_000)
 
 
 #: The body of the 503 that refuses a handshake when the process is full (the HTTP API's form).
