@@ -7,6 +7,8 @@ summed; socket gauges summed over live processes; a process's games gauge per pi
 processes may both serve sockets of one game).
 
 Names follow Prometheus conventions: `_total` counters, `_seconds` histograms, base units.
+The Telegram bridge's budget use is counted beside its outbox (`transports/telegram/usage.py`)
+and shows here too: every metric of the process's registry is served.
 """
 
 from __future__ import annotations
@@ -48,8 +50,6 @@ REDIS_SECONDS = Histogram("livequiz_redis_seconds", "Redis round trips of batche
                           buckets=REDIS_BUCKETS)
 SEND_QUEUE_DROPS = Counter("livequiz_send_queue_drops_total", "Sockets closed 1013 for falling behind their queue")
 RATE_LIMITED = Counter("livequiz_rate_limited_total", "Refusals for going over a rate limit", ["scope"])
-TELEGRAM_OPS = Counter("livequiz_telegram_ops_total", "Bot API sends and edits to groups", ["method"])
-TELEGRAM_THROTTLED = Counter("livequiz_telegram_throttled_total", "Bot API 429 answers (retry_after honoured)")
 RESULTS_STORED = Counter("livequiz_results_stored_total", "Finished games whose results this process wrote to SQL")
 
 

@@ -1,5 +1,6 @@
 """`GET /metrics` (Prometheus text): each metric moves when its event happens, on one process
-and summed over the workers of `serve --workers 2`."""
+and summed over the workers of `serve --workers 2`; the Telegram budget's use against the fake
+Bot API."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fakes import FakeTelegram
 from tests.platform_support import platform_server
 from tests.sql_support import SqlTarget
-from tests.support import Client, create_game, host, player, quiz, start_server
+from tests.support import QUIET, Client, create_game, host, player, quiz, start_server
+from tests.telegram.play import posted
+from tests.telegram.support import GROUP, attach, live_server, make_settings, wait_until
+
+#: The group budget of the Telegram test, and the outbox's priorities (metric labels).
+BUDGET_OPS = 20
+PRIORITIES = ("urgent", "normal", "background")
 
 
 async def scrape(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -128,3 +137,46 @@ async def test_two_workers_answer_for_both(tmp_path: Path, redis_url: str) -> No
         assert value(await scrape(server.base_url), "livequiz_sockets", role="player", codec="quiz.v1.json") == 0
     finally:
         server.stop()
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_telegram_budget_use_moves_with_a_groups_operations(redis_url: str, tmp_path: Path) -> None:
+    """Operations by chat kind and priority, the group budget's share each one found held, the
+    busiest window, and 429s: against the fake Bot API, which records every call it got."""
+    settings = {"telegram_budget_ops": BUDGET_OPS, "telegram_budget_window_s": 60.0}
+    async with FakeTelegram(latency=0.02) as tg, live_server(
+        lambda port: make_settings(tg, redis_url, tmp_path, **settings)
+    ) as server:
+        before = await scrape(server.base_url)
+        game = await create_game(server.base_url, quiz(n=2, time_limit=30))
+        screen = await host(server.ws_url, game)
+        await attach(server, game, GROUP, "inline", tg)
+        outbox = server.runtime.bridge.outbox(GROUP)
+        await screen.send({"type": "start"})
+        await screen.recv("question", skip=QUIET)
+        await posted(tg, server, GROUP, 0)
+        await wait_until(lambda: outbox.pending == 0, what="the question posted")
+        await outbox.idle()
+        tg.inject_429(None, retry_after=1, chat_id=GROUP)  # the results edit is refused once
+        await screen.send({"type": "next"})
+        await screen.recv("reveal", skip=QUIET | {"question"})
+        await wait_until(lambda: [c for c in tg.ops(GROUP) if c.error_code == 429], what="a 429")
+        await wait_until(lambda: tg.ops(GROUP)[-1].error_code != 429 and outbox.pending == 0, what="the retry")
+        await outbox.idle()
+        after = await scrape(server.base_url)
+        sent = tg.ops(GROUP)  # every send and edit Telegram got for the group, the refused one too
+        busiest = tg.max_ops_in_window(GROUP, 60.0)
+        await screen.close()
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    by_priority = {p: grew("livequiz_telegram_ops_total", chat="group", priority=p) for p in PRIORITIES}
+    assert sum(by_priority.values()) == len(sent), (by_priority, [c.method for c in sent])
+    assert by_priority["urgent"] >= 3  # the question, the refused results edit, its retry
+    assert grew("livequiz_telegram_ops_total", chat="private", priority="normal") >= 1  # the host's grant
+    assert grew("livequiz_telegram_throttled_total") == 1
+    assert grew("livequiz_telegram_budget_share_count") == len(sent)
+    # The n-th operation of a fresh window holds n slots (more if another run spent in it).
+    assert grew("livequiz_telegram_budget_share_sum") >= sum(range(1, len(sent) + 1)) / BUDGET_OPS - 1e-9
+    assert value(after, "livequiz_telegram_budget_peak_share") >= busiest / BUDGET_OPS > 0

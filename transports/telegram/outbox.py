@@ -37,6 +37,7 @@ from telegram import Message
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
+from transports.telegram import usage
 from transports.telegram.budget import RollingBudget, Slot
 from transports.telegram.ledger import ChatLedger
 
@@ -190,9 +191,9 @@ class Outbox:
         return time.time() - (self.clock() - at)
 
     async def _begin(self, op: Op) -> tuple[Slot, str | None]:
-        slot = self.budget.begin(
-            self.clock(), paced=op.priority is Priority.BACKGROUND, urgent=op.priority is Priority.URGENT
-        )
+        now = self.clock()
+        slot = self.budget.begin(now, paced=op.priority is Priority.BACKGROUND, urgent=op.priority is Priority.URGENT)
+        usage.operation_sent(self.chat_id, op.priority.name.lower(), self.budget.in_use(now), self.budget.limit)
         slot_id = await self.ledger.began(slot.urgent) if self.ledger is not None else None
         return slot, slot_id
 
@@ -243,6 +244,7 @@ class Outbox:
         try:
             result = await outgoing.call()
         except RetryAfter as error:
+            usage.throttled()
             await self._end(slot, slot_id)
             self.paused_until = max(self.paused_until, self.clock() + retry_after_s(error) + RETRY_MARGIN_S)
             if self.ledger is not None:
