@@ -23,12 +23,12 @@ import select
 import socket
 import statistics
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import uvloop
 
 from gameserver.connection import Connection
+from gameserver.envelopes import Message
 from gameserver.hub import Hub, Room
 from gameserver.wsprotocol import RawWriter, frame_bytes
 from transports.codecs import CODECS, JSON_SUBPROTOCOL
@@ -135,9 +135,9 @@ def hub_python_us(sockets: int, repeat: int) -> dict[str, float]:
         for i, player in enumerate(room.players)
     }
     board = {"type": "leaderboard", "question": 0, "top": [{"name": f"n{i}", "score": i} for i in range(10)]}
-    cases: dict[str, list[Mapping[str, Any]]] = {
-        "question": [{"msg": question}],
-        "reveal_and_leaderboard": [{"msg": reveal, "you": you}, {"msg": board}],
+    cases: dict[str, list[Message]] = {
+        "question": [Message(question)],
+        "reveal_and_leaderboard": [Message(reveal, you=you), Message(board)],
     }
 
     async def run() -> dict[str, float]:

@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 
 from gameserver import metrics, scripts
+from gameserver.envelopes import Messages
 from gameserver.keys import ARCHIVE, GameKeys
 from gameserver.sqlworker import SqlWorker
 from persistence.results.store import FinishedGame, ResultLine, record_game
@@ -39,7 +39,7 @@ log = logging.getLogger("livequiz.archiver")
 RETRY_MS = 5_000
 
 
-def finished_game(pin: str, meta: Mapping[bytes, bytes], event: Mapping[str, Any],
+def finished_game(pin: str, meta: Mapping[bytes, bytes], event: Messages,
                   links: Mapping[bytes, bytes], finished_ms: int) -> FinishedGame:
     """The SQL record of a finished game, from what Redis holds of it.
 
@@ -47,9 +47,8 @@ def finished_game(pin: str, meta: Mapping[bytes, bytes], event: Mapping[str, Any
     and `you` (player_id -> own line), built from the same standings in the same order; so the
     n-th key of `you` is the player of the n-th line, which is how lines find their accounts.
     """
-    message = event["msgs"][0]
-    rows: list[dict[str, Any]] = message["host"]["results"]
-    player_ids = list(message.get("you", {}))
+    rows = event.host_results
+    player_ids = list(event.items[0].you or {})
     accounts = {k.decode(): int(v) for k, v in links.items()}
     if len(player_ids) != len(rows):
         player_ids = [""] * len(rows)  # never link a line to the wrong person
@@ -109,7 +108,7 @@ class ResultsArchiver:
             log.error("game %s left the archive queue with no results in Redis to store", pin)
             await self.redis.zrem(ARCHIVE, pin)
             return False
-        game = finished_game(pin, meta, orjson.loads(stored), links, self.now_ms())
+        game = finished_game(pin, meta, Messages.from_json(stored), links, self.now_ms())
         written = await self.worker.run(lambda db: record_game(db, game))
         await self.redis.zrem(ARCHIVE, pin)
         if written:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gameserver import metrics
+from gameserver.envelopes import Message
 from statemachine import Phase
 
 if TYPE_CHECKING:
@@ -96,14 +97,14 @@ class GameSync:
         if state.phase is Phase.ACTIVE:
             if room.step < (state.question, 1):
                 quiz = await hub.store.quiz(room.pin, record.game_id)
-                await hub.deliver_new(room, [{"msg": question_message(quiz, state, hub.now_ms())}])
+                await hub.deliver_new(room, [Message(question_message(quiz, state, hub.now_ms()))])
             return
         if state.phase is Phase.WAITING:
             return
         reveal = await hub.store.last_reveal(room.pin)
-        if reveal is not None and reveal["msgs"] and reveal["msgs"][0]["msg"].get("question") == state.question:
-            await hub.deliver_new(room, reveal["msgs"])
+        if reveal is not None and reveal.question == state.question:
+            await hub.deliver_new(room, reveal.items)
         if state.phase is Phase.FINISHED:
             results = await hub.store.final_results(room.pin)
             if results is not None:
-                await hub.deliver_new(room, results["msgs"])
+                await hub.deliver_new(room, results.items)

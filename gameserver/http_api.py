@@ -189,7 +189,7 @@ async def game_results(request: Request) -> Response:
     stored = await live.store.final_results(pin) if record.state.phase is Phase.FINISHED else None
     if stored is None:
         return error_response(409, "not_finished", "results are available once the game has finished")
-    return ORJSONResponse({"results": stored["msgs"][0]["host"]["results"]})
+    return ORJSONResponse({"results": stored.host_results})
 
 
 async def _stored_results(request: Request, unknown: UnknownGame) -> Response:

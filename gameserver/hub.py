@@ -25,8 +25,9 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from gameserver import metrics
+from gameserver import envelopes, metrics
 from gameserver.connection import Connection
+from gameserver.envelopes import Envelope, LockSet, Message, Messages, PlayerKicked, PlayersJoined
 from gameserver.gamesync import MAX_WAITING_MESSAGES, GameSync, game_step
 from gameserver.gcwatch import Freezer, GcHold
 from gameserver.keys import GameKeys
@@ -381,34 +382,38 @@ class Hub:
             except Exception:
                 log.exception("bad event on %s", channel)
 
-    async def dispatch(self, room: Room, event: Mapping[str, Any]) -> None:
-        kind = event.get("e")
-        if kind == "msgs":
-            await self.deliver_new(room, event["msgs"])
-        elif kind == "join":  # one event per batch of joins (JOIN_MANY)
-            room.count = event["count"]
-            room.joined.extend({"player_id": p["id"], "name": p["name"]} for p in event["joined"])
+    async def dispatch(self, room: Room, event: Envelope | Mapping[str, Any]) -> None:
+        """Act on one event of the room's game. A decoded payload (a dict) is typed here, once
+        per event; this process's own big events come already typed (`RecentPublications`)."""
+        if not isinstance(event, Messages | PlayersJoined | PlayerKicked | LockSet):
+            event = envelopes.from_dict(event)
+        if isinstance(event, Messages):
+            await self.deliver_new(room, event.items)
+        elif isinstance(event, PlayersJoined):  # one event per batch of joins (JOIN_MANY)
+            room.count = event.count
+            room.joined.extend({"player_id": player_id, "name": name} for player_id, name in event.players)
             self._schedule_lobby(room)
-        elif kind == "kick":
-            room.count = event["count"]
-            room.left.append(event["id"])
-            waiting = [conn for conn in room.waiting if conn.player_id == event["id"]]
-            for conn in [*room.players.get(event["id"], ()), *waiting]:
+        elif isinstance(event, PlayerKicked):
+            room.count = event.count
+            room.left.append(event.player_id)
+            waiting = [conn for conn in room.waiting if conn.player_id == event.player_id]
+            for conn in [*room.players.get(event.player_id, ()), *waiting]:
                 conn.send({"type": "kicked"})
                 conn.close(4403, "kicked")
             self._schedule_lobby(room)
-        elif kind == "lock":
-            room.locked = bool(event["locked"])
-            room.count = event.get("count", room.count)
+        else:
+            room.locked = event.locked
+            if event.count is not None:
+                room.count = event.count
             self._schedule_lobby(room)
 
-    async def _deliver(self, room: Room, items: list[Mapping[str, Any]]) -> None:
+    async def _deliver(self, room: Room, items: Sequence[Message]) -> None:
         """The messages of one event to every socket of the room, personal `you` spliced in.
         Several messages (a reveal and its leaderboard) reach a socket in one write: one system
         call per socket, not one per message."""
         started = time.perf_counter()
-        parts = [(Broadcast(item["msg"]), item.get("you") or {}) for item in items]
-        kind = str(items[0]["msg"].get("type")) if items else ""
+        parts = [(Broadcast(item.msg), item.you or {}) for item in items]
+        kind = items[0].kind if items else ""
         opens = _OPENS_ANSWERS.get(kind)
         if opens is not None:
             room.taking_answers = opens
@@ -439,10 +444,10 @@ class Hub:
                     conn.send_wire(wire(player_id))
         for conn in room.hosts:
             for (broadcast, _), item in zip(parts, items, strict=True):
-                broadcast.send_to(conn, item.get("host") or None)
+                broadcast.send_to(conn, item.host or None)
         if room.waiting:
             for (broadcast, you), item in zip(parts, items, strict=True):
-                host_extra = item.get("host") or None
+                host_extra = item.host or None
                 self._hold(
                     room, broadcast.message,
                     lambda conn, you=you, host_extra=host_extra: (
@@ -478,10 +483,10 @@ class Hub:
 
     # -- each step once; catching up after a lost pub/sub connection (`gamesync.py`) -------
 
-    async def deliver_new(self, room: Room, items: list[Mapping[str, Any]]) -> None:
+    async def deliver_new(self, room: Room, items: Sequence[Message]) -> None:
         """`_deliver` what the room does not have yet: a step of the game it already had (a
         catch-up racing the event it stood in for) is not delivered again."""
-        steps = [game_step(item["msg"]) for item in items]
+        steps = [game_step(item.msg) for item in items]
         if any(step is not None and step <= room.step for step in steps):
             items = [item for item, step in zip(items, steps, strict=True) if step is None or step > room.step]
             if not items:

@@ -7,8 +7,8 @@ publishes it runs, and the hub (`hub.py`) takes it back when the same bytes arri
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+
+from gameserver.envelopes import Envelope
 
 __all__ = ["RecentPublications"]
 
@@ -23,9 +23,9 @@ class RecentPublications:
     def __init__(self, keep: int = 8, min_bytes: int = 64 * 1024) -> None:
         self.keep = keep
         self.min_bytes = min_bytes
-        self._events: OrderedDict[bytes, Mapping[str, Any]] = OrderedDict()
+        self._events: OrderedDict[bytes, Envelope] = OrderedDict()
 
-    def add(self, payload: bytes, event: Mapping[str, Any]) -> None:
+    def add(self, payload: bytes, event: Envelope) -> None:
         if len(payload) >= self.min_bytes:
             self._events[payload] = event
             while len(self._events) > self.keep:
@@ -34,7 +34,7 @@ class RecentPublications:
     def discard(self, payload: bytes) -> None:
         self._events.pop(payload, None)
 
-    def take(self, payload: bytes) -> Mapping[str, Any] | None:
+    def take(self, payload: bytes) -> Envelope | None:
         """The event published as `payload`, once; None for any other payload."""
         if len(payload) < self.min_bytes:
             return None

@@ -149,7 +149,7 @@ async def game_report(request: Request) -> Response:
     stored = await live.store.final_results(pin) if record.state.phase is Phase.FINISHED else None
     if stored is None:
         return error_response(409, "not_finished", "the report is available once the game has finished")
-    results = list(stored["msgs"][0]["host"]["results"])
+    results = stored.host_results
     quiz = await live.store.quiz(pin)
     players = await live.store.players(pin)
     # Players who left still have answers and a results row: name them from the results.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gameserver.envelopes import Message, Messages
 from gameserver.quizzes import Question
 from scoring import (
     LEADERBOARD_SIZE,
@@ -36,7 +37,7 @@ def reveal_event(
     names: Mapping[str, str],
     recorded: Mapping[str, Answer],
     totals: Mapping[str, Totals],
-) -> tuple[dict[str, Totals], dict[str, Any]]:
+) -> tuple[dict[str, Totals], Messages]:
     """(the totals that change, the `msgs` event: the reveal with a `you` per player, then the
     leaderboard). Only players in `names` count: a kicked player's answer is void."""
     answers = {p: a for p, a in recorded.items() if p in names}
@@ -66,4 +67,4 @@ def reveal_event(
         "distribution": distribution(answers, len(question.options)),
     }
     board = {"type": "leaderboard", "question": question_index, "top": leaderboard(top)}
-    return updated, {"e": "msgs", "msgs": [{"msg": reveal, "you": you}, {"msg": board}]}
+    return updated, Messages((Message(reveal, you=you), Message(board)))

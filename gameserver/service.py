@@ -26,6 +26,7 @@ from typing import Any
 
 from gameserver import metrics
 from gameserver.clock import Clock, SystemClock, Timer
+from gameserver.envelopes import Envelope, LockSet, Message, Messages
 from gameserver.quizzes import Quiz
 from gameserver.reveal import reveal_event
 from gameserver.settings import Settings
@@ -251,13 +252,13 @@ class GameService:
 
     async def _announcement(
         self, record: GameRecord, new: GameState, effects: tuple[Effect, ...], now: int
-    ) -> dict[str, Any] | None:
+    ) -> Envelope | None:
         for effect in effects:
             if isinstance(effect, OpenQuestion):
                 quiz = await self.store.quiz(record.pin, record.game_id)
-                return {"e": "msgs", "msgs": [{"msg": question_message(quiz, new, now)}]}
+                return Messages((Message(question_message(quiz, new, now)),))
             if isinstance(effect, LockChanged):
-                return {"e": "lock", "locked": effect.locked, "count": record.players}
+                return LockSet(effect.locked, record.players)
         return None
 
     async def _perform(self, pin: str, effects: tuple[Effect, ...]) -> None:
@@ -299,16 +300,8 @@ class GameService:
             totals = await self.store.totals(pin)
             standings = rank((p, name, totals.get(p) or Totals()) for p, name in names.items())
             finished = {"type": "finished", "podium": podium(standings)}
-            event = {
-                "e": "msgs",
-                "msgs": [
-                    {
-                        "msg": finished,
-                        "you": {s.player_id: you_final(s) for s in standings},
-                        "host": {"results": results(standings)},
-                    }
-                ],
-            }
+            you = {s.player_id: you_final(s) for s in standings}
+            event = Messages((Message(finished, you=you, host={"results": results(standings)}),))
             await self.store.finish(pin, state.question_count, event)
         if self.on_finished is not None:
             await self.on_finished(pin)
@@ -430,15 +423,15 @@ class GameService:
         stored = await (self.store.final_results(pin) if state.phase is Phase.FINISHED else self.store.last_reveal(pin))
         if stored is None:
             return []  # scoring or results still being written: the event follows shortly
-        if state.phase is Phase.BETWEEN and stored["msgs"][0]["msg"]["question"] != state.question:
+        if state.phase is Phase.BETWEEN and stored.question != state.question:
             return []
         messages = []
-        for item in stored["msgs"]:
-            message = dict(item["msg"])
-            if host and item.get("host"):
-                message |= item["host"]
-            elif player_id is not None and player_id in (item.get("you") or {}):
-                message["you"] = item["you"][player_id]
+        for item in stored.items:
+            message = dict(item.msg)
+            if host and item.host:
+                message |= item.host
+            elif player_id is not None and item.you and player_id in item.you:
+                message["you"] = item.you[player_id]
             messages.append(message)
         return messages
 

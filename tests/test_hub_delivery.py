@@ -12,6 +12,7 @@ import orjson
 
 from gameserver import hub as hub_module
 from gameserver.connection import Connection
+from gameserver.envelopes import Message
 from gameserver.hub import Hub, Room
 from gameserver.wsprotocol import RawWriter
 from transports.codecs import CODECS, JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL
@@ -75,7 +76,7 @@ def test_every_player_gets_the_shared_message_with_its_own_you_spliced_in() -> N
     reveal = {"type": "reveal", "question": 0, "correct": 1, "distribution": [0, 5]}
     you = {f"p{i}": {"points": 100 * i} for i in range(5)}
     board = {"type": "leaderboard", "question": 0, "top": []}
-    asyncio.run(_hub()._deliver(room, [{"msg": reveal, "you": you}, {"msg": board}]))
+    asyncio.run(_hub()._deliver(room, [Message(reveal, you=you), Message(board)]))
     for i, transport in enumerate(transports):
         assert len(transport.frames) == 1  # the reveal and its leaderboard in one write
         wire = transport.frames[0]
@@ -99,7 +100,7 @@ def _loop_turns_during(hub: Hub, room: Room, writes: list[int], message: dict[st
 
         other = asyncio.create_task(meanwhile())
         await asyncio.sleep(0)  # `meanwhile` runs once before the broadcast begins
-        await hub._deliver(room, [{"msg": message}])
+        await hub._deliver(room, [Message(message)])
         done = True
         await other
 
@@ -164,7 +165,7 @@ def test_each_codec_gets_its_own_frames_and_players_without_you_the_shared_one()
     reveal = {"type": "reveal", "question": 2, "correct": 0, "distribution": [3, 1]}
     yous_reveal = {"p0": {"points": 10}, "p1": {"points": 11}, "p3": {"points": 13}}  # p2 has none
     yous_final = {"p0": {"rank": 2}, "p2": {"rank": 3}, "p3": {"rank": 1}}  # p1 has none
-    items = [{"msg": reveal, "you": yous_reveal}, {"msg": finished, "you": yous_final}]
+    items = [Message(reveal, you=yous_reveal), Message(finished, you=yous_final)]
     asyncio.run(_hub()._deliver(room, items))
     for i, transport in enumerate(transports):
         assert len(transport.frames) == 1  # both messages in one write

@@ -64,8 +64,8 @@ def test_reveal_event_equals_the_plain_composition(
     updated, event = reveal_event(1, QUESTION, DEADLINE_MS, names, recorded, totals)
     expected_updated, expected_event = _reference(names, recorded, totals)
     assert updated == expected_updated
-    assert event == expected_event
-    assert list(event["msgs"][0]["you"]) == list(expected_event["msgs"][0]["you"])  # best first, too
+    assert event.to_dict() == expected_event
+    assert list(event.items[0].you or {}) == list(expected_event["msgs"][0]["you"])  # best first, too
 
 
 def test_reveal_event_of_a_small_game() -> None:
@@ -78,15 +78,15 @@ def test_reveal_event_of_a_small_game() -> None:
     totals = {"b": Totals(700, 1, 1, 3_000)}
     updated, event = reveal_event(1, QUESTION, DEADLINE_MS, names, recorded, totals)
     assert updated == {"a": Totals(500, 1, 1, 5_000), "b": Totals(700, 2, 1, 3_000)}
-    reveal, board = event["msgs"]
-    assert reveal["msg"] == {"type": "reveal", "question": 1, "correct": 2, "distribution": [0, 1, 1, 0]}
-    assert reveal["you"] == {
+    reveal, board = event.items
+    assert reveal.msg == {"type": "reveal", "question": 1, "correct": 2, "distribution": [0, 1, 1, 0]}
+    assert reveal.you == {
         "b": {"answered": True, "correct": False, "points": 0, "score": 700, "rank": 1},
         "a": {"answered": True, "correct": True, "points": 500, "score": 500, "rank": 2},
         "c": {"answered": False, "correct": False, "points": 0, "score": 0, "rank": 3},
         "k": {"answered": False, "correct": False, "points": 0, "score": 0, "rank": 3},
     }
-    assert board["msg"]["top"] == [
+    assert board.msg["top"] == [
         {"rank": 1, "name": "Bob", "score": 700},
         {"rank": 2, "name": "Ann", "score": 500},
         {"rank": 3, "name": "Cy", "score": 0},

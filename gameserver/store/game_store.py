@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import msgpack
-import orjson
 from redis.asyncio import Redis
 
 from gameserver import scripts
 from gameserver.clock import Clock, SystemClock
+from gameserver.envelopes import Envelope, Messages
 from gameserver.keys import DUE, GameKeys
 from gameserver.publications import RecentPublications
 from gameserver.quizcache import QuizCache
@@ -155,13 +155,13 @@ class GameStore:
     def forget(self, pin: str) -> None:
         self._quizzes.forget(pin)
 
-    async def commit(self, pin: str, old: GameState, new: GameState, event: Mapping[str, Any] | None) -> bool:
+    async def commit(self, pin: str, old: GameState, new: GameState, event: Envelope | None) -> bool:
         """Compare-and-set from `old` to `new`; publishes `event` in the same atomic step. A
         step that opens a question also records when its answers open (`opens_at`)."""
         keys = GameKeys(pin)
         fields = state_fields(new)
         flat = [item for pair in fields.items() for item in pair]
-        payload = orjson.dumps(event) if event is not None else b""
+        payload = event.to_json() if event is not None else b""
         script_keys = [keys.meta]
         args: list[Any] = [str(old.version), len(fields), *flat, keys.channel, payload]
         if opens_a_question(old, new):
@@ -278,7 +278,7 @@ class GameStore:
         return totals_from(raw) if raw is not None else Totals()
 
     async def apply_scores(
-        self, pin: str, question: int, updated: Mapping[str, Totals], event: Mapping[str, Any],
+        self, pin: str, question: int, updated: Mapping[str, Totals], event: Messages,
         now_ms: int | None = None,
     ) -> bool:
         keys = GameKeys(pin)
@@ -288,7 +288,7 @@ class GameStore:
         flat: list[str] = []
         for player_id, totals in updated.items():
             flat += (player_id, totals_to(totals))
-        payload = orjson.dumps(event)
+        payload = event.to_json()
         result = await self._published_by(
             payload,
             event,
@@ -299,10 +299,10 @@ class GameStore:
         )
         return bool(result == 1)
 
-    async def finish(self, pin: str, question_count: int, event: Mapping[str, Any]) -> bool:
+    async def finish(self, pin: str, question_count: int, event: Messages) -> bool:
         keys = GameKeys(pin)
         others = [k for k in keys.all_keys(question_count) if k not in (keys.meta, keys.results)]
-        payload = orjson.dumps(event)
+        payload = event.to_json()
         result = await self._published_by(
             payload,
             event,
@@ -310,7 +310,7 @@ class GameStore:
         )
         return bool(result == 1)
 
-    async def _published_by(self, payload: bytes, event: Mapping[str, Any], script_call: Awaitable[Any]) -> Any:
+    async def _published_by(self, payload: bytes, event: Envelope, script_call: Awaitable[Any]) -> Any:
         """Run a script that publishes `payload` (returning 1 when it did), with the event
         remembered for this process's hub first: the echo may be read before the reply."""
         self.published.add(payload, event)
@@ -323,16 +323,18 @@ class GameStore:
             self.published.discard(payload)
         return result
 
-    async def last_reveal(self, pin: str) -> dict[str, Any] | None:
+    async def last_reveal(self, pin: str) -> Messages | None:
+        """The last reveal and leaderboard, as published."""
         raw = await self.redis.get(GameKeys(pin).reveal)
-        return orjson.loads(raw) if raw is not None else None
+        return Messages.from_json(raw) if raw is not None else None
 
-    async def final_results(self, pin: str) -> dict[str, Any] | None:
+    async def final_results(self, pin: str) -> Messages | None:
+        """The final results (players' `you`, the hosts' table), as published."""
         raw = await self.redis.get(GameKeys(pin).results)
-        return orjson.loads(raw) if raw is not None else None
+        return Messages.from_json(raw) if raw is not None else None
 
-    async def publish(self, pin: str, event: Mapping[str, Any]) -> None:
-        await self.redis.publish(GameKeys(pin).channel, orjson.dumps(event))
+    async def publish(self, pin: str, event: Envelope) -> None:
+        await self.redis.publish(GameKeys(pin).channel, event.to_json())
 
     # -- due work (deadlines, unfinished scoring) ----------------------------------------
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from gameserver.envelopes import Messages
 from gameserver.keys import GameKeys
 from gameserver.quizzes import Question, Quiz
 from gameserver.store import GameStore, token_digest
@@ -42,7 +43,7 @@ async def opened_game(store: GameStore, pin: str, lead_in_ms: int, question: int
         steps = [(Start(), T0 - 50_000), (Next(), T0 - 40_000), (Next(), T0)]
     for event, at in steps:
         if state.phase.value == "BETWEEN":
-            await store.apply_scores(pin, state.question, {}, {"e": "msgs", "msgs": []})
+            await store.apply_scores(pin, state.question, {}, Messages(()))
             state = (await store.load(pin)).state  # type: ignore[union-attr]
         new, _ = transition(state, event, at)
         assert await store.commit(pin, state, new, None)

@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from redis.asyncio import Redis
 
+from gameserver.envelopes import Messages
 from gameserver.keys import GameKeys
 from gameserver.quizzes import Question, Quiz
 from gameserver.store import GameStore, token_digest
@@ -59,7 +60,7 @@ async def test_the_step_that_opens_a_question_records_when_its_answers_open_once
     closed, _ = transition(started, Next(), T0 + 4_000)  # closing opens nothing
     assert await store.commit(pin, started, closed, None)
     assert await store.opens_at(pin) == {0: T0 + 1_000}
-    assert await store.apply_scores(pin, 0, {}, {"e": "msgs", "msgs": []})
+    assert await store.apply_scores(pin, 0, {}, Messages(()))
     scored = (await store.load(pin)).state  # type: ignore[union-attr]
     second, _ = transition(scored, Next(), T0 + 20_000)
     assert await store.commit(pin, scored, second, None)
@@ -68,7 +69,7 @@ async def test_the_step_that_opens_a_question_records_when_its_answers_open_once
     finished, _ = transition(second, End(), T0 + 22_000)
     assert await store.commit(pin, second, finished, None)
     assert await store.opens_at(pin) == {0: T0 + 1_000, 1: T0 + 21_000}
-    assert await store.finish(pin, 2, {"e": "msgs", "msgs": []})
+    assert await store.finish(pin, 2, Messages(()))
     assert 600 < await store.redis.ttl(keys.opens) <= 900  # kept as long as the results
 
 

@@ -15,7 +15,9 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from gameserver.hub import Hub, Room
+from gameserver import envelopes
+from gameserver.envelopes import Message, Messages, PlayerKicked, PlayersJoined
+from gameserver.hub import Hub
 from gameserver.keys import GameKeys
 from gameserver.publications import RecentPublications
 from gameserver.quizzes import Question, Quiz
@@ -65,7 +67,7 @@ async def test_pin_is_not_reused_while_the_game_or_its_results_exist(store: Game
     assert not await store.create_game("424242", QUIZ, token_digest("other"), 2_000)
     finished, _ = transition(state, End(), 3_000)
     assert await store.commit("424242", state, finished, None)
-    assert await store.finish("424242", 2, {"e": "msgs", "msgs": []})
+    assert await store.finish("424242", 2, Messages(()))
     assert not await store.create_game("424242", QUIZ, token_digest("other"), 4_000)
     ttl = await store.redis.ttl(GameKeys("424242").meta)
     assert 800 < ttl <= 900  # kept for results_ttl_s, then the PIN is free again
@@ -108,8 +110,8 @@ async def test_scores_apply_exactly_once(store: GameStore) -> None:
     closed, _ = transition(started, End(), 6_000)
     await store.commit("424245", started, closed, None)
     update = {"p1": Totals(score=700, answers=1, correct=1, correct_time_ms=3_000)}
-    assert await store.apply_scores("424245", 0, update, {"e": "msgs", "msgs": []})
-    assert not await store.apply_scores("424245", 0, update, {"e": "msgs", "msgs": []})
+    assert await store.apply_scores("424245", 0, update, Messages(()))
+    assert not await store.apply_scores("424245", 0, update, Messages(()))
     assert await store.totals("424245") == update
     record = await store.load("424245")
     assert record is not None and record.state.scored == 0 and record.state.phase is Phase.FINISHED
@@ -234,6 +236,8 @@ async def test_joins_in_one_tick_share_one_call_and_one_event(
             {"id": "p4", "name": "Di"},
         ],
     }
+    players = (("p0", "Ann"), ("p1", "Bob"), ("p3", "Cy"), ("p4", "Di"))
+    assert envelopes.from_json(event["data"]) == PlayersJoined(players, 4)  # cjson's event, typed
     await pubsub.aclose()
 
 
@@ -352,12 +356,12 @@ async def test_a_game_whose_script_call_fails_does_not_fail_the_others_in_its_pi
 def test_recent_publications_are_taken_once_bounded_and_only_when_big() -> None:
     published = RecentPublications(keep=2, min_bytes=10)
     small, big = b"x" * 9, [b"a" * 10, b"b" * 10, b"c" * 10]
-    published.add(small, {"e": "small"})
+    published.add(small, PlayerKicked("small", 0))
     for payload in big:
-        published.add(payload, {"e": payload.decode()[0]})
+        published.add(payload, PlayerKicked(payload.decode()[0], 0))
     assert published.take(small) is None  # too small to be worth remembering
     assert published.take(big[0]) is None  # aged out: only the last two are kept
-    assert published.take(bytes(big[2])) == {"e": "c"}  # by value, not identity
+    assert published.take(bytes(big[2])) == PlayerKicked("c", 0)  # by value, not identity
     assert published.take(big[2]) is None  # once
     published.discard(big[1])
     assert published.take(big[1]) is None
@@ -375,16 +379,15 @@ async def test_the_hub_takes_its_own_big_events_without_parsing_them(
     hub = Hub(store.redis, store, lobby_interval_ms=100, now_ms=lambda: 0)
     received: list[Any] = []
     monkeypatch.setattr(hub, "dispatch", lambda room, event: _record(received, event))
-    hub.rooms[pin] = Room(pin)
     await hub.start()
     try:
-        await hub._pubsub.subscribe(GameKeys(pin).channel)  # type: ignore[union-attr]
+        await hub._room(pin)  # the room, subscribed to the game's channel
         you = {f"p{i}": {"answered": False, "score": 0, "rank": 1} for i in range(3_000)}  # > 64 KiB
-        event = {"e": "msgs", "msgs": [{"msg": {"type": "reveal", "question": 0}, "you": you}]}
+        event = Messages((Message({"type": "reveal", "question": 0}, you=you),))
         assert not await store.apply_scores(pin, 1, {}, event)  # not that question: nothing published
-        assert store.published.take(orjson.dumps(event)) is None
+        assert store.published.take(event.to_json()) is None
         assert await store.apply_scores(pin, 0, {}, event)
-        other = {"e": "msgs", "msgs": [{"msg": {"type": "lobby"}, "you": dict(you)}]}
+        other = Messages((Message({"type": "lobby"}, you=dict(you)),))
         await store.publish(pin, other)  # published by "another process": parsed
         for _ in range(200):
             if len(received) == 2:
@@ -393,7 +396,8 @@ async def test_the_hub_takes_its_own_big_events_without_parsing_them(
     finally:
         await hub.stop()
     assert received[0] is event  # the very object: not parsed again
-    assert received[1] == other and received[1] is not other
+    parsed = received[1] if isinstance(received[1], Messages) else envelopes.from_dict(received[1])
+    assert parsed == other and parsed is not other  # parsed from the bytes
 
 
 async def _record(received: list[Any], event: Any) -> None:
