@@ -81,9 +81,10 @@ async def state(service: GameService, pin: str) -> GameState:
     return (await service.record(pin)).state
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 5.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 2.0) -> None:
     """Wait (real time: Redis round trips) until `check` holds; what woke the work was the
-    fake clock, this only waits for the work to finish."""
+    fake clock, this only waits for the work to finish. Shorter than any real timer of these
+    tests (the 3 s grace, the deadlines): work left to the real clock fails here."""
     deadline = time.monotonic() + within_s
     while not await check():
         assert time.monotonic() < deadline, "did not happen"
