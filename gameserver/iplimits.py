@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from starlette.types import Scope
 
 from gameserver import metrics
@@ -76,11 +76,12 @@ def client_ip(scope: Scope) -> str:
 class IpLimits:
     """The three budgets of one server process, counted in the shared Redis."""
 
-    def __init__(self, redis: Redis, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, redis: Redis | RedisCluster, settings: Settings, clock: Clock | None = None) -> None:
         # Windows are numbered by wall time (every process counts in the same one); blocks
         # last on monotonic time.
         self.clock = clock if clock is not None else SystemClock()
-        self._count = redis.register_script(COUNT_IN_WINDOW)
+        # One key per script call: on a Redis Cluster each address's counter has a slot of its own.
+        self._count = redis.register_script(COUNT_IN_WINDOW)  # type: ignore[misc]  # typed for Redis; a cluster runs it too
         self.joins = Budget("join", settings.ip_join_limit, settings.ip_join_window_s)
         self.creates = Budget("create", settings.ip_create_limit, settings.ip_create_window_s)
         self.misses = Budget("miss", settings.ip_lookup_miss_limit, settings.ip_lookup_miss_window_s)
