@@ -1,12 +1,14 @@
 """The game service's timing rules on a fake clock, against a real Redis: a question closes at
 its deadline (plus the close grace) and not before, an answer stamped past the deadline is
 refused, the "get ready" lead-in costs no points, a dropped player is waited for during the
-reconnect grace only. Time moves by `FakeClock.advance` (a 20 s question's deadline passes in
-milliseconds); Redis and its scripts are real, and so are its key TTLs.
+reconnect grace only, a second `next` inside the repeat window moves nothing, a `next` naming
+its step acts only there. Time moves by `FakeClock.advance` (a 20 s question's deadline passes
+in milliseconds); Redis and its scripts are real, and so are its key TTLs.
 
 What the socket path adds to these rules (the stamp of a message as it is read, a deadline
-timer's real precision, a dropped socket counted as gone) is tested against real server
-processes: test_rules.py, test_engine_answers.py, test_fast_path.py."""
+timer's real precision, a dropped socket counted as gone, two hosts racing on two processes)
+is tested against real server processes: test_rules.py, test_engine_answers.py,
+test_engine_next.py, test_fast_path.py."""
 
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
 from statemachine import GameState, Phase, Start
-from statemachine.errors import NotOpen, TooLate
+from statemachine.errors import BadMessage, IllegalTransition, NotOpen, TooLate
 from transports.port import PlayerSeat
 
 CLOSE_GRACE_MS = 150
 RECONNECT_GRACE_MS = 3_000
+REPEAT_WINDOW_MS = 1_000
 
 
 @pytest.fixture
@@ -43,7 +46,9 @@ def clock() -> FakeClock:
 async def service(redis_url: str, clock: FakeClock) -> AsyncIterator[GameService]:
     redis = Redis.from_url(redis_url)
     store = GameStore(redis, game_ttl_s=600, results_ttl_s=900, clock=clock)
-    settings = Settings(close_grace_ms=CLOSE_GRACE_MS, reconnect_grace_ms=RECONNECT_GRACE_MS)
+    settings = Settings(
+        close_grace_ms=CLOSE_GRACE_MS, reconnect_grace_ms=RECONNECT_GRACE_MS, next_repeat_window_ms=REPEAT_WINDOW_MS
+    )
     service = GameService(store, settings, clock)
     pins: list[str] = []
     original = service.create_game
@@ -193,3 +198,47 @@ async def test_a_player_who_does_not_come_back_is_waited_for_only_during_the_gra
     assert dropped_ms + RECONNECT_GRACE_MS <= after.changed_ms <= dropped_ms + RECONNECT_GRACE_MS + 100
     assert after.changed_ms < opened.deadline_ms  # not the 30 s deadline
     assert (await reveal_for(service, pin, ada))["distribution"] == [1, 0, 0, 0]
+
+
+async def test_two_next_in_a_row_between_questions_open_one_question(service: GameService, clock: FakeClock) -> None:
+    """A double tap: the second `next` would close the question the first just opened. Inside
+    the repeat window it is refused; past it, a `next` is the host's own again."""
+    pin, _, _ = await started_game(service, two_question_quiz(20_000), "Ada")
+    await service.command(pin, service.next_event({}, clock.now_ms()))  # closes question 0
+    await clock.advance(2.0)  # the host saw the reveal
+    opened = await service.command(pin, service.next_event({}, clock.now_ms()))
+    assert (opened.phase, opened.question) == (Phase.ACTIVE, 1)
+    await clock.advance(REPEAT_WINDOW_MS / 1000 - 0.001)
+    with pytest.raises(IllegalTransition, match="repeat of the next") as refused:
+        await service.command(pin, service.next_event({}, clock.now_ms()))
+    assert refused.value.code == "not_active"
+    assert (await state(service, pin)).phase is Phase.ACTIVE and clock.pending == 1  # its deadline
+    await clock.advance(0.001)
+    closed_ = await service.command(pin, service.next_event({}, clock.now_ms()))
+    assert (closed_.phase, closed_.question) == (Phase.BETWEEN, 1)
+
+
+async def test_next_naming_its_step_acts_only_at_that_step(service: GameService, clock: FakeClock) -> None:
+    pin, _, _ = await started_game(service, quiz_of(3), "Ada")
+
+    async def next_(**message: object) -> GameState:
+        return await service.command(pin, service.next_event(message, clock.now_ms()))
+
+    assert (await next_(question=0, phase="ACTIVE")).phase is Phase.BETWEEN
+    await clock.advance(30.0)  # the same `next` again, even long after: no longer that step
+    for stale in ({"question": 0, "phase": "ACTIVE"}, {"question": 1, "phase": "BETWEEN"}):  # left; not reached
+        with pytest.raises(IllegalTransition):
+            await next_(**stale)
+    assert (await next_(question=0, phase="BETWEEN")).question == 1
+    with pytest.raises(IllegalTransition):
+        await next_(question=0, phase="BETWEEN")
+    # With `phase` there is no repeat window: the host may close what it just opened.
+    assert (await next_(question=1, phase="ACTIVE")).phase is Phase.BETWEEN
+    for bad in ({"question": "1"}, {"question": True}, {"phase": "WAITING"}, {"phase": 3}):
+        with pytest.raises(BadMessage):
+            service.next_event(bad, clock.now_ms())
+    assert (await state(service, pin)).phase is Phase.BETWEEN
+
+
+def quiz_of(count: int) -> Quiz:
+    return Quiz("steps", tuple(Question(f"q{i}", ("a", "b"), 0, 20_000) for i in range(count)))
