@@ -21,7 +21,7 @@ from gameserver.metrics import prepare_multiprocess_dir
 from gameserver.openfiles import connection_limit, raise_open_files_limit
 from gameserver.settings import Settings
 from gameserver.wallet_cli import add_wallet_commands
-from persistence.db import run_upgrade
+from persistence.db import run_upgrade_apart
 
 SAMPLES = Path(__file__).parent / "samples"
 #: Seconds a stopping server waits for HTTP requests still in flight (see `_uvicorn_kwargs`).
@@ -104,8 +104,9 @@ def serve(args: argparse.Namespace) -> int:
         print(f"Players join at {os.environ['LIVEQUIZ_PUBLIC_URL']}/play", flush=True)
     settings = Settings()
     raise_open_files_limit()  # before the workers start: they inherit it
-    # Migrate once, here, before any worker starts (each worker's check then finds nothing to do).
-    run_upgrade(settings.database_url, settings.data_dir, settings.database_schema or None)
+    # Migrate once, here, before any worker starts (each worker's check then finds nothing to do),
+    # in a child process: Alembic stays out of every serving process.
+    run_upgrade_apart(settings.database_url, settings.data_dir, settings.database_schema or None)
     if args.workers > 1:  # /metrics of any worker answers for all of them (gameserver.metrics)
         prepare_multiprocess_dir(settings.data_dir)
     embedded: EmbeddedRedis | None = None

@@ -10,26 +10,37 @@ Migrations are Alembic's, shipped in `persistence/migrations` and applied by `up
 `livequiz serve` runs it at start, `livequiz db upgrade` on demand. Alembic's runner is
 synchronous; `upgrade()` drives it over the async engine through `run_sync` so one URL (and,
 in tests, one PostgreSQL schema) serves both.
+
+Alembic and the migration scripts are imported only to migrate (~11 MiB of a process): where
+the database stands is read with plain SQL from Alembic's version table, and the newest
+revision shipped from the scripts' `revision`/`down_revision` lines (`shipped_head`, checked
+against Alembic's own answer by tests/persistence/test_migrations.py). `livequiz serve`
+migrates in a forked child (`run_upgrade_apart`), so a serving process never holds Alembic.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import functools
+import multiprocessing
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Alembic's table of the applied revision (its default name).
+VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK_KEY = 0x6C69766571756979  # "liveqiy": any fixed number our processes agree on
 
 #: Plain driver names → the async driver this package ships.
@@ -99,6 +110,8 @@ class Database:
             yield session
 
     async def upgrade(self, revision: str = "head") -> None:
+        if revision == "head" and await self.is_at_head():
+            return  # nothing to apply: Alembic is not even imported
         async with self.engine.begin() as connection:
             if not self.is_sqlite:
                 # Several processes or machines may start at once: one migrates, the others
@@ -112,16 +125,50 @@ class Database:
 
     async def current_revision(self) -> str | None:
         async with self.engine.connect() as connection:
-            return await connection.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            return await connection.run_sync(_applied_revision)
 
     async def is_at_head(self) -> bool:
-        return await self.current_revision() == head_revision()
+        return await self.current_revision() == shipped_head()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
+def _applied_revision(connection: Connection) -> str | None:
+    """The revision in Alembic's version table, None before the first migration (what
+    `MigrationContext.get_current_revision` answers for our single line of revisions)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise RuntimeError(f"{VERSION_TABLE} holds several revisions ({rows}); the migrations are one line")
+    return str(rows[0]) if rows else None
+
+
+@functools.cache
+def shipped_head() -> str | None:
+    """The newest revision of the migration scripts, read from their module-level `revision`
+    and `down_revision` assignments (parsed, not imported): the one no other script follows."""
+    revisions: set[str] = set()
+    followed: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for node in ast.parse(script.read_text()).body:
+            if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+                continue
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                value = ast.literal_eval(node.value)
+                values = value if isinstance(value, tuple) else (value,)
+                (revisions if target.id == "revision" else followed).update(v for v in values if v)
+    heads = revisions - followed
+    if len(heads) != 1:
+        raise RuntimeError(f"the migration scripts have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -130,10 +177,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str | None:
+    """Alembic's own answer to `shipped_head` (imports Alembic)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _run_alembic(connection: Connection, action: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config(connection)
     if action == "upgrade":
         command.upgrade(config, revision)
@@ -162,3 +214,11 @@ def run_upgrade(configured_url: str, data_dir: Path, schema: str | None = None) 
             await database.dispose()
 
     return asyncio.run(_upgrade())
+
+
+def run_upgrade_apart(configured_url: str, data_dir: Path, schema: str | None = None) -> str | None:
+    """`run_upgrade` in a forked child process (what `livequiz serve` does before it serves):
+    whatever migrating imports (Alembic, the scripts) dies with the child instead of staying in
+    the serving process for its whole life. Errors are raised here, as they were raised there."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        return pool.submit(run_upgrade, configured_url, data_dir, schema).result()

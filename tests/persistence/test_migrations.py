@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
-from persistence.db import Database, head_revision
+from persistence.db import Database, head_revision, shipped_head
 from tests.sql_support import SqlTarget
 
 PLATFORM_TABLES = {"users", "auth_tokens", "telegram_link_codes", "audit_log", "game_results", "player_results"}
@@ -37,3 +37,8 @@ async def test_upgrade_twice_is_a_no_op(database: Database) -> None:
     before = await database.current_revision()
     await database.upgrade()
     assert await database.current_revision() == before == head_revision()
+
+
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    # `shipped_head` parses the scripts so that a serving process need not import Alembic.
+    assert shipped_head() == head_revision()
