@@ -90,7 +90,7 @@ class LiveQuizApp(Starlette):
 
 async def _sweep_forever(service: GameService, interval_s: float) -> None:
     while True:
-        await asyncio.sleep(interval_s)
+        await service.clock.sleep(interval_s)  # the process clock: a FakeClock's advance sweeps
         try:
             await service.sweep()
         except Exception:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from typing import Any
 
 import orjson
@@ -126,7 +125,8 @@ async def upload_image(request: Request) -> Response:
     if image_type(data) is None:
         return error_response(415, "image_type", "send a PNG, JPEG, GIF or WebP image")
     ttl_s = request.app.state.live.settings.game_ttl_s
-    image_id = await store_image(_redis(request), data, ttl_s=ttl_s, now_ms=int(time.time() * 1000))
+    now_ms = request.app.state.live.clock.now_ms()
+    image_id = await store_image(_redis(request), data, ttl_s=ttl_s, now_ms=now_ms)
     if image_id is None:
         return error_response(507, "image_store_full", "too many images are stored; try again later")
     return ORJSONResponse({"id": image_id, "url": f"/api/images/{image_id}"}, status_code=201)
