@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -36,6 +35,7 @@ from gameserver.openfiles import REDIS_POOL_SIZE, connection_limit, open_files_l
 from gameserver.platform import platform_routes
 from gameserver.platform.attempt_sweeper import AttemptSweeper
 from gameserver.readiness import readiness_routes
+from gameserver.redis_client import close_redis, open_redis
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.sqlworker import SqlWorker
@@ -123,8 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             embedded = EmbeddedRedis(settings.data_dir / "redis", supervise=True)  # restarted if it dies
             url = await asyncio.to_thread(embedded.start)
             log.info("started a private Redis at %s", url)
-        pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=20)
-        redis = Redis(connection_pool=pool)
+        redis = open_redis(url, REDIS_POOL_SIZE)  # one Redis, or a cluster (redis+cluster://)
         store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s, clock=clock)
         service = GameService(store, settings, clock)
         stamp_with(clock)  # the sockets' receive stamps
@@ -170,8 +169,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await archiver.stop()
             await asyncio.to_thread(sql_worker.stop)
             await db.dispose()
-            await redis.aclose()
-            await pool.disconnect()
+            await close_redis(redis)
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
             gc_watch.uninstall()

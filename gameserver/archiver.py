@@ -15,6 +15,9 @@ a process that dies in between leaves the game due, and whoever sweeps it finish
 A crash anywhere leaves either nothing in SQL (the transaction rolled back) and the PIN still
 queued, or the whole game in SQL and the PIN perhaps still queued (step 3 then finds it
 stored). The SQL work runs on the `SqlWorker` thread, off the loop that serves sockets.
+
+On a Redis Cluster the queue is sharded like the due set (`keys.DueSets`: one slot would take
+every finished game of the world); every process claims from every shard.
 """
 
 from __future__ import annotations
@@ -26,11 +29,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gameserver import metrics, scripts
 from gameserver.envelopes import Messages
-from gameserver.keys import ARCHIVE, GameKeys
+from gameserver.keys import ARCHIVE, CLUSTER_SHARDS, DueSets, GameKeys
+from gameserver.redis_client import RedisClient, is_cluster
 from gameserver.sqlworker import SqlWorker
 from persistence.results.store import FinishedGame, ResultLine, record_game
 
@@ -66,17 +68,18 @@ def finished_game(pin: str, meta: Mapping[bytes, bytes], event: Messages,
 
 
 class ResultsArchiver:
-    def __init__(self, redis: Redis, worker: SqlWorker, now_ms: Callable[[], int], *, lease_ms: int) -> None:
+    def __init__(self, redis: RedisClient, worker: SqlWorker, now_ms: Callable[[], int], *, lease_ms: int) -> None:
         self.redis = redis
         self.lease_ms = lease_ms
         self.worker = worker
         self.now_ms = now_ms
-        self._claim = redis.register_script(scripts.CLAIM_DUE)
+        self._claim = redis.register_script(scripts.CLAIM_DUE)  # type: ignore[misc]  # typed for Redis only
+        self.queue = DueSets(ARCHIVE, CLUSTER_SHARDS if is_cluster(redis) else 1)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def enqueue(self, pin: str) -> None:
         """Queue a finished game (idempotent), and archive it now in this process."""
-        await self.redis.zadd(ARCHIVE, {pin: self.now_ms()}, nx=True)
+        await self.redis.zadd(self.queue.key_for(pin), {pin: self.now_ms()}, nx=True)
         task = asyncio.create_task(self.run_once(), name=f"archive-{pin}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -84,16 +87,17 @@ class ResultsArchiver:
     async def run_once(self, limit: int = 20) -> int:
         """Archive the queued games that are due; the number archived (or found archived)."""
         now = self.now_ms()
-        raw = await self._claim(keys=[ARCHIVE], args=[now, now + self.lease_ms, limit])
+        args = [now, now + self.lease_ms, limit]
+        claimed = await asyncio.gather(*(self._claim(keys=[key], args=args) for key in self.queue.keys))
         done = 0
-        for item in raw:
+        for item in (item for raw in claimed for item in raw):
             pin = item.decode() if isinstance(item, bytes) else str(item)
             try:
                 await self.archive(pin)
                 done += 1
             except Exception:
                 log.exception("could not store the results of game %s; will retry", pin)
-                await self.redis.zadd(ARCHIVE, {pin: self.now_ms() + RETRY_MS}, xx=True)
+                await self.redis.zadd(self.queue.key_for(pin), {pin: self.now_ms() + RETRY_MS}, xx=True)
         return done
 
     async def archive(self, pin: str) -> bool:
@@ -106,11 +110,11 @@ class ResultsArchiver:
             meta, stored, links = await pipe.execute()
         if not meta or stored is None:
             log.error("game %s left the archive queue with no results in Redis to store", pin)
-            await self.redis.zrem(ARCHIVE, pin)
+            await self.redis.zrem(self.queue.key_for(pin), pin)
             return False
         game = finished_game(pin, meta, Messages.from_json(stored), links, self.now_ms())
         written = await self.worker.run(lambda db: record_game(db, game))
-        await self.redis.zrem(ARCHIVE, pin)
+        await self.redis.zrem(self.queue.key_for(pin), pin)
         if written:
             metrics.RESULTS_STORED.inc()
             log.info("stored the results of game %s (%d players)", pin, len(game.lines))

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gameserver.clock import Clock, SystemClock
 from gameserver.hub import Hub
+from gameserver.redis_client import RedisClient
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
@@ -18,7 +17,7 @@ from persistence.db import Database
 @dataclass
 class LiveContext:
     settings: Settings
-    redis: Redis
+    redis: RedisClient  # one Redis, or a Redis Cluster (`redis_client.py`)
     store: GameStore
     service: GameService
     hub: Hub

@@ -1,7 +1,8 @@
 """Fan-out: deliver each game event to the sockets this process holds for that game.
 
 Every change publishes one event on the game's Redis channel (from inside its Lua script);
-every process holding sockets of that game is subscribed. A message is encoded once per codec
+every process holding sockets of that game is subscribed (`subscription.py`: SUBSCRIBE on one
+Redis, SSUBSCRIBE on the owning node of a Redis Cluster). A message is encoded once per codec
 (`Codec.prepare`) and the same frame is queued on every socket; personal fields (`you`) are
 spliced onto the shared bytes per player (`Codec.splicer`; `Codec.extend` for a socket on the
 ASGI path), never re-encoding the whole message.
@@ -22,8 +23,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 from gameserver import envelopes, metrics
 from gameserver.connection import Connection
@@ -31,7 +30,9 @@ from gameserver.envelopes import Envelope, LockSet, Message, Messages, PlayerKic
 from gameserver.gamesync import MAX_WAITING_MESSAGES, GameSync, game_step
 from gameserver.gcwatch import Freezer, GcHold
 from gameserver.keys import GameKeys
+from gameserver.redis_client import RedisClient
 from gameserver.store import GameStore
+from gameserver.subscription import subscription_for
 from gameserver.wsprotocol import frame_bytes, frame_header, frame_of
 from transports.codecs import Codec, Prepared, Splice
 from transports.port import GameListener
@@ -196,7 +197,7 @@ class Broadcast:
 class Hub:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         store: GameStore,
         *,
         lobby_interval_ms: int,
@@ -215,20 +216,16 @@ class Hub:
         self.lobby_interval_s = lobby_interval_ms / 1000
         self.now_ms = now_ms
         self.rooms: dict[str, Room] = {}
-        self._pubsub: PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self.subscription = subscription_for(redis, self._on_event, self._resubscribed)
         self._sub_lock = asyncio.Lock()
         self._counter: asyncio.Task[None] | None = None
         self.sync = GameSync(self, watch_interval_s)
         self._watcher: asyncio.Task[None] | None = None
-        self._lost = False  # the pub/sub connection failed; catch up once it is back
         self._catching_up: asyncio.Task[None] | None = None
+        self._catch_up_again = False  # events were missed again while a catch-up ran
 
     async def start(self) -> None:
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        # A process-wide channel keeps the pub/sub connection open even with no games.
-        await self._pubsub.subscribe("livequiz:process")
-        self._reader = asyncio.create_task(self._read(), name="hub-reader")
+        await self.subscription.start()
         self._watcher = asyncio.create_task(self.sync.watch(), name="hub-watcher")
 
     async def stop(self) -> None:
@@ -237,15 +234,9 @@ class Hub:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        await self.subscription.stop()
         for room in self.rooms.values():
             self._stop_timers(room)
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
 
     # -- membership ----------------------------------------------------------------------
 
@@ -254,8 +245,7 @@ class Hub:
         if room is None:
             room = self.rooms[pin] = Room(pin)
             async with self._sub_lock:
-                assert self._pubsub is not None
-                await self._pubsub.subscribe(GameKeys(pin).channel)
+                await self.subscription.subscribe(GameKeys(pin).channel)
         return room
 
     async def attach(self, conn: Connection) -> None:
@@ -343,8 +333,7 @@ class Hub:
             self._stop_timers(room)
             self.store.forget(room.pin)  # no socket of it here: its quiz need not stay
             async with self._sub_lock:
-                assert self._pubsub is not None
-                await self._pubsub.unsubscribe(GameKeys(room.pin).channel)
+                await self.subscription.unsubscribe(GameKeys(room.pin).channel)
 
     def player_connections(self, pin: str, player_id: str) -> set[Connection]:
         room = self.rooms.get(pin)
@@ -352,35 +341,16 @@ class Hub:
 
     # -- events --------------------------------------------------------------------------
 
-    async def _read(self) -> None:
-        assert self._pubsub is not None
-        while True:
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pub/sub read failed; retrying")
-                self._lost = True
-                await asyncio.sleep(0.5)
-                continue
-            if self._lost and (self._catching_up is None or self._catching_up.done()):
-                # A read succeeded: redis-py reconnected and subscribed every channel again.
-                # What was published in between never reaches us: read the games instead.
-                self._lost = False
-                self._catching_up = asyncio.create_task(self._catch_up(), name="hub-catch-up")
-            if message is None or message.get("type") != "message":
-                continue
-            channel = message["channel"].decode()
-            pin = channel.split("{", 1)[1].split("}", 1)[0]
-            room = self.rooms.get(pin)
-            if room is None:
-                continue
-            data = message["data"]
-            try:
-                await self.dispatch(room, self.store.published.take(data) or orjson.loads(data))
-            except Exception:
-                log.exception("bad event on %s", channel)
+    async def _on_event(self, channel: bytes, data: bytes) -> None:
+        """One event of a game's channel (`game:{pin}:events`), from the subscription."""
+        pin = channel.split(b"{", 1)[1].split(b"}", 1)[0].decode()
+        room = self.rooms.get(pin)
+        if room is None:
+            return
+        try:
+            await self.dispatch(room, self.store.published.take(data) or orjson.loads(data))
+        except Exception:
+            log.exception("bad event on %s", channel)
 
     async def dispatch(self, room: Room, event: Envelope | Mapping[str, Any]) -> None:
         """Act on one event of the room's game. A decoded payload (a dict) is typed here, once
@@ -494,9 +464,22 @@ class Hub:
         room.step = max([room.step, *(step for step in steps if step is not None)])
         await self._deliver(room, items)
 
+    def _resubscribed(self) -> None:
+        """The subscription is back (or moved): what was published meanwhile never reaches
+        us, so read the games instead, once more if it happens again during the catch-up."""
+        if self._catching_up is not None and not self._catching_up.done():
+            self._catch_up_again = True
+            return
+        self._catching_up = asyncio.create_task(self._catch_up(), name="hub-catch-up")
+
     async def _catch_up(self) -> None:
-        if not await self.sync.catch_up():
-            self._lost = True  # some game could not be read: again after the next good read
+        while True:
+            self._catch_up_again = False
+            if not await self.sync.catch_up():
+                self._catch_up_again = True  # some game could not be read (Redis away again)
+                await asyncio.sleep(0.5)
+            if not self._catch_up_again:
+                return
 
     # -- games that are gone (found by `GameSync.watch`) -----------------------------------
 

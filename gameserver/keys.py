@@ -14,6 +14,37 @@ DUE = "livequiz:due"
 #: Global like DUE, for the same reason: a dead process's finished games are archived by others.
 ARCHIVE = "livequiz:archive"
 
+#: Shards of each global sorted set on a Redis Cluster (`DueSets`).
+CLUSTER_SHARDS = 16
+
+
+class DueSets:
+    """A global sorted set of PINs (`DUE`, `ARCHIVE`), as one key or as shards.
+
+    On one Redis it is one key, as it always was: every process sweeps it in one call, and
+    splitting it would only add round trips to each sweep. On a Redis Cluster one key is one
+    slot, so one node would take every game's deadline writes: there it is `CLUSTER_SHARDS`
+    keys, `livequiz:due:{d0}` ... `{d15}`, tags that the cluster spreads over its nodes, a
+    game's shard chosen by its PIN. Every process still sweeps every shard (each claim is a
+    lease on the PINs it takes, `scripts.CLAIM_DUE`), so a dead process's games are still
+    advanced by the others: the guarantee does not depend on who owns which shard.
+    """
+
+    __slots__ = ("keys",)
+
+    def __init__(self, base: str, shards: int = 1) -> None:
+        tag = base.rsplit(":", 1)[-1][0]  # d for due, a for archive
+        self.keys = [base] if shards <= 1 else [f"{base}:{{{tag}{i}}}" for i in range(shards)]
+
+    def key_for(self, pin: str) -> str:
+        keys = self.keys
+        return keys[0] if len(keys) == 1 else keys[_pin_number(pin) % len(keys)]
+
+
+def _pin_number(pin: str) -> int:
+    """A stable spread of PINs (digits, usually) over shards, the same in every process."""
+    return int(pin) if pin.isdigit() else sum(pin.encode())
+
 
 class GameKeys:
     __slots__ = ("pin", "prefix")

@@ -5,6 +5,12 @@ key a script touches is passed in KEYS; all keys of one game share the `{pin}` h
 Guards (phase, question, deadline, version) are checked inside the same atomic step as the
 write, so two processes can never both win. Events are PUBLISHed from inside the script, so a
 change and its announcement cannot be separated by a crash.
+
+On a Redis Cluster the same scripts publish with SPUBLISH (sharded pub/sub: the event goes to
+the game's shard alone, not to every node): `sharded(script)` is the cluster variant, made
+once per client, so one Redis runs the plain text with no per-call choice. A script may
+SPUBLISH only to a channel of its own slot (Valkey refuses "a non local key" otherwise); the
+game's channel carries the `{pin}` tag of its keys, so it always is.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ return 1
 
 # KEYS: meta, names, players, tokens, conn.
 # ARGV: max_players, ttl_s, channel, then per join: name_key, player_id, name, token_digest,
-# connect (0|1).
+# connect (0|1). The guard of `statemachine.check_join`, join by join (the count and the names
+# taken include the batch's earlier joins): no game (unknown_game), finished, locked,
+# game_full, name_taken, in that order.
 # Returns {status1, status2, ..., meta...}: a status per join ('ok' or an error code), then
 # the game's meta as HGETALL after the batch (nothing when there is no game). With connect=1 a
 # player's socket is counted as open in the same step, so the caller needs no second round trip
@@ -144,20 +152,22 @@ if payload ~= '' then redis.call('PUBLISH', ARGV[3 + 2 * n], payload) end
 return 1
 """
 
-# KEYS: meta, totals, reveal.  ARGV: question, channel, payload, ttl_s, totals, now_ms
-# where totals is a msgpack array [id1, totals1, id2, totals2, ...].
-# Applies one question's scores exactly once: only while scored < question (the marker is
-# written in the same step). Returns 1 applied, 0 already scored (or not that question).
+# KEYS: meta, totals, reveal.  ARGV: expected_version, channel, payload, ttl_s, totals, then
+# field1, value1, ... of the new state, where totals is a msgpack array [id1, totals1, ...].
+# The compare-and-set of the machine's `QuestionScored` step (as COMMIT), with the question's
+# new totals and its reveal written and published in the same atomic step. The rules accepted
+# the step on the state of `expected_version` (scored < question, that question closed), so
+# the scores of a question are applied exactly once. Returns 1 applied, 0 version moved (or
+# no game).
 APPLY_SCORES = """
-local m = redis.call('HMGET', KEYS[1], 'scored', 'question', 'version')
-if not m[2] or tonumber(m[1]) >= tonumber(ARGV[1]) or m[2] ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
 local flat = cmsgpack.unpack(ARGV[5])
 -- HSET many pairs per call, in chunks that stay far below Lua's unpack limit
 for i = 1, #flat, 1000 do
   redis.call('HSET', KEYS[2], unpack(flat, i, math.min(i + 999, #flat)))
 end
 if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-redis.call('HSET', KEYS[1], 'scored', ARGV[1], 'scored_at', ARGV[6], 'version', tonumber(m[3]) + 1)
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
@@ -231,3 +241,11 @@ local pins = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, t
 for _, pin in ipairs(pins) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], pin) end
 return pins
 """
+
+
+def sharded(script: str) -> str:
+    """The cluster variant of a script that publishes: PUBLISH becomes SPUBLISH."""
+    plain = "redis.call('PUBLISH', "
+    if plain not in script:
+        return script
+    return script.replace(plain, "redis.call('SPUBLISH', ")

@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from gameserver import metrics, scripts
 from gameserver.keys import GameKeys
+from gameserver.redis_client import RedisClient, is_cluster
 from gameserver.store.records import REFUSALS, GameRecord, Presence, record_from
 from statemachine.errors import ServerError
 
@@ -48,7 +48,7 @@ class Batcher(Generic[BatchKey, Item, Result]):
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         script: AsyncScript,
         command: Callable[[BatchKey, list[Item]], tuple[list[str], list[Any]]],
         parse: Callable[[BatchKey, int, Any], list[Result | Exception]],
@@ -118,21 +118,24 @@ class Batcher(Generic[BatchKey, Item, Result]):
                 future.set_exception(error)
 
     async def _execute(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """One pipeline of EVALSHA calls; a script Redis does not know (it restarted, or was
-        flushed) is loaded and those calls alone are sent again: they were not run."""
+        """One pipeline of EVALSHA calls; the calls a node answered NOSCRIPT (it restarted,
+        was flushed, or is a replica just promoted) were not run: they are sent again with the
+        script's text (EVAL), which also caches it on that node for the next EVALSHA."""
         replies = await self._pipeline(calls)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
-            self._script.sha = await self._redis.script_load(self._script.script)
-            for i, reply in zip(missing, await self._pipeline([calls[i] for i in missing]), strict=True):
+            again = await self._pipeline([calls[i] for i in missing], by_text=True)
+            for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
         return replies
 
-    async def _pipeline(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        sha = self._script.sha
+    async def _pipeline(self, calls: list[tuple[list[str], list[Any]]], *, by_text: bool = False) -> list[Any]:
+        command, script = ("EVAL", self._script.script) if by_text else ("EVALSHA", self._script.sha)
         async with self._redis.pipeline(transaction=False) as pipe:
             for keys, args in calls:
-                pipe.evalsha(sha, len(keys), *keys, *args)
+                # `pipe.evalsha` is this very call, but a cluster pipeline refuses the method
+                # (not the command): each call's keys are one game's, so one node takes it.
+                pipe.execute_command(command, script, len(keys), *keys, *args)
             return list(await pipe.execute(raise_on_error=False))
 
     @staticmethod
@@ -149,7 +152,12 @@ class Batcher(Generic[BatchKey, Item, Result]):
 JoinItem = tuple[str, str, str, str, int]  # name_key, player_id, name, token_digest, connect
 
 
-def join_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], JoinItem, GameRecord]:
+def _register(redis: RedisClient, script: str) -> AsyncScript:
+    """The script, in its cluster variant on a Redis Cluster (SPUBLISH: `scripts.sharded`)."""
+    return redis.register_script(scripts.sharded(script) if is_cluster(redis) else script)
+
+
+def join_batcher(redis: RedisClient, ttl_s: int) -> Batcher[tuple[str, int], JoinItem, GameRecord]:
     """Joins to one game (keyed with the player cap), by one JOIN_MANY call per batch; each
     join's result is the game's record right after the batch, or its refusal."""
 
@@ -173,13 +181,13 @@ def join_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], JoinItem,
                 outcomes.append(REFUSALS.get(status, ServerError)())
         return outcomes
 
-    return Batcher(redis, redis.register_script(scripts.JOIN_MANY), command, parse, "join")
+    return Batcher(redis, _register(redis, scripts.JOIN_MANY), command, parse, "join")
 
 
 AnswerItem = tuple[str, int, int]  # player_id, option, received_ms
 
 
-def answer_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], AnswerItem, tuple[int, int]]:
+def answer_batcher(redis: RedisClient, ttl_s: int) -> Batcher[tuple[str, int], AnswerItem, tuple[int, int]]:
     """Answers to one game's question, recorded by one ANSWER_MANY call per batch; each
     answer's result is (answered, connected) for the question, or its refusal."""
 
@@ -199,10 +207,10 @@ def answer_batcher(redis: Redis, ttl_s: int) -> Batcher[tuple[str, int], AnswerI
             outcomes.append(counts if status == "ok" else REFUSALS.get(status, ServerError)())
         return outcomes
 
-    return Batcher(redis, redis.register_script(scripts.ANSWER_MANY), command, parse, "answer")
+    return Batcher(redis, _register(redis, scripts.ANSWER_MANY), command, parse, "answer")
 
 
-def connect_batcher(redis: Redis, ttl_s: int) -> Batcher[str, tuple[str, int, int], Presence]:
+def connect_batcher(redis: RedisClient, ttl_s: int) -> Batcher[str, tuple[str, int, int], Presence]:
     """Socket opens and closes of one game (player_id, delta, away_until_ms), counted by one
     CONNECT_MANY call per batch (a game's end closes every socket at once)."""
 
@@ -218,4 +226,4 @@ def connect_batcher(redis: Redis, ttl_s: int) -> Batcher[str, tuple[str, int, in
         question = int(result[1])
         return [Presence(int(n), phase, question) for n in result[2:]]
 
-    return Batcher(redis, redis.register_script(scripts.CONNECT_MANY), command, parse, "connect")
+    return Batcher(redis, _register(redis, scripts.CONNECT_MANY), command, parse, "connect")

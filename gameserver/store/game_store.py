@@ -4,6 +4,12 @@ State lives in Redis under the game's PIN; a process keeps only sockets and cach
 which never changes once created). Writes go through the Lua scripts of `scripts.py`; the hot
 paths (joins, answers, socket counts) go through the batchers of `batcher.py`, and what is read
 back is parsed by `records.py`.
+
+On a Redis Cluster (`redis_client.py`) the same calls work unchanged: every script call and
+every single-game pipeline names keys of one game, one slot; the pipelines over several games
+(`game_phases`, `answer_counts_many`, the batchers') are split by node by the cluster client,
+one command per key, never a multi-key command across slots. What differs: the scripts
+publish with SPUBLISH (`scripts.sharded`), and the due set is sharded (`keys.DueSets`).
 """
 
 from __future__ import annotations
@@ -14,15 +20,15 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import msgpack
-from redis.asyncio import Redis
 
 from gameserver import scripts
 from gameserver.clock import Clock, SystemClock
 from gameserver.envelopes import Envelope, Messages
-from gameserver.keys import DUE, GameKeys
+from gameserver.keys import CLUSTER_SHARDS, DUE, DueSets, GameKeys
 from gameserver.publications import RecentPublications
 from gameserver.quizcache import QuizCache
 from gameserver.quizzes import Quiz
+from gameserver.redis_client import RedisClient, is_cluster
 from gameserver.store.batcher import answer_batcher, connect_batcher, join_batcher
 from gameserver.store.records import (
     GameRecord,
@@ -52,7 +58,7 @@ EXISTS_CACHE_MAX = 10_000
 class GameStore:
     """Reads and atomic writes of live games in one Redis (see the module docstring)."""
 
-    def __init__(self, redis: Redis, *, game_ttl_s: int, results_ttl_s: int, clock: Clock | None = None) -> None:
+    def __init__(self, redis: RedisClient, *, game_ttl_s: int, results_ttl_s: int, clock: Clock | None = None) -> None:
         self.redis = redis
         self.clock = clock if clock is not None else SystemClock()  # the "exists" cache's time
         self.game_ttl_s = game_ttl_s
@@ -61,15 +67,18 @@ class GameStore:
         self._quizzes = QuizCache()
         self._exists_until: dict[str, float] = {}  # PIN -> monotonic time its "exists" expires
         r = redis
+        self.cluster = is_cluster(redis)
+        self.due = DueSets(DUE, CLUSTER_SHARDS if self.cluster else 1)
+        variant = scripts.sharded if self.cluster else str  # SPUBLISH on a cluster
         self._create = r.register_script(scripts.CREATE_GAME)
         self._joins = join_batcher(r, game_ttl_s)
         self._answers = answer_batcher(r, game_ttl_s)
         self._connects = connect_batcher(r, game_ttl_s)
         self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
-        self._commit = r.register_script(scripts.COMMIT)
-        self._apply_scores = r.register_script(scripts.APPLY_SCORES)
-        self._finish = r.register_script(scripts.FINISH)
-        self._kick = r.register_script(scripts.KICK)
+        self._commit = r.register_script(variant(scripts.COMMIT))
+        self._apply_scores = r.register_script(variant(scripts.APPLY_SCORES))
+        self._finish = r.register_script(variant(scripts.FINISH))
+        self._kick = r.register_script(variant(scripts.KICK))
         self._claim_due = r.register_script(scripts.CLAIM_DUE)
 
     # -- games ---------------------------------------------------------------------------
@@ -278,24 +287,23 @@ class GameStore:
         return totals_from(raw) if raw is not None else Totals()
 
     async def apply_scores(
-        self, pin: str, question: int, updated: Mapping[str, Totals], event: Messages,
-        now_ms: int | None = None,
+        self, pin: str, old: GameState, new: GameState, updated: Mapping[str, Totals], event: Messages
     ) -> bool:
+        """Compare-and-set from `old` to `new` (the machine's `QuestionScored` step, `scored_ms`
+        the moment of publishing) with the question's changed totals; stores and publishes its
+        reveal `event` in the same atomic step. False when the version moved meanwhile."""
         keys = GameKeys(pin)
-        scored_at = self.clock.now_ms() if now_ms is None else now_ms
+        fields = state_fields(new) | {"scored_at": str(new.scored_ms)}
         # One msgpack argument instead of 2 × players arguments: redis-py packs each argument
         # in Python (~1 µs apiece), the script unpacks the blob in C.
         flat: list[str] = []
         for player_id, totals in updated.items():
             flat += (player_id, totals_to(totals))
         payload = event.to_json()
+        args: list[Any] = [str(old.version), keys.channel, payload, self.results_ttl_s, msgpack.packb(flat)]
+        args += [item for pair in fields.items() for item in pair]
         result = await self._published_by(
-            payload,
-            event,
-            self._apply_scores(
-                keys=[keys.meta, keys.totals, keys.reveal],
-                args=[question, keys.channel, payload, self.results_ttl_s, msgpack.packb(flat), scored_at],
-            ),
+            payload, event, self._apply_scores(keys=[keys.meta, keys.totals, keys.reveal], args=args)
         )
         return bool(result == 1)
 
@@ -334,16 +342,20 @@ class GameStore:
         return Messages.from_json(raw) if raw is not None else None
 
     async def publish(self, pin: str, event: Envelope) -> None:
-        await self.redis.publish(GameKeys(pin).channel, event.to_json())
+        command = "SPUBLISH" if self.cluster else "PUBLISH"  # sharded pub/sub on a cluster
+        await self.redis.execute_command(command, GameKeys(pin).channel, event.to_json())
 
     # -- due work (deadlines, unfinished scoring) ----------------------------------------
 
     async def due_add(self, pin: str, at_ms: int) -> None:
-        await self.redis.zadd(DUE, {pin: at_ms})
+        await self.redis.zadd(self.due.key_for(pin), {pin: at_ms})
 
     async def due_remove(self, pin: str) -> None:
-        await self.redis.zrem(DUE, pin)
+        await self.redis.zrem(self.due.key_for(pin), pin)
 
     async def due_claim(self, now_ms: int, lease_ms: int, limit: int = 100) -> list[str]:
-        pins = await self._claim_due(keys=[DUE], args=[now_ms, now_ms + lease_ms, limit])
-        return [p.decode() if isinstance(p, bytes) else str(p) for p in pins]
+        """Up to `limit` due PINs of each due set (one on one Redis), each claimed for
+        `lease_ms`. Every process claims from every shard: a dead one's games still close."""
+        args = [now_ms, now_ms + lease_ms, limit]
+        claimed = await asyncio.gather(*(self._claim_due(keys=[key], args=args) for key in self.due.keys))
+        return [p.decode() if isinstance(p, bytes) else str(p) for pins in claimed for p in pins]

@@ -1,0 +1,74 @@
+"""The game engine's Redis client: one Redis, or a Redis/Valkey Cluster, chosen by the URL.
+
+`LIVEQUIZ_REDIS_URL=redis://...` (or `rediss://`, `unix://`) is one Redis, reached through a
+bounded connection pool: the hot path, unchanged. `redis+cluster://host:port[,host:port...]`
+names one or more seed nodes of a cluster (`rediss+cluster://` with TLS); the client learns
+every other node and the slot map from them and follows MOVED/ASK and failovers itself.
+
+Both clients speak the same commands for what the engine does with them: every game's keys
+carry its `{pin}` hash tag, so each script call and each single-game pipeline lands on one
+node. What differs is said by `is_cluster`: events go out with SPUBLISH (sharded pub/sub,
+one shard instead of every node) and are read with SSUBSCRIBE (`sharded_pubsub.py`), and the
+global sorted sets are split into shards (`keys.DueSets`).
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+from urllib.parse import unquote, urlsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+#: The client the engine talks to. Commands that are the same on both are called as is.
+RedisClient: TypeAlias = Redis | RedisCluster
+
+CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> TLS
+
+
+class BadRedisUrl(ValueError):
+    code = "bad_redis_url"
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in CLUSTER_SCHEMES
+
+
+def is_cluster(client: RedisClient) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+def cluster_seeds(url: str) -> list[tuple[str, int]]:
+    """The seed nodes of a `redis+cluster://[user:password@]host:port[,host:port...]` URL."""
+    netloc = urlsplit(url).netloc.rpartition("@")[2]
+    seeds: list[tuple[str, int]] = []
+    for part in netloc.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise BadRedisUrl(f"a cluster node must be host:port, got {part!r} in the Redis URL")
+        seeds.append((host.strip("[]"), int(port)))
+    return seeds
+
+
+def open_redis(url: str, pool_size: int, timeout_s: float = 20) -> RedisClient:
+    """A client for `url`: at most `pool_size` connections (per node, on a cluster)."""
+    if not is_cluster_url(url):
+        pool = BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=timeout_s)
+        return Redis(connection_pool=pool)
+    parts = urlsplit(url)
+    username, _, password = parts.netloc.rpartition("@")[0].partition(":")  # as redis-py reads them
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in cluster_seeds(url)],
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+        ssl=CLUSTER_SCHEMES[parts.scheme.lower()],
+        max_connections=pool_size,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=5,
+    )
+
+
+async def close_redis(client: RedisClient) -> None:
+    await client.aclose()
+    if isinstance(client, Redis):
+        await client.connection_pool.disconnect()
