@@ -193,7 +193,7 @@ class LocalCluster:
 def _served_slots(client: redis.Redis) -> set[int]:
     """The slots this node serves itself, from its own line of `CLUSTER NODES` (a replica's
     line lists none)."""
-    raw = client.execute_command("CLUSTER", "NODES")
+    raw = client.execute_command("CLUSTER", "NODES")  # type: ignore[no-untyped-call]
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     for line in text.splitlines():
         parts = line.split()
