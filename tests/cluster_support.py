@@ -177,6 +177,19 @@ class LocalCluster:
                 continue
         raise RuntimeError(f"no live master serves {key!r}")
 
+    def move_slot(self, slot: int, target: ClusterNode) -> None:
+        """Give an empty `slot` to master `target`, the way a reshard does (IMPORTING,
+        MIGRATING, then NODE on both ends): the old owner answers MOVED from then on."""
+        source = next(node for node in self.nodes if node.alive() and slot in _served_slots_of(node))
+        target_id = _node_id(target)
+        with target.client() as client:
+            client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", _node_id(source))
+        with source.client() as client:
+            client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        for node in (target, source):
+            with node.client() as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+
     def stop(self) -> None:
         for node in self.nodes:
             if node.alive():
@@ -206,3 +219,17 @@ def _served_slots(client: redis.Redis) -> set[int]:
                 served.update(range(int(start), int(end or start) + 1))
             return served
     return set()
+
+
+def _served_slots_of(node: ClusterNode) -> set[int]:
+    try:
+        with node.client() as client:
+            return _served_slots(client)
+    except redis.RedisError:
+        return set()
+
+
+def _node_id(node: ClusterNode) -> str:
+    with node.client() as client:
+        raw = client.execute_command("CLUSTER", "MYID")  # type: ignore[no-untyped-call]
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
