@@ -231,5 +231,5 @@ def _served_slots_of(node: ClusterNode) -> set[int]:
 
 def _node_id(node: ClusterNode) -> str:
     with node.client() as client:
-        raw = client.execute_command("CLUSTER", "MYID")  # type: ignore[no-untyped-call]
+        raw = client.execute_command("CLUSTER", "MYID")
     return raw.decode() if isinstance(raw, bytes) else str(raw)
