@@ -61,6 +61,7 @@ from statemachine.errors import (
     BadMessage,
     BadToken,
     ClientError,
+    Finished,
     IllegalTransition,
     InvalidOption,
     ServerError,
@@ -229,26 +230,52 @@ class GameService:
             if event.phase is None:
                 question = state.question if event.question is None else event.question
                 event = replace(event, question=question, phase=state.phase)
-            owed = state.phase is Phase.BETWEEN and state.scored < state.question
+            owed = state.phase is Phase.BETWEEN and state.owes_scores
             if owed and not is_repeated_next(state, event, self.now_ms()):
                 await self.score(pin, state.question)
         return await self.apply(pin, event)
 
     async def apply(self, pin: str, event: Event) -> GameState:
+        """The one way a game's state changes: load, transition, compare-and-set, effects.
+
+        The pure machine decides (`transition` raises, changing nothing, when the rules
+        refuse); the store writes its new state only while the version is the one it decided
+        on, else the game is loaded and decided again; then the effects are carried out.
+        `QuestionScored` writes the question's totals and reveal in its compare-and-set
+        (`_write_scores`); every other step writes its announcement (`_write_step`)."""
+        write = self._write_scores if isinstance(event, QuestionScored) else self._write_step
         for _ in range(10):
             record = await self.record(pin)
             now = self.now_ms()
             new, effects = transition(record.state, event, now)
-            message = await self._announcement(record, new, effects, now)
-            for effect in effects:  # due before commit: a crash between leaves a harmless entry
-                if isinstance(effect, OpenQuestion):
-                    await self.store.due_add(pin, effect.deadline_ms + self.settings.close_grace_ms)
-                elif isinstance(effect, CloseQuestion | FinishGame):
-                    await self.store.due_add(pin, now)
-            if await self.store.commit(pin, record.state, new, message):
+            if await write(record, new, effects, now):
                 await self._perform(pin, effects)
                 return new
         raise ServerError("the game changed too often to apply the command")
+
+    async def _write_step(self, record: GameRecord, new: GameState, effects: tuple[Effect, ...], now: int) -> bool:
+        message = await self._announcement(record, new, effects, now)
+        for effect in effects:  # due before commit: a crash between leaves a harmless entry
+            if isinstance(effect, OpenQuestion):
+                await self.store.due_add(record.pin, effect.deadline_ms + self.settings.close_grace_ms)
+            elif isinstance(effect, CloseQuestion | FinishGame):
+                await self.store.due_add(record.pin, now)
+        return await self.store.commit(record.pin, record.state, new, message)
+
+    async def _write_scores(self, record: GameRecord, new: GameState, effects: tuple[Effect, ...], now: int) -> bool:
+        """Score the question `new` marks scored from its recorded answers and write the totals,
+        the reveal and `new` in one compare-and-set."""
+        started = time.perf_counter()
+        pin, index = record.pin, new.scored
+        question = (await self.store.quiz(pin, record.game_id)).questions[index]
+        names, recorded, totals = await self.store.scoring_inputs(pin, index)
+        updated, event = reveal_event(index, question, record.state.deadline_ms, names, recorded, totals)
+        # Stamped when the reveal goes out, not when the step was decided: a `next` received
+        # while it was computed was pressed before the host could see it (`is_repeated_next`).
+        published = replace(new, scored_ms=self.now_ms())
+        written = await self.store.apply_scores(pin, record.state, published, updated, event)
+        metrics.REVEAL_SECONDS.observe(time.perf_counter() - started)
+        return written
 
     async def _announcement(
         self, record: GameRecord, new: GameState, effects: tuple[Effect, ...], now: int
@@ -274,26 +301,18 @@ class GameService:
     # -- closing, scoring, finishing -----------------------------------------------------
 
     async def score(self, pin: str, question_index: int) -> None:
-        """Score a closed question from its recorded answers; applied at most once."""
-        record = await self.record(pin)
-        state = record.state
-        if state.scored >= question_index or state.question != question_index or state.phase is Phase.ACTIVE:
-            return
-        transition(state, QuestionScored(question_index), self.now_ms())  # the rules allow it
-        started = time.perf_counter()
-        quiz = await self.store.quiz(pin, record.game_id)
-        question = quiz.questions[question_index]
-        names, recorded, totals = await self.store.scoring_inputs(pin, question_index)
-        updated, event = reveal_event(question_index, question, state.deadline_ms, names, recorded, totals)
-        await self.store.apply_scores(pin, question_index, updated, event, self.now_ms())
-        metrics.REVEAL_SECONDS.observe(time.perf_counter() - started)
+        """Score a closed question from its recorded answers, once: when it is already scored
+        (by this process or another), still open, or not the last closed one, the rules refuse
+        `QuestionScored` and nothing happens."""
+        with contextlib.suppress(IllegalTransition, Finished):
+            await self.apply(pin, QuestionScored(question_index))
 
     async def finish(self, pin: str) -> None:
         record = await self.record(pin)
         state = record.state
         if state.phase is not Phase.FINISHED:
             return
-        if state.question >= 0 and state.scored < state.question:
+        if state.owes_scores:
             await self.score(pin, state.question)
         if await self.store.final_results(pin) is None:
             names = await self.store.players(pin)
@@ -324,7 +343,7 @@ class GameService:
                 await self.apply(pin, DeadlinePassed())
             record = await self.record(pin)
             state = record.state
-        if state.question >= 0 and state.scored < state.question and state.phase is not Phase.ACTIVE:
+        if state.owes_scores:
             await self.score(pin, state.question)
         if state.phase is Phase.FINISHED:
             await self.finish(pin)

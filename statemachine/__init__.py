@@ -19,7 +19,7 @@ from statemachine.events import (
     Start,
     Unlock,
 )
-from statemachine.machine import TRANSITIONS, Handler, check_answer, is_repeated_next, transition
+from statemachine.machine import TRANSITIONS, Handler, check_answer, check_join, is_repeated_next, transition
 from statemachine.names import MAX_NAME_LENGTH, name_key, normalize_name
 from statemachine.phases import Phase
 from statemachine.state import GameState
@@ -45,6 +45,7 @@ __all__ = [
     "Start",
     "Unlock",
     "check_answer",
+    "check_join",
     "is_repeated_next",
     "name_key",
     "normalize_name",

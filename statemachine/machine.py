@@ -22,6 +22,11 @@ The life of one question::
     FINISHED --QuestionScored(q)--> FINISHED with scored=q      (a game ended mid-question)
     Lock / Unlock: any phase but FINISHED, state unchanged apart from `locked` [LockChanged]
 
+Joining and answering are not transitions (they change players and answers, not this state),
+but their rules live here too, as guards: `check_join` and `check_answer`. The Lua scripts
+that record joins and answers in one atomic step (`JOIN_MANY`, `ANSWER_MANY`) mirror them, and
+a contract test on a real Redis checks that each refuses exactly what its guard refuses.
+
 Why each question closes at most once: the only ways out of ACTIVE are the close rows and `End`
 (which also closes), each of them leaves ACTIVE, and every later way back into ACTIVE opens a
 *new* question index. Late duplicates (a second timer, an `AllAnswered` for an old question)
@@ -37,7 +42,17 @@ from types import MappingProxyType
 from typing import Any
 
 from statemachine.effects import CloseQuestion, Effect, FinishGame, LockChanged, OpenQuestion
-from statemachine.errors import Finished, IllegalTransition, NotActive, NotOpen, TooLate, WrongQuestion
+from statemachine.errors import (
+    Finished,
+    GameFull,
+    IllegalTransition,
+    Locked,
+    NameTaken,
+    NotActive,
+    NotOpen,
+    TooLate,
+    WrongQuestion,
+)
 from statemachine.events import (
     AllAnswered,
     DeadlinePassed,
@@ -52,7 +67,7 @@ from statemachine.events import (
 from statemachine.phases import Phase
 from statemachine.state import GameState
 
-__all__ = ["TRANSITIONS", "Handler", "Step", "check_answer", "is_repeated_next", "transition"]
+__all__ = ["TRANSITIONS", "Handler", "Step", "check_answer", "check_join", "is_repeated_next", "transition"]
 
 #: What a handler returns: the next state (before the version bump) and the effects.
 Step = tuple[GameState, tuple[Effect, ...]]
@@ -142,13 +157,14 @@ def _all_answered(state: GameState, event: AllAnswered, now_ms: int) -> Step:
 
 
 def _question_scored(state: GameState, event: QuestionScored, now_ms: int) -> Step:
-    """Record that the closed question's scores are in; allowed once per question."""
+    """Record that the closed question's scores are in (and its reveal out, at `now_ms`);
+    allowed once per question."""
     if event.question != state.question or state.scored >= event.question:
         why = f"question {event.question} cannot be scored (question={state.question}, scored={state.scored})"
         if state.phase is Phase.FINISHED:
             raise Finished(f"the game is finished; {why}")
         raise _refuse(state, event, why)
-    return replace(state, scored=event.question), ()
+    return replace(state, scored=event.question, scored_ms=now_ms), ()
 
 
 def _next_while_between(state: GameState, event: Next, now_ms: int) -> Step:
@@ -256,3 +272,23 @@ def check_answer(state: GameState, question: int, received_ms: int) -> None:
         raise TooLate(
             f"answer received at {received_ms}, after the deadline {state.deadline_ms}", question=question
         )
+
+
+def check_join(state: GameState, *, players: int, max_players: int, name_taken: bool) -> None:
+    """Refuse a join the rules do not accept; return None when the player may be added.
+
+    `players` is how many are in the game now (joins accepted earlier in the same batch
+    count), `name_taken` whether another player already has the name (compared by
+    `names.name_key`). Checks, in this order: the game is over (`Finished`), the host locked
+    joining (`Locked`), the game is full (`GameFull`), the name is taken (`NameTaken`). Any
+    other phase takes joins: a latecomer joins a running game and answers from the next
+    question. Whether the game exists at all is the store's to say (`UnknownGame`).
+    """
+    if state.phase is Phase.FINISHED:
+        raise Finished("the game is finished; nobody can join")
+    if state.locked:
+        raise Locked("the host locked the game")
+    if players >= max_players:
+        raise GameFull(f"the game is full ({players} of {max_players} players)")
+    if name_taken:
+        raise NameTaken("another player has this name")

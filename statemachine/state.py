@@ -94,6 +94,12 @@ class GameState:
         return self.question >= 0
 
     @property
+    def owes_scores(self) -> bool:
+        """Whether a closed question still waits for its scores (`QuestionScored` would be
+        accepted): the one left open by the last close, in BETWEEN or FINISHED."""
+        return self.started and self.scored < self.question and self.phase is not Phase.ACTIVE
+
+    @property
     def is_last_question(self) -> bool:
         """Whether `question` is the last one, so that `Next` from BETWEEN finishes the game."""
         return self.question + 1 >= self.question_count

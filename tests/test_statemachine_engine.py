@@ -95,3 +95,28 @@ def test_answers_count_only_from_when_they_open_until_the_deadline(lead_in_ms: i
     check_answer(state, 0, state.deadline_ms)
     with pytest.raises(TooLate):
         check_answer(state, 0, state.deadline_ms + 1)
+
+
+def test_scores_are_owed_only_by_a_closed_question_not_yet_scored() -> None:
+    """`owes_scores` is exactly when the rules accept `QuestionScored` for the current question:
+    the service asks it before loading answers, and the transition decides the same."""
+    from statemachine import End
+    from statemachine.errors import Finished
+
+    lobby = GameState.new((10_000, 20_000))
+    closed = between_after_next()
+    scored = at(closed, QuestionScored(0), T0 + 5_040)
+    ended_mid_question = at(started(), End(), T0 + 1_000)
+    ended_in_lobby = at(lobby, End(), T0)
+    for state, owed in [
+        (lobby, False), (started(), False), (closed, True), (scored, False),
+        (ended_mid_question, True), (ended_in_lobby, False),
+    ]:
+        assert state.owes_scores is owed
+        try:
+            transition(state, QuestionScored(state.question), T0 + 6_000)
+            accepted = True
+        except (IllegalTransition, Finished):
+            accepted = False
+        assert accepted is owed
+    assert scored.scored == 0 and scored.scored_ms == T0 + 5_040  # when its reveal went out

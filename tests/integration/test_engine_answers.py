@@ -15,7 +15,7 @@ from gameserver.envelopes import Messages
 from gameserver.keys import GameKeys
 from gameserver.quizzes import Question, Quiz
 from gameserver.store import GameStore, token_digest
-from statemachine import Event, GameState, Next, Start, check_answer, transition
+from statemachine import Event, GameState, Next, QuestionScored, Start, check_answer, transition
 from statemachine.errors import NotActive, NotOpen
 from tests.support import ServerProcess, quiz
 
@@ -43,8 +43,9 @@ async def opened_game(store: GameStore, pin: str, lead_in_ms: int, question: int
         steps = [(Start(), T0 - 50_000), (Next(), T0 - 40_000), (Next(), T0)]
     for event, at in steps:
         if state.phase.value == "BETWEEN":
-            await store.apply_scores(pin, state.question, {}, Messages(()))
-            state = (await store.load(pin)).state  # type: ignore[union-attr]
+            scored, _ = transition(state, QuestionScored(state.question), at)
+            assert await store.apply_scores(pin, state, scored, {}, Messages(()))
+            state = scored
         new, _ = transition(state, event, at)
         assert await store.commit(pin, state, new, None)
         state = new

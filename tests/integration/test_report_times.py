@@ -18,7 +18,7 @@ from gameserver.envelopes import Messages
 from gameserver.keys import GameKeys
 from gameserver.quizzes import Question, Quiz
 from gameserver.store import GameStore, token_digest
-from statemachine import End, Next, Start, transition
+from statemachine import End, Next, QuestionScored, Start, transition
 from tests.support import ServerProcess, create_game, host, player, quiz
 
 #: Send-to-receive time on a loaded 2-core box (a lagging answer of up to 200 ms was seen
@@ -60,8 +60,8 @@ async def test_the_step_that_opens_a_question_records_when_its_answers_open_once
     closed, _ = transition(started, Next(), T0 + 4_000)  # closing opens nothing
     assert await store.commit(pin, started, closed, None)
     assert await store.opens_at(pin) == {0: T0 + 1_000}
-    assert await store.apply_scores(pin, 0, {}, Messages(()))
-    scored = (await store.load(pin)).state  # type: ignore[union-attr]
+    scored, _ = transition(closed, QuestionScored(0), T0 + 5_000)
+    assert await store.apply_scores(pin, closed, scored, {}, Messages(()))
     second, _ = transition(scored, Next(), T0 + 20_000)
     assert await store.commit(pin, scored, second, None)
     assert await store.opens_at(pin) == {0: T0 + 1_000, 1: T0 + 21_000}

@@ -24,7 +24,7 @@ from gameserver.quizzes import Question, Quiz
 from gameserver.store import GameStore, token_digest
 from gameserver.store.records import all_totals_from, answers_from
 from scoring import Answer, Totals
-from statemachine import End, GameState, Phase, Start, transition
+from statemachine import End, GameState, Phase, QuestionScored, Start, transition
 from statemachine.errors import (
     AlreadyAnswered,
     GameFull,
@@ -110,11 +110,14 @@ async def test_scores_apply_exactly_once(store: GameStore) -> None:
     closed, _ = transition(started, End(), 6_000)
     await store.commit("424245", started, closed, None)
     update = {"p1": Totals(score=700, answers=1, correct=1, correct_time_ms=3_000)}
-    assert await store.apply_scores("424245", 0, update, Messages(()))
-    assert not await store.apply_scores("424245", 0, update, Messages(()))
+    scored, _ = transition(closed, QuestionScored(0), 7_000)
+    assert await store.apply_scores("424245", closed, scored, update, Messages(()))
+    again = {"p1": Totals(score=1_400, answers=2, correct=2, correct_time_ms=6_000)}
+    assert not await store.apply_scores("424245", closed, scored, again, Messages(()))  # the version moved
     assert await store.totals("424245") == update
     record = await store.load("424245")
-    assert record is not None and record.state.scored == 0 and record.state.phase is Phase.FINISHED
+    assert record is not None and record.state == scored and record.state.phase is Phase.FINISHED
+    assert record.state.scored_ms == 7_000
 
 
 async def test_due_claims_are_leased(store: GameStore) -> None:
@@ -384,9 +387,10 @@ async def test_the_hub_takes_its_own_big_events_without_parsing_them(
         await hub._room(pin)  # the room, subscribed to the game's channel
         you = {f"p{i}": {"answered": False, "score": 0, "rank": 1} for i in range(3_000)}  # > 64 KiB
         event = Messages((Message({"type": "reveal", "question": 0}, you=you),))
-        assert not await store.apply_scores(pin, 1, {}, event)  # not that question: nothing published
+        scored, _ = transition(closed, QuestionScored(0), 7_000)
+        assert not await store.apply_scores(pin, started, scored, {}, event)  # stale: nothing published
         assert store.published.take(event.to_json()) is None
-        assert await store.apply_scores(pin, 0, {}, event)
+        assert await store.apply_scores(pin, closed, scored, {}, event)
         other = Messages((Message({"type": "lobby"}, you=dict(you)),))
         await store.publish(pin, other)  # published by "another process": parsed
         for _ in range(200):
