@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         stamp_with(clock)  # the sockets' receive stamps
         hub = Hub(
             redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=clock.now_ms,
-            freezer=Freezer(), gc_hold=GcHold(),
+            freezer=Freezer(), gc_hold=GcHold(), clock=clock,
         )
         await hub.start()
         # `livequiz serve` has migrated already (once, before the workers); this is a no-op

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 
 from gameserver import envelopes, metrics
+from gameserver.clock import Clock, SystemClock, Timer
 from gameserver.connection import Connection
 from gameserver.envelopes import Envelope, LockSet, Message, Messages, PlayerKicked, PlayersJoined
 from gameserver.gamesync import MAX_WAITING_MESSAGES, GameSync, game_step
@@ -56,8 +58,8 @@ class Room:
         self.locked = False
         self.joined: list[dict[str, str]] = []
         self.left: list[str] = []
-        self.lobby_timer: asyncio.TimerHandle | None = None
-        self.player_lobby_timer: asyncio.TimerHandle | None = None
+        self.lobby_timer: Timer | None = None
+        self.player_lobby_timer: Timer | None = None
         # Players see lobby counts only until the first question: a count broadcast to 10,000
         # sockets is ~100-250 ms of the loop, which must not land inside a question.
         self.started = False
@@ -206,8 +208,10 @@ class Hub:
         gc_hold: GcHold | None = None,
         gc_hold_players: int = 1000,
         watch_interval_s: float = 2.0,
+        clock: Clock | None = None,
     ) -> None:
         self.redis = redis
+        self.clock = clock if clock is not None else SystemClock()  # lobby and answer-count pacing
         self.freezer = freezer
         self.gc_hold = gc_hold
         self.gc_hold_players = gc_hold_players
@@ -498,12 +502,12 @@ class Hub:
     # -- coalesced lobby and answer count ------------------------------------------------
 
     def _schedule_lobby(self, room: Room) -> None:
-        loop = asyncio.get_running_loop()
         if room.lobby_timer is None:
-            room.lobby_timer = loop.call_later(self.lobby_interval_s, self._flush_host_lobby, room)
+            flush = functools.partial(self._flush_host_lobby, room)
+            room.lobby_timer = self.clock.call_later(self.lobby_interval_s, flush)
         if room.player_lobby_timer is None and not room.started:
-            room.player_lobby_timer = loop.call_later(
-                self._player_lobby_interval(room), self._flush_player_lobby, room
+            room.player_lobby_timer = self.clock.call_later(
+                self._player_lobby_interval(room), functools.partial(self._flush_player_lobby, room)
             )
 
     def _player_lobby_interval(self, room: Room) -> float:
@@ -569,7 +573,7 @@ class Hub:
                 message = {"type": "answer_count", "question": question, "answered": answered, "players": players}
                 for conn in room.hosts:
                     conn.send(message)
-            await asyncio.sleep(self.lobby_interval_s)
+            await self.clock.sleep(self.lobby_interval_s)
 
     def _stop_timers(self, room: Room) -> None:
         for timer in (room.lobby_timer, room.player_lobby_timer):
