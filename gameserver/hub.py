@@ -23,12 +23,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from gameserver import envelopes, metrics
 from gameserver.clock import Clock, SystemClock, Timer
 from gameserver.connection import Connection
-from gameserver.envelopes import Envelope, LockSet, Message, Messages, PlayerKicked, PlayersJoined
+from gameserver.envelopes import Envelope, Message, Messages, PlayerKicked, PlayersJoined
 from gameserver.gamesync import MAX_WAITING_MESSAGES, GameSync, game_step
 from gameserver.gcwatch import Freezer, GcHold
 from gameserver.keys import GameKeys
@@ -352,15 +350,13 @@ class Hub:
         if room is None:
             return
         try:
-            await self.dispatch(room, self.store.published.take(data) or orjson.loads(data))
+            # Typed once per event; this process's own big events come typed from memory.
+            await self.dispatch(room, self.store.published.take(data) or envelopes.from_json(data))
         except Exception:
             log.exception("bad event on %s", channel)
 
-    async def dispatch(self, room: Room, event: Envelope | Mapping[str, Any]) -> None:
-        """Act on one event of the room's game. A decoded payload (a dict) is typed here, once
-        per event; this process's own big events come already typed (`RecentPublications`)."""
-        if not isinstance(event, Messages | PlayersJoined | PlayerKicked | LockSet):
-            event = envelopes.from_dict(event)
+    async def dispatch(self, room: Room, event: Envelope) -> None:
+        """Act on one event of the room's game."""
         if isinstance(event, Messages):
             await self.deliver_new(room, event.items)
         elif isinstance(event, PlayersJoined):  # one event per batch of joins (JOIN_MANY)
