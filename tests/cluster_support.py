@@ -161,7 +161,12 @@ class LocalCluster:
             return False
         text = info.decode() if isinstance(info, bytes) else str(info)
         fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
-        return fields.get("cluster_state") == "ok" and fields.get("cluster_slots_ok") == str(SLOTS)
+        if fields.get("cluster_state") != "ok" or fields.get("cluster_slots_ok") != str(SLOTS):
+            return False
+        # A replica still in its first sync could not take over from its master: wait for it.
+        with node.client() as client:
+            replication = client.info("replication")
+        return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
 
     def master_of(self, key: str) -> ClusterNode:
         """The live master that serves `key`'s slot now, as that node itself says."""
