@@ -166,7 +166,7 @@ class LocalCluster:
         # A replica still in its first sync could not take over from its master: wait for it.
         with node.client() as client:
             replication = client.info("replication")
-        return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
+        return bool(replication.get("role") != "slave" or replication.get("master_link_status") == "up")
 
     def master_of(self, key: str) -> ClusterNode:
         """The live master that serves `key`'s slot now, as that node itself says."""
