@@ -22,6 +22,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 
 from gameserver.redis_client import RedisClient
 
@@ -103,8 +104,8 @@ class ClassicSubscription:
 
 
 def subscription_for(redis: RedisClient, on_message: OnMessage, on_resubscribed: OnResubscribed) -> Subscription:
-    if isinstance(redis, Redis):
-        return ClassicSubscription(redis, on_message, on_resubscribed)
-    from gameserver.sharded_pubsub import ShardedSubscription  # cluster deployments only
+    if isinstance(redis, RedisCluster):
+        from gameserver.sharded_pubsub import ShardedSubscription  # cluster deployments only
 
-    return ShardedSubscription(redis, on_message, on_resubscribed)
+        return ShardedSubscription(redis, on_message, on_resubscribed)
+    return ClassicSubscription(redis, on_message, on_resubscribed)
