@@ -178,7 +178,7 @@ def _limiter(request: Request) -> RateLimiter:
         settings = live.settings
         limiter = live.extras["platform_limiter"] = RateLimiter(
             live.redis, anonymous=settings.platform_rate_anonymous, signed_in=settings.platform_rate_user,
-            auth=settings.platform_rate_auth,
+            auth=settings.platform_rate_auth, clock=live.clock,
         )
     return limiter
 

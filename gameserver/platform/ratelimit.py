@@ -11,10 +11,11 @@ call per request.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis, RedisCluster
+
+from gameserver.clock import Clock, SystemClock
 
 # KEYS: current window counter, previous window counter.
 # ARGV: limit, window_ms, elapsed_ms (time since the current window began).
@@ -53,7 +54,11 @@ WINDOW_MS = 60_000
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis | RedisCluster, *, anonymous: int = 30, signed_in: int = 60, auth: int = 5) -> None:
+    def __init__(
+        self, redis: Redis | RedisCluster, *, anonymous: int = 30, signed_in: int = 60, auth: int = 5,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock = clock if clock is not None else SystemClock()  # windows numbered by wall time
         self._script = redis.register_script(SLIDING_WINDOW)  # type: ignore[misc]  # typed for Redis; a cluster runs it too
         self.anonymous = Limit("anon", anonymous)
         self.signed_in = Limit("user", signed_in)
@@ -64,7 +69,7 @@ class RateLimiter:
         to wait (Retry-After)."""
         if limit.per_minute <= 0:
             return None
-        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        now_ms = self.clock.now_ms() if now_ms is None else now_ms
         window = now_ms // WINDOW_MS
         base = f"livequiz:rl:{{{limit.name}:{subject}}}:"  # one hash tag: both windows in one cluster slot
         allowed, wait_ms = await self._script(
