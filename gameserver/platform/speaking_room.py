@@ -6,7 +6,8 @@ a booking cancelled or a slot withdrawn while the room is open (4403, `speaking_
 
 The media never touch the server: the browsers talk peer to peer. What passes here goes
 through Redis, so the two parties may sit on different server processes: every message is
-published on the room's channel (each socket subscribes) and pushed to a backlog list, so a
+published on the room's channel (each socket subscribes; `speaking_channel`: classic pub/sub on
+one Redis, sharded pub/sub on a Redis Cluster) and pushed to a backlog list, so a
 socket that joins late reads the chat and the other side's pending signalling. Every key has a
 TTL of at most `KEEP_S` (one hour, 000 §14); nothing is written to SQL but the fact that the
 call took place: both parties present at once (each socket holds a presence key, refreshed
@@ -27,12 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from gameserver.platform import speaking_channel
 from gameserver.platform import speaking_messages as messages
 from gameserver.platform.http import database_of, live_of
+from gameserver.platform.speaking_channel import Subscription, SubscriptionLost
 from gameserver.platform.speaking_door import CLOSE_ENDED, CLOSE_FORBIDDEN, Refused, admit
 from gameserver.platform.speaking_keys import KEEP_S, RoomKeys
 from gameserver.ratelimit import RateLimiter
@@ -80,7 +83,7 @@ class Ending:
 class Room:
     """One party's socket in one room, for as long as it lives."""
 
-    def __init__(self, websocket: WebSocket, redis: Redis, record: SlotRecord, role: Role,
+    def __init__(self, websocket: WebSocket, redis: Redis | RedisCluster, record: SlotRecord, role: Role,
                  frame_limit: int = messages.MAX_MESSAGE_BYTES) -> None:
         self.websocket = websocket
         self.frame_limit = frame_limit
@@ -100,17 +103,18 @@ class Room:
             await self.websocket.send_text(orjson.dumps(message).decode())
 
     async def run(self) -> None:
-        pubsub = self.redis.pubsub()
+        subscription: Subscription | None = None
         ending = Ending(1000, "bye")
         tasks: list[asyncio.Task[Ending | None]] = []
         try:
-            await pubsub.subscribe(self.keys.channel)
+            subscription = await speaking_channel.subscribe(self.redis, self.keys.channel)
             peer_present = await self.enter()
             await self.welcome(peer_present)
             if peer_present:
                 await self.record_held()
             tasks = [asyncio.create_task(coroutine) for coroutine in
-                     (self.receive_loop(), self.relay_loop(pubsub), self.heartbeat(), self.until_closed())]
+                     (self.receive_loop(), self.relay_loop(subscription), self.heartbeat(),
+                      self.until_closed())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             ending = next(iter(done)).result() or ending
         except (WebSocketDisconnect, RuntimeError):
@@ -125,8 +129,8 @@ class Room:
                 with contextlib.suppress(BaseException):
                     await task
             await self.leave()
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            if subscription is not None:
+                await subscription.close()
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
                     await self.websocket.close(ending.code, ending.reason)
@@ -181,7 +185,7 @@ class Room:
                 pipe.rpush(backlog, data)
                 pipe.ltrim(backlog, -BACKLOG_LENGTH, -1)
                 pipe.expire(backlog, KEEP_S)
-            pipe.publish(self.keys.channel, data)
+            speaking_channel.publish(pipe, self.keys.channel, data)
             await pipe.execute()
 
     async def relay(self, message: dict[str, Any]) -> None:
@@ -220,30 +224,38 @@ class Room:
             else:
                 await self.relay(message)
 
-    async def relay_loop(self, pubsub: Any) -> Ending | None:
-        async for item in pubsub.listen():
-            if item.get("type") != "message":
-                continue
-            message = orjson.loads(item["data"])
-            kind = message.get("type")
-            if kind == "revoke":
-                if self.role in message["roles"]:
-                    self.held = True  # nothing more to record: the booking is gone
-                    return Ending(CLOSE_FORBIDDEN, str(message["reason"]))
-                await self.send({"type": "peer", "present": False})
-            elif kind == "peer":
-                if message["role"] == self.role:
-                    if message["conn"] != self.conn and message["present"]:
-                        return Ending(CLOSE_REPLACED, "you opened this room in another window")
-                    continue
-                await self.send({"type": "peer", "present": message["present"]})
-                if message["present"]:
-                    await self.record_held()
-            elif kind == "signal" and message.get("from") == self.role:
-                continue  # our own negotiation, echoed by the channel
-            else:
-                self.held = self.held or kind == "call"
-                await self.send(self.for_client(message))
+    async def relay_loop(self, subscription: Subscription) -> Ending | None:
+        try:
+            async for data in subscription.messages():
+                ending = await self.relayed(orjson.loads(data))
+                if ending is not None:
+                    return ending
+        except SubscriptionLost as lost:  # a failover of the room's shard (cluster): rejoin
+            log.warning("speaking room %s lost its channel: %s", self.record.slot.id, lost)
+            return Ending(CLOSE_SERVER_ERROR, "the room is unavailable; try again")
+        return None
+
+    async def relayed(self, message: dict[str, Any]) -> Ending | None:
+        """Act on one message of the room's channel; an `Ending` closes this socket."""
+        kind = message.get("type")
+        if kind == "revoke":
+            if self.role in message["roles"]:
+                self.held = True  # nothing more to record: the booking is gone
+                return Ending(CLOSE_FORBIDDEN, str(message["reason"]))
+            await self.send({"type": "peer", "present": False})
+        elif kind == "peer":
+            if message["role"] == self.role:
+                if message["conn"] != self.conn and message["present"]:
+                    return Ending(CLOSE_REPLACED, "you opened this room in another window")
+                return None
+            await self.send({"type": "peer", "present": message["present"]})
+            if message["present"]:
+                await self.record_held()
+        elif kind == "signal" and message.get("from") == self.role:
+            return None  # our own negotiation, echoed by the channel
+        else:
+            self.held = self.held or kind == "call"
+            await self.send(self.for_client(message))
         return None
 
     async def heartbeat(self) -> Ending | None:

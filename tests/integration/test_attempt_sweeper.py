@@ -9,11 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from redis.asyncio import Redis
 from sqlalchemy import update
 from sqlmodel import col
 
 from gameserver.platform.attempt_sweeper import AttemptSweeper
+from gameserver.redis_client import close_redis, open_redis
 from persistence.db import Database
 from persistence.exams.models import Attempt
 from persistence.types import utcnow
@@ -62,12 +62,14 @@ async def test_an_attempt_left_alone_past_its_deadline_is_finished(
         assert attempt.open_key is None  # a new attempt may start
 
 
-async def test_one_process_a_round_sweeps_a_database(sql_target: SqlTarget, redis_url: str) -> None:
+async def test_one_process_a_round_sweeps_a_database(sql_target: SqlTarget, engine_url: str) -> None:
+    """On one Redis and on a Redis Cluster; each sweeper with a client of its own, as two
+    processes have."""
     db = Database(sql_target.url, schema=sql_target.schema)
     await db.upgrade()
-    redis = Redis.from_url(redis_url)
+    redis, other = open_redis(engine_url, 4), open_redis(engine_url, 4)
     try:
-        first, second = (AttemptSweeper(redis, db, interval_s=5) for _ in range(2))
+        first, second = AttemptSweeper(redis, db, interval_s=5), AttemptSweeper(other, db, interval_s=5)
         await redis.delete(first.lease_key)
         assert first.lease_key == second.lease_key
         assert await first.run_once() == 0  # nothing overdue, but this round was its
@@ -79,5 +81,6 @@ async def test_one_process_a_round_sweeps_a_database(sql_target: SqlTarget, redi
         assert await second.run_once() == 0
     finally:
         await redis.delete(first.lease_key)
-        await redis.aclose()
+        await close_redis(redis)
+        await close_redis(other)
         await db.dispose()

@@ -1,5 +1,5 @@
 """Per-address limits on joins, game creation and PIN look-ups hold across server processes
-(counted in Redis) and answer `429 rate_limited` with `Retry-After`; a class behind one NAT
+(counted in Redis: one, or a Redis Cluster) and answer `429 rate_limited` with `Retry-After`; a class behind one NAT
 (60 joins in 10 s) gets in, the 61st join from that address does not, and other addresses
 are untouched. Addresses are told apart by X-Forwarded-For from a trusted proxy (127.0.0.1
 here), and only from one."""
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import orjson
@@ -16,6 +17,8 @@ import pytest
 import websockets
 
 from gameserver.embedded_redis import EmbeddedRedis
+from tests.cluster_support import LocalCluster
+from tests.engine_support import forget_on_cluster
 from tests.support import ServerProcess, create_game, quiz, start_server
 
 LIMITS_ON = {
@@ -26,16 +29,28 @@ LIMITS_ON = {
 WINDOW_S = 10
 
 
-@pytest.fixture
-def two_servers(tmp_path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    """Two processes on one private Redis (fresh counters), trusting 127.0.0.1 as a proxy."""
+@pytest.fixture(params=["private", "cluster"])
+def counters_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Fresh counters: a private Redis, or the session's Redis Cluster with its address
+    budgets forgotten."""
+    if request.param == "cluster":
+        cluster: LocalCluster = request.getfixturevalue("local_cluster")
+        forget_on_cluster(cluster)
+        yield cluster.url
+        return
     with EmbeddedRedis(tmp_path / "valkey", appendonly=False) as redis:
-        env = LIMITS_ON | {"LIVEQUIZ_TRUSTED_PROXIES": "127.0.0.1"}
-        first = start_server(tmp_path / "a", redis.url, env)
-        second = start_server(tmp_path / "b", redis.url, env)
-        yield first, second
-        first.stop()
-        second.stop()
+        yield redis.url
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path, counters_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two processes sharing the counters, trusting 127.0.0.1 as a proxy."""
+    env = LIMITS_ON | {"LIVEQUIZ_TRUSTED_PROXIES": "127.0.0.1"}
+    first = start_server(tmp_path / "a", counters_url, env)
+    second = start_server(tmp_path / "b", counters_url, env)
+    yield first, second
+    first.stop()
+    second.stop()
 
 
 def fresh_window() -> None:

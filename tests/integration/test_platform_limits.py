@@ -4,7 +4,6 @@ minute, held in Redis so that it holds across server processes."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from gameserver.platform.ratelimit import Limit, RateLimiter
+from gameserver.redis_client import RedisClient, close_redis, open_redis
 from tests.platform_support import make_account, platform_server
 from tests.sql_support import SqlTarget
 
@@ -19,10 +19,23 @@ MINUTE = 60_000
 
 
 @pytest.fixture
-async def limiter(redis_url: str) -> AsyncIterator[RateLimiter]:
-    client = aioredis.from_url(redis_url)
-    yield RateLimiter(client)
-    await client.aclose()
+def limiter(engine: RedisClient) -> RateLimiter:
+    """On one Redis and on a Redis Cluster (`engine`)."""
+    return RateLimiter(engine)
+
+
+async def test_two_processes_count_against_one_budget(engine_url: str) -> None:
+    first, second = open_redis(engine_url, 4), open_redis(engine_url, 4)  # two processes' clients
+    try:
+        limit, who = Limit("t", 10), secrets.token_hex(4)
+        now = 200 * MINUTE + 1_000
+        limiters = (RateLimiter(first), RateLimiter(second))
+        assert [await limiters[i % 2].hit(limit, who, now + i) for i in range(10)] == [None] * 10
+        assert await limiters[0].hit(limit, who, now + 10) == 59
+        assert await limiters[1].hit(limit, who, now + 10) == 59
+    finally:
+        await close_redis(first)
+        await close_redis(second)
 
 
 async def test_a_minute_allows_the_limit_and_then_says_how_long_to_wait(limiter: RateLimiter) -> None:
@@ -63,12 +76,14 @@ async def _clear(redis_url: str) -> None:
 
 
 async def test_limits_hold_across_processes_per_ip_and_per_user(
-    sql_target: SqlTarget, tmp_path: Path, redis_url: str
+    sql_target: SqlTarget, tmp_path: Path, redis_url: str, engine_url: str
 ) -> None:
+    """Two server processes on one Redis, then on a Redis Cluster (`engine_url` forgets the
+    cluster's budgets first; `_clear` the single Redis's, for later tests and runs)."""
     await _clear(redis_url)
     env = {"LIVEQUIZ_PLATFORM_RATE_ANONYMOUS": "10", "LIVEQUIZ_PLATFORM_RATE_USER": "6"}
-    with platform_server(sql_target, tmp_path / "a", redis_url, env) as first, \
-            platform_server(sql_target, tmp_path / "b", redis_url, env) as second:
+    with platform_server(sql_target, tmp_path / "a", engine_url, env) as first, \
+            platform_server(sql_target, tmp_path / "b", engine_url, env) as second:
         ada = await make_account(sql_target, "ada")
         bob = await make_account(sql_target, "bob")
         async with httpx.AsyncClient() as http:

@@ -1,4 +1,5 @@
-"""`GET /readyz`: ready only when Redis and the migrated SQL database answer."""
+"""`GET /readyz`: ready only when Redis (one, or every master of a Redis Cluster) and the
+migrated SQL database answer."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from tests.sql_support import SqlTarget
 
 
 async def test_readyz_says_ready_when_redis_and_the_migrated_database_answer(
-    sql_target: SqlTarget, tmp_path: Path, redis_url: str
+    sql_target: SqlTarget, tmp_path: Path, engine_url: str
 ) -> None:
-    with platform_server(sql_target, tmp_path / "server", redis_url) as server:
+    with platform_server(sql_target, tmp_path / "server", engine_url) as server:
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             ready = await http.get("/readyz")
             assert ready.status_code == 200

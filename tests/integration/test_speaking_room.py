@@ -1,5 +1,6 @@
 """The Speaking room's WebSocket (issue 21, 000 §14) against two real server processes sharing
-one Redis and one database (SQLite and PostgreSQL): who may enter and when, the relay of chat
+one Redis (or a Redis Cluster: the room's channel is sharded pub/sub there) and one database
+(SQLite and PostgreSQL): who may enter and when, the relay of chat
 and signalling between parties on different processes, the backlog a late joiner reads, the
 bounds, the call recorded as held, every Redis key of the room expiring within the hour, and
 the room closing at its end. Slot times are moved in the database instead of waiting."""
@@ -11,11 +12,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-import redis
 
 from persistence.accounts import tokens
 from persistence.db import Database
 from persistence.types import utcnow
+from tests.engine_support import sync_client
 from tests.platform_support import Account, make_account, platform_server
 from tests.speaking_support import RoomClient, move_slot, publish, scheduled_exam
 from tests.sql_support import SqlTarget, sql_targets
@@ -30,12 +31,18 @@ def sql_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         yield ready
 
 
+@pytest.fixture(scope="module", params=["redis_url", "cluster_url"])
+def shared_redis_url(request: pytest.FixtureRequest) -> str:
+    """One Redis, then the session's Redis Cluster."""
+    return str(request.getfixturevalue(request.param))
+
+
 @pytest.fixture(scope="module")
 def two_servers(
-    sql_target: SqlTarget, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+    sql_target: SqlTarget, tmp_path_factory: pytest.TempPathFactory, shared_redis_url: str
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    with platform_server(sql_target, tmp_path_factory.mktemp("a"), redis_url) as first, \
-            platform_server(sql_target, tmp_path_factory.mktemp("b"), redis_url) as second:
+    with platform_server(sql_target, tmp_path_factory.mktemp("a"), shared_redis_url) as first, \
+            platform_server(sql_target, tmp_path_factory.mktemp("b"), shared_redis_url) as second:
         yield first, second
 
 
@@ -111,7 +118,7 @@ async def test_only_the_two_parties_enter_and_only_while_open(
     assert code == FORBIDDEN and "no longer a scheduled call" in reason
 
 async def test_relay_between_processes_backlog_bounds_and_held(
-    two_servers: tuple[ServerProcess, ServerProcess], sql_target: SqlTarget, redis_url: str
+    two_servers: tuple[ServerProcess, ServerProcess], sql_target: SqlTarget, shared_redis_url: str
 ) -> None:
     first, second = two_servers
     owner, candidate, slot_id = await booked_slot(first, sql_target)
@@ -152,9 +159,9 @@ async def test_relay_between_processes_backlog_bounds_and_held(
     async with httpx.AsyncClient(base_url=first.base_url) as http:
         detail = (await http.get(f"/api/speaking-slots/{slot_id}", headers=owner.headers)).json()
     assert detail["state"] == "held" and detail["held_at"]
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(shared_redis_url)
     try:
-        keys = list(client.scan_iter(f"livequiz:speaking:{{{slot_id}-*"))
+        keys = list(client.scan_iter(f"livequiz:speaking:{{{slot_id}-*"))  # on a cluster: every master
         assert len(keys) >= 4, keys
         for key in keys:
             ttl = int(client.ttl(key))  # type: ignore[arg-type]

@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
+from gameserver.redis_client import RedisClient
 from transports.telegram.budget import RollingBudget
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
 from transports.telegram.shared import SharedState
@@ -22,13 +21,12 @@ LIMIT, WINDOW_S = 5, 1.5
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
+def redis(engine: RedisClient) -> RedisClient:
+    """One Redis, then a Redis Cluster (`engine`): a bot's keys share one slot there."""
+    return engine
 
 
-def two_processes(redis: Redis) -> tuple[SharedState, SharedState]:
+def two_processes(redis: RedisClient) -> tuple[SharedState, SharedState]:
     bot = f"test{secrets.token_hex(4)}"  # keys of their own
     return SharedState(redis, bot), SharedState(redis, bot)
 
@@ -53,7 +51,7 @@ async def send(box: Outbox, count: int) -> list[float]:
     return started
 
 
-async def test_a_new_leader_keeps_to_what_the_old_one_spent(redis: Redis) -> None:
+async def test_a_new_leader_keeps_to_what_the_old_one_spent(redis: RedisClient) -> None:
     old, new = two_processes(redis)
     first = outbox(old)
     spent = await send(first, LIMIT - 1)  # all but one slot of the window
@@ -68,7 +66,7 @@ async def test_a_new_leader_keeps_to_what_the_old_one_spent(redis: Redis) -> Non
     assert carried_on[1] - spent[0] >= WINDOW_S - 0.05
 
 
-async def test_a_request_left_in_flight_counts_and_a_pause_holds(redis: Redis) -> None:
+async def test_a_request_left_in_flight_counts_and_a_pause_holds(redis: RedisClient) -> None:
     old, new = two_processes(redis)
     dying = old.ledger(CHAT, WINDOW_S)
     for _ in range(LIMIT):
