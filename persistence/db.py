@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
@@ -196,7 +197,12 @@ def _run_alembic(connection: Connection, action: str, revision: str) -> None:
 async def open_database(
     configured_url: str, data_dir: Path, *, schema: str | None = None, migrate: bool = True
 ) -> Database:
-    """The database of the settings, migrated to head (what `livequiz serve` does at start)."""
+    """The database of the settings, migrated to head (what `livequiz serve` does at start).
+
+    The ORM's mappers are configured here too: SQLAlchemy does it on first use otherwise (~10 ms
+    for the platform's models), which in a server is whichever request or sweep comes first,
+    mid-game perhaps, and after the start-up heap was frozen (`gcwatch.freeze`)."""
+    configure_mappers()
     database = Database(database_url(configured_url, data_dir), schema=schema or None)
     if migrate:
         await database.upgrade()
