@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await asyncio.to_thread(embedded.stop)
             gc_watch.uninstall()
             process_exited()
+            stamp_with(SystemClock())  # a later app of this process (tests) starts from the real one
 
     routes: list[BaseRoute] = [
         *api_routes(),

@@ -18,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from gameserver.app import create_app
+from gameserver.clock import Clock
 from gameserver.context import LiveContext
 from gameserver.settings import Settings
 from gameserver.telegram_wiring import start_telegram, telegram_routes
@@ -98,13 +99,14 @@ def make_settings(tg: FakeTelegram, redis_url: str, data_dir: Path, **extra: Any
 
 
 @asynccontextmanager
-async def live_server(settings: Callable[[int], Settings]) -> AsyncIterator[LiveServer]:
-    """The real app with the bridge, on 127.0.0.1:<free port>, in this event loop."""
+async def live_server(settings: Callable[[int], Settings], clock: Clock | None = None) -> AsyncIterator[LiveServer]:
+    """The real app with the bridge, on 127.0.0.1:<free port>, in this event loop (on `clock`,
+    by default the system's)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
-    app = with_telegram(create_app(settings(port)))
+    app = with_telegram(create_app(settings(port), clock=clock))
     server = _Quiet(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
