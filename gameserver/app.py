@@ -40,6 +40,7 @@ from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.sqlworker import SqlWorker
 from gameserver.store import GameStore
+from gameserver.store.batcher import ReplicaWait
 from gameserver.telegram_wiring import start_telegram, telegram_routes
 from gameserver.ws import host_endpoint, play_endpoint
 from gameserver.wsprotocol import stamp_with
@@ -124,7 +125,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             url = await asyncio.to_thread(embedded.start)
             log.info("started a private Redis at %s", url)
         redis = open_redis(url, REDIS_POOL_SIZE)  # one Redis, or a cluster (redis+cluster://)
-        store = GameStore(redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s, clock=clock)
+        waits = settings.answer_replicas  # acknowledge answers once replicas have them (docs/cluster.md)
+        replica_wait = ReplicaWait(waits, settings.answer_replicas_timeout_ms) if waits else None
+        store = GameStore(
+            redis, game_ttl_s=settings.game_ttl_s, results_ttl_s=settings.results_ttl_s, clock=clock,
+            replica_wait=replica_wait,
+        )
         service = GameService(store, settings, clock)
         stamp_with(clock)  # the sockets' receive stamps
         hub = Hub(

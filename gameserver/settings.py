@@ -14,6 +14,12 @@ class Settings(BaseSettings):
 
     #: Redis or Valkey server to share with other processes. Empty: start a private one.
     redis_url: str = ""
+    #: Acknowledge an answer only once this many replicas have it (`WAIT` after each answer
+    #: batch; docs/cluster.md, what replication can lose). 0: on the master's word alone.
+    answer_replicas: int = Field(0, ge=0)
+    #: How long an answer batch waits for them; when too few confirm, its answers get
+    #: `server_error` ("try again"; the answer is kept on the master, a retry finds it).
+    answer_replicas_timeout_ms: int = Field(100, ge=1)
     #: Where the private Redis keeps its append-only file (and other local data).
     data_dir: Path = Path("data")
     #: SQL database of the persistence modules: empty is a SQLite file `data_dir/livequiz.db`;

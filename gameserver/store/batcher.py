@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
@@ -23,7 +26,24 @@ from gameserver.redis_client import RedisClient, is_cluster
 from gameserver.store.records import REFUSALS, GameRecord, Presence, record_from
 from statemachine.errors import ServerError
 
-__all__ = ["AnswerItem", "Batcher", "JoinItem", "answer_batcher", "connect_batcher", "join_batcher"]
+__all__ = [
+    "AnswerItem", "Batcher", "JoinItem", "NotReplicated", "ReplicaWait", "answer_batcher", "connect_batcher",
+    "join_batcher",
+]
+
+
+@dataclass(frozen=True)
+class ReplicaWait:
+    """`WAIT replicas timeout_ms` after a batch's script calls, on the connection that made
+    them (WAIT counts that connection's writes): a call is answered only once `replicas`
+    replicas have it, so a master that dies right after cannot take it along."""
+
+    replicas: int
+    timeout_ms: int
+
+
+class NotReplicated(Exception):
+    """The calls were applied on the master, but too few replicas confirmed them in time."""
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -53,8 +73,10 @@ class Batcher(Generic[BatchKey, Item, Result]):
         command: Callable[[BatchKey, list[Item]], tuple[list[str], list[Any]]],
         parse: Callable[[BatchKey, int, Any], list[Result | Exception]],
         name: str = "batch",
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._redis = redis
+        self._replica_wait = replica_wait
         self._observe = metrics.REDIS_SECONDS.labels(name).observe
         self._script = script
         self._command = command  # (keys, args) of the script call for one key's items
@@ -136,7 +158,38 @@ class Batcher(Generic[BatchKey, Item, Result]):
                 # `pipe.evalsha` is this very call, but a cluster pipeline refuses the method
                 # (not the command): each call's keys are one game's, so one node takes it.
                 pipe.execute_command(command, script, len(keys), *keys, *args)
-            return list(await pipe.execute(raise_on_error=False))
+            groups = self._wait_after(pipe, calls) if self._replica_wait is not None else []
+            replies = list(await pipe.execute(raise_on_error=False))
+        wait = self._replica_wait
+        for group, confirmed in zip(groups, replies[len(calls) :], strict=True):
+            assert wait is not None
+            if isinstance(confirmed, Exception) or int(confirmed) < wait.replicas:
+                refusal = NotReplicated(f"{confirmed} of {wait.replicas} replicas within {wait.timeout_ms} ms")
+                for i in group:
+                    if not isinstance(replies[i], Exception):
+                        replies[i] = refusal
+        return replies[: len(calls)]
+
+    def _wait_after(
+        self, pipe: Pipeline | ClusterPipeline, calls: list[tuple[list[str], list[Any]]],
+    ) -> list[list[int]]:
+        """Queue the WAITs after the calls: one on one Redis, one per node on a cluster (its
+        pipeline sends each node's commands on one connection, in order). The indices of
+        the calls each WAIT covers."""
+        wait = self._replica_wait
+        assert wait is not None
+        if not isinstance(self._redis, RedisCluster):
+            pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms)
+            return [list(range(len(calls)))]
+        by_node: dict[str, tuple[ClusterNode, list[int]]] = {}
+        for i, (keys, _) in enumerate(calls):
+            node = self._redis.get_node_from_key(keys[0])
+            if node is None:  # no master known for the slot: the call itself will fail
+                continue
+            by_node.setdefault(node.name, (node, []))[1].append(i)
+        for node, _ in by_node.values():
+            pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=node)
+        return [indices for _, indices in by_node.values()]
 
     @staticmethod
     def _resolve(batch: list[tuple[Item, asyncio.Future[Result]]], results: list[Result | Exception]) -> None:
@@ -187,9 +240,12 @@ def join_batcher(redis: RedisClient, ttl_s: int) -> Batcher[tuple[str, int], Joi
 AnswerItem = tuple[str, int, int]  # player_id, option, received_ms
 
 
-def answer_batcher(redis: RedisClient, ttl_s: int) -> Batcher[tuple[str, int], AnswerItem, tuple[int, int]]:
+def answer_batcher(
+    redis: RedisClient, ttl_s: int, replica_wait: ReplicaWait | None = None,
+) -> Batcher[tuple[str, int], AnswerItem, tuple[int, int]]:
     """Answers to one game's question, recorded by one ANSWER_MANY call per batch; each
-    answer's result is (answered, connected) for the question, or its refusal."""
+    answer's result is (answered, connected) for the question, or its refusal. With
+    `replica_wait`, acknowledged only once replicas have it (`ReplicaWait`)."""
 
     def command(key: tuple[str, int], items: list[AnswerItem]) -> tuple[list[str], list[Any]]:
         pin, question = key
@@ -207,7 +263,7 @@ def answer_batcher(redis: RedisClient, ttl_s: int) -> Batcher[tuple[str, int], A
             outcomes.append(counts if status == "ok" else REFUSALS.get(status, ServerError)())
         return outcomes
 
-    return Batcher(redis, _register(redis, scripts.ANSWER_MANY), command, parse, "answer")
+    return Batcher(redis, _register(redis, scripts.ANSWER_MANY), command, parse, "answer", replica_wait)
 
 
 def connect_batcher(redis: RedisClient, ttl_s: int) -> Batcher[str, tuple[str, int, int], Presence]:

@@ -29,7 +29,7 @@ from gameserver.publications import RecentPublications
 from gameserver.quizcache import QuizCache
 from gameserver.quizzes import Quiz
 from gameserver.redis_client import RedisClient, is_cluster
-from gameserver.store.batcher import answer_batcher, connect_batcher, join_batcher
+from gameserver.store.batcher import ReplicaWait, answer_batcher, connect_batcher, join_batcher
 from gameserver.store.records import (
     GameRecord,
     Presence,
@@ -58,7 +58,10 @@ EXISTS_CACHE_MAX = 10_000
 class GameStore:
     """Reads and atomic writes of live games in one Redis (see the module docstring)."""
 
-    def __init__(self, redis: RedisClient, *, game_ttl_s: int, results_ttl_s: int, clock: Clock | None = None) -> None:
+    def __init__(
+        self, redis: RedisClient, *, game_ttl_s: int, results_ttl_s: int, clock: Clock | None = None,
+        replica_wait: ReplicaWait | None = None,
+    ) -> None:
         self.redis = redis
         self.clock = clock if clock is not None else SystemClock()  # the "exists" cache's time
         self.game_ttl_s = game_ttl_s
@@ -72,7 +75,7 @@ class GameStore:
         variant = scripts.sharded if self.cluster else str  # SPUBLISH on a cluster
         self._create = r.register_script(scripts.CREATE_GAME)
         self._joins = join_batcher(r, game_ttl_s)
-        self._answers = answer_batcher(r, game_ttl_s)
+        self._answers = answer_batcher(r, game_ttl_s, replica_wait)
         self._connects = connect_batcher(r, game_ttl_s)
         self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
         self._commit = r.register_script(variant(scripts.COMMIT))
