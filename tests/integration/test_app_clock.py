@@ -1,7 +1,8 @@
 """The whole server on a fake clock: `create_app(clock=FakeClock)` in this process, real
 sockets, real Redis. What players see is stamped by that clock, a dropped player's reconnect
-grace and a 20 s question's deadline pass by `advance()` in milliseconds, and nothing closes a
-moment before its time. (The server's real timers and sockets at real time: test_rules.py.)"""
+grace and a 20 s question's deadline pass by `advance()` in milliseconds, nothing closes a
+moment before its time, and a player whose grace ran out is not waited for. (The server's
+real timers at real time: test_rules.py.)"""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ async def test_a_game_runs_on_the_apps_clock(redis_url: str, tmp_path: Path) -> 
     )
     redis = aioredis.from_url(redis_url)
     async with live_server(lambda port: settings, clock) as server:
-        game = await create_game(server.base_url, quiz(n=2, time_limit=20))
+        game = await create_game(server.base_url, quiz(n=3, time_limit=20))
         pin = game["pin"]
         screen = await host(server.ws_url, game)
         ada, _ = await player(server.ws_url, pin, "Ada")
@@ -82,6 +83,14 @@ async def test_a_game_runs_on_the_apps_clock(redis_url: str, tmp_path: Path) -> 
         await clock.advance(0.001)
         reveal = await ada.recv("reveal", skip=QUIET)
         assert reveal["question"] == 1 and reveal["you"]["answered"] is False
+
+        # Bob's grace ran out long ago: Ada's answer closes the last question at once.
+        await screen.send({"type": "next"})
+        await ada.recv("question", skip=QUIET | {"leaderboard"})
+        await ada.send({"type": "answer", "question": 2, "option": 2})
+        await ada.recv("answer_ack")
+        reveal = await ada.recv("reveal", skip=QUIET)
+        assert reveal["question"] == 2 and reveal["you"]["correct"] is True
         for client in (screen, ada):
             await client.close()
         assert wsprotocol._wall_ns == clock.wall_ns  # the sockets' receive stamps too
