@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from gameserver import metrics
 from gameserver.envelopes import Message
+from gameserver.game_messages import question_message
 from statemachine import Phase
 
 if TYPE_CHECKING:
@@ -86,8 +87,6 @@ class GameSync:
         return complete
 
     async def _catch_up_room(self, room: Room) -> None:
-        from gameserver.service import question_message  # the service builds question messages
-
         hub = self.hub
         record = await hub.store.load(room.pin)
         if record is None:

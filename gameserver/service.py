@@ -27,17 +27,12 @@ from typing import Any
 from gameserver import metrics
 from gameserver.clock import Clock, SystemClock, Timer
 from gameserver.envelopes import Envelope, LockSet, Message, Messages
+from gameserver.game_messages import final_results, question_message
 from gameserver.quizzes import Quiz
 from gameserver.reveal import reveal_event
 from gameserver.settings import Settings
 from gameserver.store import GameRecord, GameStore, token_digest, tokens_match
-from scoring import (
-    Totals,
-    podium,
-    rank,
-    results,
-    you_final,
-)
+from scoring import Totals, rank
 from statemachine import (
     AllAnswered,
     CloseQuestion,
@@ -318,10 +313,7 @@ class GameService:
             names = await self.store.players(pin)
             totals = await self.store.totals(pin)
             standings = rank((p, name, totals.get(p) or Totals()) for p, name in names.items())
-            finished = {"type": "finished", "podium": podium(standings)}
-            you = {s.player_id: you_final(s) for s in standings}
-            event = Messages((Message(finished, you=you, host={"results": results(standings)}),))
-            await self.store.finish(pin, state.question_count, event)
+            await self.store.finish(pin, state.question_count, final_results(standings))
         if self.on_finished is not None:
             await self.on_finished(pin)
         self._disarm(pin)
@@ -457,20 +449,3 @@ class GameService:
     async def player_score(self, pin: str, player_id: str) -> int:
         return (await self.store.player_totals(pin, player_id)).score
 
-
-def question_message(quiz: Quiz, state: GameState, now_ms: int) -> dict[str, Any]:
-    """The running question as players see it: never the correct option. `opens_at` is when
-    answers are taken (after the "get ready" lead-in; equal to when it was shown without one),
-    `deadline` is `opens_at` plus the time limit; both on the server clock, like `server_time`."""
-    question = quiz.questions[state.question]
-    return {
-        "type": "question",
-        "question": state.question,
-        "total": state.question_count,
-        "text": question.text,
-        "options": list(question.options),
-        "time_limit_ms": question.time_limit_ms,
-        "opens_at": state.opens_ms,
-        "deadline": state.deadline_ms,
-        "server_time": now_ms,
-    }
