@@ -1,6 +1,7 @@
 """Two server processes, one bot: exactly one polls Telegram at a time, and when it is killed the
 other takes over within seconds and carries the group's game on (same seats, same poll); in
-webhook mode either process takes Telegram's POST.
+webhook mode either process takes Telegram's POST. On one Redis, then on a Redis Cluster (the
+bot's keys in one slot there).
 
 The fake Bot API answers a second concurrent getUpdates with 409 like Telegram, so two pollers
 at once would show in its log.
@@ -17,9 +18,9 @@ from typing import cast
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from gameserver.keys import GameKeys
+from gameserver.redis_client import close_redis, open_redis
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
 from tests.telegram.support import GROUP, HOST_USER, wait_until
@@ -39,14 +40,14 @@ def drives(server: ServerProcess) -> bool:
 
 async def recorded(redis_url: str, pin: str, question: int, count: int) -> None:
     """Wait until the game recorded `count` answers to `question`."""
-    redis = Redis.from_url(redis_url)
+    redis = open_redis(redis_url, 4)
     deadline = time.monotonic() + 10
     try:
         while await cast("Awaitable[int]", redis.hlen(GameKeys(pin).answers(question))) < count:
             assert time.monotonic() < deadline, f"{count} answers to question {question} never recorded"
             await asyncio.sleep(0.05)
     finally:
-        await redis.aclose()
+        await close_redis(redis)
 
 
 def granted(tg: FakeTelegram, user_id: int) -> bool:
@@ -60,13 +61,13 @@ def tg() -> Iterator[FakeTelegram]:
 
 
 @pytest.mark.timeout(180)
-async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, redis_url: str, tmp_path: Path) -> None:
+async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, engine_url: str, tmp_path: Path) -> None:
     env = {
         "LIVEQUIZ_TELEGRAM_TOKEN": tg.token,
         "LIVEQUIZ_TELEGRAM_API_URL": tg.base_url,
         "LIVEQUIZ_TELEGRAM_LEASE_MS": str(LEASE_MS),
     }
-    servers = [start_server(tmp_path / name, redis_url, env, log_level="info") for name in ("a", "b")]
+    servers = [start_server(tmp_path / name, engine_url, env, log_level="info") for name in ("a", "b")]
     try:
         await wait_until(lambda: any(drives(s) for s in servers), timeout=20, what="a leader")
         await asyncio.sleep(LEASE_MS / 1000)  # both have tried for the lease by now
@@ -94,13 +95,13 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         polls = await wait_until(lambda: tg.polls(GROUP), timeout=10, what="the first poll")
         assert tg.vote(polls[0].id, ann, [body["questions"][0]["correct"]])
         seats = key_prefix(tg.token.split(':')[0]) + f"seats:{GROUP}"
-        redis = Redis.from_url(redis_url)
+        redis = open_redis(engine_url, 4)
         deadline = time.monotonic() + 10
         # redis-py types its async commands as `Awaitable[T] | T`
         while not await cast("Awaitable[bool]", redis.hexists(seats, str(ann["id"]))):  # seated by her vote
             assert time.monotonic() < deadline, "Ann was never seated"
             await asyncio.sleep(0.05)
-        await redis.aclose()
+        await close_redis(redis)
 
         killed_at = time.monotonic()
         leader.kill()
@@ -111,7 +112,7 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         first_poll_after = await tg.wait_for_call("getUpdates", predicate=lambda c: c.mono > killed_at, timeout=15)
         took_over_s = first_poll_after.mono - killed_at
         assert took_over_s < LEASE_MS / 1000 + 2
-        await recorded(redis_url, pin, 0, 2)  # Ann's, and Bob's through the new leader
+        await recorded(engine_url, pin, 0, 2)  # Ann's, and Bob's through the new leader
         await screen.send({"type": "next"})
         reveal = await screen.recv("reveal", skip=NOISE)
         assert sum(reveal["distribution"]) == 2
@@ -119,7 +120,7 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         await screen.recv("question", skip=NOISE)
         second = await wait_until(lambda: tg.polls(GROUP)[1:], timeout=10, what="the second poll")
         assert tg.vote(second[0].id, ann, [0])
-        await recorded(redis_url, pin, 1, 1)
+        await recorded(engine_url, pin, 1, 1)
         await screen.send({"type": "end"})
         await screen.recv("finished", skip=NOISE | {"reveal"})
         async with httpx.AsyncClient() as http:
@@ -127,13 +128,13 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
         assert {row["name"]: row["answers"] for row in table} == {"Ann": 2, "Bob": 1}  # no "Ann (2)"
         assert len(tg.polls(GROUP)) == 2  # the running question was not posted again
         # the group's placeholder seat was taken once and given back once, across both processes
-        redis = Redis.from_url(redis_url)
+        redis = open_redis(engine_url, 4)
         placeholder = f"telegram-chat:{GROUP}"
         deadline = time.monotonic() + 10
         while await cast("Awaitable[bool]", redis.hexists(GameKeys(pin).connected, placeholder)):
             assert time.monotonic() < deadline, "the group still holds the finished game's questions open"
             await asyncio.sleep(0.05)
-        await redis.aclose()
+        await close_redis(redis)
 
         # never two pollers: no getUpdates was refused with 409, but the dead leader's last one
         conflicts = [c for c in tg.calls_for("getUpdates") if c.error_code == 409]
@@ -147,7 +148,7 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, re
 
 
 @pytest.mark.timeout(120)
-async def test_webhook_mode_any_process_takes_the_webhook(tg: FakeTelegram, redis_url: str, tmp_path: Path) -> None:
+async def test_webhook_mode_any_process_takes_the_webhook(tg: FakeTelegram, engine_url: str, tmp_path: Path) -> None:
     env = {
         "LIVEQUIZ_TELEGRAM_TOKEN": tg.token,
         "LIVEQUIZ_TELEGRAM_API_URL": tg.base_url,
@@ -156,7 +157,7 @@ async def test_webhook_mode_any_process_takes_the_webhook(tg: FakeTelegram, redi
         # the fake's own deliveries go nowhere); this test posts to each process in turn
         "LIVEQUIZ_TELEGRAM_WEBHOOK_URL": "http://127.0.0.1:9/telegram/webhook",
     }
-    servers = [start_server(tmp_path / name, redis_url, env, log_level="info") for name in ("a", "b")]
+    servers = [start_server(tmp_path / name, engine_url, env, log_level="info") for name in ("a", "b")]
     try:
         await wait_until(lambda: any(drives(s) for s in servers), timeout=20, what="a leader")
         await asyncio.sleep(LEASE_MS / 1000)
