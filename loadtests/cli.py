@@ -53,6 +53,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--servers", type=int, choices=(1, 2), default=1, help="server processes sharing one Redis")
     p.add_argument("--server-workers", type=int, help="pass --workers N to each `livequiz serve`")
     p.add_argument(
+        "--redis",
+        choices=("embedded", "cluster"),
+        default="embedded",
+        help="what the started servers share: `livequiz redis` (with --servers 2; one server keeps its "
+        "private one) or a local Valkey Cluster of 3 masters and 3 replicas (loadtests.cluster)",
+    )
+    p.add_argument(
         "--server-env",
         action="append",
         default=[],
@@ -121,6 +128,7 @@ def options_from(ns: argparse.Namespace, argv: list[str]) -> Options:
         stagger=ns.stagger,
         servers=len(ns.url) if ns.url else ns.servers,
         server_workers=ns.server_workers,
+        redis=ns.redis,
         codec=ns.codec,
         urls=[u.rstrip("/") for u in ns.url],
         server_pids=ns.server_pid,

@@ -17,6 +17,25 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _redis_lines(info: dict[str, Any] | None) -> list[str]:
+    """The Redis nodes' own INFO deltas (loadtests.redisinfo), from before the joins to the game's end."""
+    if not info:
+        return []
+    total = info["total"]
+    lines = [
+        f"- Redis ({info['shape']}, INFO): masters {_fmt(total['master_cpu_s'])} CPU s, replicas "
+        f"{_fmt(total['replica_cpu_s'])} s; commands on masters {_fmt(sum(total['commands'].values()))} "
+        f"(top: {dict(list(total['commands'].items())[:6])}); bytes in {_fmt(total['net_in_bytes'])}, "
+        f"out {_fmt(total['net_out_bytes'])}, to replicas {_fmt(total['repl_out_bytes'])}",
+    ]
+    for address, node in total["nodes"].items():
+        lines.append(
+            f"  - {address} {node['role']}: {_fmt(node['cpu_s'])} CPU s, {_fmt(node['commands'])} commands, "
+            f"{_fmt(node['net_out_bytes'])} bytes out"
+        )
+    return lines
+
+
 def public(rep: dict[str, Any]) -> dict[str, Any]:
     """The report without its raw samples (keys starting with `_`)."""
     return {k: v for k, v in rep.items() if not k.startswith("_")}
@@ -103,6 +122,8 @@ def markdown(rep: dict[str, Any]) -> str:
         f"- RSS per connected player: {_fmt(r.get('rss_per_player_kib'))} KiB added by the joins "
         f"({_fmt(r.get('rss_total_per_player_kib'))} KiB total RSS / players); "
         f"Redis {_fmt(r.get('redis_rss_per_player_kib'))} KiB",
+        f"- server CPU by process: {r.get('server_cpu_s_by_process')} s",
+        *_redis_lines(r.get("redis_info")),
         "",
         "## Targets",
         "",

@@ -33,6 +33,9 @@ import psutil
 from loadtests.evaluate import evaluate
 from loadtests.host import Host, create_games, make_quiz, split_url
 from loadtests.metrics import tolerance_points
+from loadtests.redisinfo import NodeStats
+from loadtests.redisinfo import delta as redis_delta
+from loadtests.redisinfo import snapshot as redis_snapshot
 from loadtests.servers import Sampler, ServerSet
 from loadtests.swarm import SwarmConfig, new_loop, now_ms, raise_nofile, worker_main
 
@@ -77,6 +80,7 @@ class Options:
     stagger: float | None = None  # seconds over which many-games starts its games
     servers: int = 1
     server_workers: int | None = None
+    redis: str = "embedded"  # what the servers share: "embedded" (`livequiz redis`) or "cluster"
     codec: str = "json"
     urls: list[str] = field(default_factory=list)
     server_pids: list[int] = field(default_factory=list)
@@ -148,9 +152,12 @@ class Run:
             env=opts.server_env,
             data_root=self.out / "server-data",
             extra_pids=list(opts.server_pids),
+            redis=opts.redis,
         )
         self.sampler: Sampler | None = None
         self.marks: dict[str, tuple[float, float, int, float, int]] = {}
+        self.redis_marks: dict[str, dict[str, NodeStats]] = {}
+        self.cpu_marks: dict[str, dict[int, float]] = {}
         self.hosts: list[Host] = []
         self.results: dict[int, Any] = {}
         self.joins_done: dict[int, tuple[int, int]] = {}
@@ -225,6 +232,12 @@ class Run:
     def _mark(self, name: str) -> None:
         if self.sampler is not None:
             self.marks[name] = self.sampler.snapshot()
+            self.cpu_marks[name] = self.servers.cpu_by_process()
+        if self.servers.redis_url and name != "end":  # the servers may be stopping at "end"
+            try:
+                self.redis_marks[name] = redis_snapshot(self.servers.redis_url)
+            except Exception as exc:  # a measurement, not the run: note it and go on
+                self.notes.append(f"Redis INFO at {name} failed: {exc!r}")
 
     async def _main(self) -> None:
         opts = self.opts
@@ -521,6 +534,16 @@ class Run:
             "redis_rss_mib": {"before_join": round(b[4] / mib, 1), "joined": round(j[4] / mib, 1)},
             "server_pids": self.servers.root_pids(),
         }
+        cb, ce = self.cpu_marks.get("before_join", {}), self.cpu_marks.get("end", {})
+        out["server_cpu_s_by_process"] = {str(pid): round(ce[pid] - cb[pid], 2) for pid in cb if pid in ce}
+        rm = self.redis_marks
+        if "before_join" in rm and "game_over" in rm:
+            out["redis_info"] = {
+                "shape": self.opts.redis,
+                "join": redis_delta(rm["before_join"], rm["joined"]) if "joined" in rm else None,
+                "game": redis_delta(rm["joined"], rm["game_over"]) if "joined" in rm else None,
+                "total": redis_delta(rm["before_join"], rm["game_over"]),
+            }
         if joined:
             out["rss_per_player_kib"] = round((j[2] - b[2]) / 1024 / joined, 2)
             out["rss_total_per_player_kib"] = round(j[2] / 1024 / joined, 2)

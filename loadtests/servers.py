@@ -2,8 +2,10 @@
 
 One server: `livequiz serve` starts its own private Redis (a child process, reported apart).
 Two servers: `livequiz redis` first (its URL is the first line it prints), then two
-`livequiz serve` with LIVEQUIZ_REDIS_URL set to it. Every process is started in its own
-session so that it, and only it, can be stopped together with its children.
+`livequiz serve` with LIVEQUIZ_REDIS_URL set to it. With `redis="cluster"` a local Valkey
+Cluster (`loadtests.cluster`: 3 masters, 3 replicas) takes the place of that Redis, for one
+server or two. Every process is started in its own session so that it, and only it, can be
+stopped together with its children.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class ServerSet:
     redis_proc: subprocess.Popen[Any] | None = None
     logs: list[Any] = field(default_factory=list)
     extra_pids: list[int] = field(default_factory=list)  # --server-pid, with --url
+    redis: str = "embedded"  # or "cluster"
+    redis_url: str | None = None  # the shared Redis's URL, once started
+    cluster: Any = None  # loadtests.cluster's LocalCluster, with redis="cluster"
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -95,7 +100,12 @@ class ServerSet:
 
     def start(self) -> list[str]:
         env = self._env()
-        if self.count > 1:
+        if self.redis == "cluster":
+            from loadtests.cluster import start_cluster
+
+            self.cluster = start_cluster(self.data_root / "cluster")
+            self.redis_url = env["LIVEQUIZ_REDIS_URL"] = self.cluster.url
+        elif self.count > 1:
             rport = free_port()
             rdir = self.data_root / "redis"
             rdir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +121,7 @@ class ServerSet:
             line = self.redis_proc.stdout.readline().decode().strip()
             if not line:
                 raise RuntimeError("`livequiz redis` printed no URL")
-            env["LIVEQUIZ_REDIS_URL"] = line
+            self.redis_url = env["LIVEQUIZ_REDIS_URL"] = line
             # keep reading its stdout so that it never blocks on a full pipe
             threading.Thread(target=self.redis_proc.stdout.read, daemon=True).start()
         for i in range(self.count):
@@ -147,6 +157,8 @@ class ServerSet:
                 # a private Redis left behind by a killed server: same session, same group
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(p.pid, signal.SIGTERM)
+        if self.cluster is not None:
+            self.cluster.stop()
         for f in self.logs:
             f.close()
 
@@ -159,12 +171,27 @@ class ServerSet:
         server: list[psutil.Process] = []
         redis: list[psutil.Process] = []
         roots = [*self.root_pids(), *([self.redis_proc.pid] if self.redis_proc else [])]
+        if self.cluster is not None:
+            from loadtests.cluster import node_pids
+
+            roots += node_pids(self.cluster)
         for pid in roots:
             with contextlib.suppress(psutil.Error):
                 root = psutil.Process(pid)
                 for proc in [root, *root.children(recursive=True)]:
                     (redis if is_redis(proc) else server).append(proc)
         return server, redis
+
+
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU seconds (user + system) of each server root process and its non-Redis children."""
+        out: dict[int, float] = {}
+        for pid in self.root_pids():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                procs = [p for p in [root, *root.children(recursive=True)] if not is_redis(p)]
+                out[pid] = _usage(procs)[0]
+        return out
 
 
 def _usage(procs: list[psutil.Process]) -> tuple[float, int]:
