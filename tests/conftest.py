@@ -15,8 +15,21 @@ from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.redis_client import RedisClient, close_redis, open_redis
 from tests.cluster_support import LocalCluster
 from tests.engine_support import ADDRESS_BUDGETS, forget, forget_on_cluster
+from tests.parallel import configure_worker, turn
 from tests.sql_support import SqlTarget, sql_targets
 from tests.support import ServerProcess, start_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_worker(config)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Outermost (before pytest-timeout starts the clock): an `alone` test waits for the other
+    workers here (tests/parallel.py)."""
+    with turn(item, nextitem):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,27 @@ def start_server(
     soft_open_files: int | None = None, log_level: str = "warning",
 ) -> ServerProcess:
     """`livequiz serve` on a free port; `soft_open_files` starts it with that soft open-files
-    limit, as a login shell's 1,024 would."""
+    limit, as a login shell's 1,024 would. A port another process (an xdist worker) took
+    between `free_port()` and the server's bind is given up for a fresh one."""
+    for _ in range(PORT_ATTEMPTS - 1):
+        try:
+            return _start_server(data_dir, redis_url, extra_env, workers, soft_open_files, log_level)
+        except PortTaken:
+            continue
+    return _start_server(data_dir, redis_url, extra_env, workers, soft_open_files, log_level)
+
+
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """The server exited because its port was no longer free."""
+
+
+def _start_server(
+    data_dir: Path, redis_url: str, extra_env: dict[str, str] | None, workers: int,
+    soft_open_files: int | None, log_level: str,
+) -> ServerProcess:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ) | TEST_SETTINGS | {
@@ -94,10 +114,15 @@ def start_server(
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     server = ServerProcess(port, process, log_path)
-    deadline = time.monotonic() + 30
+    # A start takes ~2 s of CPU (imports, migrations); on a busy machine (the suite's workers
+    # each starting servers) it may wait for a core much longer than that.
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()}")
+            log_text = log_path.read_text()
+            if "address already in use" in log_text.lower():
+                raise PortTaken(f"port {port} was taken: {log_text}")
+            raise RuntimeError(f"server exited: {log_text}")
         try:
             if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:
                 return server

@@ -40,8 +40,6 @@ from telegram.ext import (
 from tests.fakes import Call, FakeTelegram, serve_asgi
 
 # PTB 22.8 warns when reading int-valued time periods (retry_after, open_period) unless PTB_TIMEDELTA=1.
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 GROUP = -1001234567890
 OTHER_GROUP = -1009876543210
 ALLOWED = ["message", "callback_query", "poll", "poll_answer", "my_chat_member"]
@@ -521,7 +519,7 @@ async def test_latency_is_a_round_trip_and_in_flight_calls_count_against_the_gro
 async def test_poll_options_must_be_distinct_and_within_limits() -> None:
     async with FakeTelegram() as tg, make_bot(tg) as bot:
         with pytest.raises(BadRequest, match=r"(?i)poll_option_duplicate"):
-            await bot.send_poll(GROUP, "Q", ["same", "same"], type="quiz", correct_option_id=0)
+            await bot.send_poll(GROUP, "Q", ["same", "same"], type="quiz", correct_option_ids=[0])
         with pytest.raises(BadRequest, match=r"(?i)poll_answer_invalid"):
             await bot.send_poll(GROUP, "Q", ["x" * 101, "y"])
         with pytest.raises(BadRequest, match=r"(?i)poll_question_invalid"):

@@ -34,14 +34,14 @@ def test_the_pins_match_the_supported_versions() -> None:
         assert f"<{ceiling}" in (ROOT / "pyproject.toml").read_text(), f"pyproject bounds {package} below {ceiling}"
 
 
-def test_an_unsupported_version_is_named(monkeypatch) -> None:
+def test_an_unsupported_version_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.metadata.version
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "99.0" if name == "websockets" else real(name))
     problems = incompatibilities()
     assert any(p.startswith("websockets 99.0 is not in") for p in problems), problems
 
 
-def test_a_changed_uvicorn_class_is_named(monkeypatch) -> None:
+def test_a_changed_uvicorn_class_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     base = fastpath_adapter.WebSocketProtocolBase
     monkeypatch.delattr(base, "handle_ping")
     assert "uvicorn: WebSocketsSansIOProtocol.handle_ping is gone" in incompatibilities()
@@ -60,6 +60,8 @@ async def test_queue_reader_waiting() -> None:
 
 
 def test_between_frames_follows_the_parser() -> None:
+    from websockets.frames import Frame
+    from websockets.http11 import Request
     from websockets.server import ServerProtocol
 
     conn = ServerProtocol()
@@ -68,6 +70,7 @@ def test_between_frames_follows_the_parser() -> None:
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     (request,) = conn.events_received()
+    assert isinstance(request, Request)
     assert not between_frames(conn)  # handshake not answered: not open
     conn.send_response(conn.accept(request))
     assert between_frames(conn)
@@ -77,6 +80,7 @@ def test_between_frames_follows_the_parser() -> None:
     assert not between_frames(conn)  # inside a frame
     conn.receive_data(frame[3:])
     (message,) = conn.events_received()
+    assert isinstance(message, Frame)
     assert message.data == b"hi"
     assert between_frames(conn)
     conn.receive_data(b"\x01\x81" + mask + unmask(b"a", mask))  # first fragment of a message
@@ -84,7 +88,7 @@ def test_between_frames_follows_the_parser() -> None:
 
 
 @pytest.mark.parametrize("package", ["websockets"])
-def test_serve_refuses_to_start_on_an_unsupported_version(tmp_path, package) -> None:
+def test_serve_refuses_to_start_on_an_unsupported_version(tmp_path: Path, package: str) -> None:
     code = (
         "import importlib.metadata as m, sys; real = m.version;"
         f"m.version = lambda n: '99.0' if n == {package!r} else real(n);"

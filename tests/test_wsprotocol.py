@@ -42,7 +42,7 @@ def test_frames_parse_as_one_final_unmasked_frame(size: int, text: bool) -> None
 
 def test_str_payload_is_a_text_frame() -> None:
     frame = parse(frame_bytes('{"type":"pong","name":"Zoë"}'))
-    assert frame.opcode is Opcode.TEXT and frame.data.decode() == '{"type":"pong","name":"Zoë"}'
+    assert frame.opcode is Opcode.TEXT and bytes(frame.data).decode() == '{"type":"pong","name":"Zoë"}'
 
 
 def test_received_frames_are_stamped_when_queued() -> None:

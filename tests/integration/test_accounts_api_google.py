@@ -6,6 +6,7 @@ and a callback that is replayed, forged, for another audience or wrongly signed 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -60,7 +61,9 @@ async def to_provider(http: httpx.AsyncClient, next_path: str = "/host") -> str:
     return at_provider.headers["location"]
 
 
-async def sign_in(server: ServerProcess, person: Person, provider: FakeOidcProvider) -> tuple[httpx.Response, dict]:
+async def sign_in(
+    server: ServerProcess, person: Person, provider: FakeOidcProvider,
+) -> tuple[httpx.Response, dict[str, Any]]:
     provider.person = person
     async with client(server) as http:
         landed = await http.get(await to_provider(http))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import msgpack
 import pytest
 
-from tests.support import Client, create_game, host, player, quiz
+from tests.support import Client, ServerProcess, create_game, host, player, quiz
 
 
-async def test_malformed_messages_get_codes_and_the_socket_stays(server) -> None:
+async def test_malformed_messages_get_codes_and_the_socket_stays(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     client = await Client.connect(f"{server.ws_url}/ws/play/{game['pin']}")
     cases = [
@@ -54,7 +55,7 @@ async def test_malformed_messages_get_codes_and_the_socket_stays(server) -> None
     [("", "name_invalid"), ("   ", "name_invalid"), ("x" * 25, "name_invalid"), ("bad\x07name", "name_invalid"),
      ("zero\u200bwidth", "name_invalid"), ("ANN", "name_taken"), ("ann", "name_taken"), (" Ann ", "name_taken")],
 )
-async def test_names_are_checked(server, name, code) -> None:
+async def test_names_are_checked(server: ServerProcess, name: str, code: str) -> None:
     game = await create_game(server.base_url)
     first, joined = await player(server.ws_url, game["pin"], "Ann")
     assert joined["name"] == "Ann"
@@ -69,14 +70,14 @@ async def test_names_are_checked(server, name, code) -> None:
     await first.close()
 
 
-async def test_max_name_length_is_accepted(server) -> None:
+async def test_max_name_length_is_accepted(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     client, joined = await player(server.ws_url, game["pin"], "y" * 24)
     assert joined["name"] == "y" * 24
     await client.close()
 
 
-async def test_oversized_frame_closes_1009_and_bystanders_carry_on(server) -> None:
+async def test_oversized_frame_closes_1009_and_bystanders_carry_on(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=1))
     the_host = await host(server.ws_url, game)
     bystander, _ = await player(server.ws_url, game["pin"], "Calm")
@@ -89,7 +90,7 @@ async def test_oversized_frame_closes_1009_and_bystanders_carry_on(server) -> No
     await the_host.close()
 
 
-async def test_flood_is_rate_limited_then_closed_1008(server) -> None:
+async def test_flood_is_rate_limited_then_closed_1008(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     flooder, _ = await player(server.ws_url, game["pin"], "Flood")
     calm, _ = await player(server.ws_url, game["pin"], "Calm")
@@ -114,7 +115,7 @@ async def test_flood_is_rate_limited_then_closed_1008(server) -> None:
     await calm.close()
 
 
-async def test_unknown_pin_closes_4404(server) -> None:
+async def test_unknown_pin_closes_4404(server: ServerProcess) -> None:
     for pin in ("000001", "12345", "abcdef"):
         client = await Client.connect(f"{server.ws_url}/ws/play/{pin}")
         assert await client.closed_with() == 4404
@@ -125,13 +126,13 @@ async def test_unknown_pin_closes_4404(server) -> None:
         assert (await http.post("/api/games/000001/players", json={"name": "A"})).status_code == 404
 
 
-async def test_silent_socket_is_closed_1008(server) -> None:
+async def test_silent_socket_is_closed_1008(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     client = await Client.connect(f"{server.ws_url}/ws/play/{game['pin']}")
     assert await client.closed_with(timeout=8) == 1008  # test server: 2 s first-message timeout
 
 
-async def test_msgpack_garbage_is_bad_message(server) -> None:
+async def test_msgpack_garbage_is_bad_message(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     client = await Client.connect(f"{server.ws_url}/ws/play/{game['pin']}", codec="msgpack")
     for frame in (b"\xc1\xc1", msgpack.packb([1, 2]), msgpack.packb({"type": 3}), "text frame"):
@@ -158,7 +159,9 @@ INVALID_QUIZZES = [
 
 
 @pytest.mark.parametrize(("body", "loc"), INVALID_QUIZZES)
-async def test_invalid_quizzes_are_422_with_details(server, body, loc) -> None:
+async def test_invalid_quizzes_are_422_with_details(
+    server: ServerProcess, body: dict[str, Any], loc: list[str | int],
+) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         response = await http.post("/api/games", json=body)
     assert response.status_code == 422
@@ -167,7 +170,7 @@ async def test_invalid_quizzes_are_422_with_details(server, body, loc) -> None:
     assert any(detail["loc"][: len(loc)] == loc for detail in error["details"]), error
 
 
-async def test_not_json_quiz_and_skipped_types(server) -> None:
+async def test_not_json_quiz_and_skipped_types(server: ServerProcess) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         response = await http.post("/api/games", content=b"{nope")
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_quiz"
@@ -178,7 +181,7 @@ async def test_not_json_quiz_and_skipped_types(server) -> None:
         assert created.json()["question_count"] == 2 and created.json()["skipped"] == 1
 
 
-async def test_pins_are_unique_six_digit(server) -> None:
+async def test_pins_are_unique_six_digit(server: ServerProcess) -> None:
     games = await asyncio.gather(*(create_game(server.base_url) for _ in range(50)))
     pins = [g["pin"] for g in games]
     assert len(set(pins)) == 50

@@ -22,14 +22,14 @@ SEQUENCE: list[dict[str, Any]] = [
 ]
 
 
-async def _replies(ws_url: str, base: str) -> list[tuple[str, Any]]:
+async def _replies(ws_url: str, base: str) -> list[tuple[str, str | None, int | None]]:
     game = await create_game(base, quiz(2))
     the_host = await host(ws_url, game)
     ann, _ = await player(ws_url, game["pin"], "Ann")
     await player(ws_url, game["pin"], "Bob")  # so Ann's answer does not close the question
     await the_host.send({"type": "start"})
     await ann.recv("question")
-    replies = []
+    replies: list[tuple[str, str | None, int | None]] = []
     for message in SEQUENCE:
         await ann.send(message)
         reply = await ann.recv(("answer_ack", "error"))

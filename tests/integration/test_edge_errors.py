@@ -4,6 +4,8 @@ running out of PINs, and Redis going away under a running server."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import orjson
@@ -30,14 +32,14 @@ def assert_json_error(response: httpx.Response, status: int, code: str) -> None:
 
 
 @pytest.fixture
-def own_redis(tmp_path):
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis(tmp_path / "valkey", appendonly=False)
     server.start()
     yield server
     server.stop()
 
 
-async def test_running_out_of_pins_answers_503_server_busy(tmp_path, own_redis) -> None:
+async def test_running_out_of_pins_answers_503_server_busy(tmp_path: Path, own_redis: EmbeddedRedis) -> None:
     client = redis.Redis.from_url(own_redis.url)
     client.eval(FILL_ALL_PINS, 0)
     client.close()
@@ -53,7 +55,9 @@ async def test_running_out_of_pins_answers_503_server_busy(tmp_path, own_redis) 
         server.stop()
 
 
-async def test_redis_down_answers_json_503_and_closes_new_sockets_1011(tmp_path, own_redis) -> None:
+async def test_redis_down_answers_json_503_and_closes_new_sockets_1011(
+    tmp_path: Path, own_redis: EmbeddedRedis,
+) -> None:
     server = start_server(tmp_path / "server", own_redis.url)
     try:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import httpx
 import orjson
@@ -56,7 +57,7 @@ async def _closed_by_server(reader: asyncio.StreamReader, within_s: float) -> by
         return None
 
 
-async def test_idle_and_slow_connections_do_not_lock_an_honest_client_out(tmp_path, redis_url) -> None:
+async def test_idle_and_slow_connections_do_not_lock_an_honest_client_out(tmp_path: Path, redis_url: str) -> None:
     server = start_server(tmp_path / "s", redis_url, SETTINGS)
     stop = asyncio.Event()
     opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
@@ -104,7 +105,7 @@ async def _still_open_after(reader: asyncio.StreamReader, seconds: float) -> boo
     return False
 
 
-async def test_a_body_that_stalls_is_dropped_after_the_body_timeout(tmp_path, redis_url) -> None:
+async def test_a_body_that_stalls_is_dropped_after_the_body_timeout(tmp_path: Path, redis_url: str) -> None:
     server = start_server(tmp_path / "s", redis_url, TIMEOUTS)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -125,7 +126,7 @@ async def test_a_body_that_stalls_is_dropped_after_the_body_timeout(tmp_path, re
         server.stop()
 
 
-async def test_a_kept_alive_connections_next_request_must_arrive_in_time(tmp_path, redis_url) -> None:
+async def test_a_kept_alive_connections_next_request_must_arrive_in_time(tmp_path: Path, redis_url: str) -> None:
     server = start_server(tmp_path / "s", redis_url, TIMEOUTS)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Client, create_game, player, quiz
+from tests.support import Client, ServerProcess, create_game, player, quiz
 
 
 def one_question(**overrides: Any) -> dict[str, Any]:
@@ -35,7 +35,7 @@ BAD_QUIZZES = {
 
 
 @pytest.mark.parametrize("label", list(BAD_QUIZZES))
-async def test_quiz_texts_that_show_nothing_or_break_the_screen_are_refused(server, label) -> None:
+async def test_quiz_texts_that_show_nothing_or_break_the_screen_are_refused(server: ServerProcess, label: str) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         response = await http.post("/api/games", json=BAD_QUIZZES[label])
     assert response.status_code == 422, (label, response.text)
@@ -44,7 +44,7 @@ async def test_quiz_texts_that_show_nothing_or_break_the_screen_are_refused(serv
     assert error["details"] and all(isinstance(d["msg"], str) for d in error["details"])
 
 
-async def test_ordinary_quiz_texts_are_kept(server) -> None:
+async def test_ordinary_quiz_texts_are_kept(server: ServerProcess) -> None:
     body = {
         "title": "  Geografiya — Oʻzbekiston 🇺🇿  ",
         "questions": [{"text": "Line one\nline two: 👨‍👩‍👧?", "options": ["Toshkent", "Samarqand", "Тошкент"],
@@ -60,7 +60,7 @@ async def test_ordinary_quiz_texts_are_kept(server) -> None:
     "name",
     ["\u3164", "\u2800\u2800", "\u115f\u1160", "\u0301", "\uffa0", "\u200d", "a\u200db", "x\u0301" + "\u0301" * 20],
 )
-async def test_names_that_render_as_nothing_are_refused(server, name) -> None:
+async def test_names_that_render_as_nothing_are_refused(server: ServerProcess, name: str) -> None:
     game = await create_game(server.base_url)
     client = await Client.connect(f"{server.ws_url}/ws/play/{game['pin']}")
     await client.send({"type": "join", "name": name})
@@ -75,21 +75,21 @@ async def test_names_that_render_as_nothing_are_refused(server, name) -> None:
     "name",
     ["👨‍👩‍👧", "Ann 👩🏽‍💻", "🏴‍☠️ Pirate", "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "🇺🇿 Olim", "👨‍👩‍👧‍👦" * 24, "नमस्ते", "Zoë"],
 )
-async def test_emoji_names_are_accepted_and_counted_in_graphemes(server, name) -> None:
+async def test_emoji_names_are_accepted_and_counted_in_graphemes(server: ServerProcess, name: str) -> None:
     game = await create_game(server.base_url)
     client, joined = await player(server.ws_url, game["pin"], name)
     assert joined["name"] == name
     await client.close()
 
 
-async def test_names_longer_than_24_graphemes_are_refused(server) -> None:
+async def test_names_longer_than_24_graphemes_are_refused(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         response = await http.post(f"/api/games/{game['pin']}/players", json={"name": "👨‍👩‍👧" * 25})
     assert response.status_code == 422 and response.json()["error"]["code"] == "name_invalid"
 
 
-async def test_sample_endpoint_publishes_no_answer_keys_and_the_sample_still_plays(server) -> None:
+async def test_sample_endpoint_publishes_no_answer_keys_and_the_sample_still_plays(server: ServerProcess) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         names = [s["name"] for s in (await http.get("/api/samples")).json()["samples"]]
         assert "solar-system" in names
@@ -124,6 +124,6 @@ async def test_sample_endpoint_publishes_no_answer_keys_and_the_sample_still_pla
     await the_host.close()
 
 
-async def test_plain_quiz_still_creates(server) -> None:
+async def test_plain_quiz_still_creates(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=2))
     assert game["question_count"] == 2

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -70,7 +71,7 @@ def assert_limited(response: httpx.Response) -> None:
     assert 1 <= int(response.headers["retry-after"]) <= WINDOW_S
 
 
-async def ws_join(server: ServerProcess, pin: str, name: str, ip: str) -> dict[str, object]:
+async def ws_join(server: ServerProcess, pin: str, name: str, ip: str) -> dict[str, Any]:
     async with websockets.connect(f"{server.ws_url}/ws/play/{pin}", additional_headers=from_ip(ip)) as ws:
         await ws.send(orjson.dumps({"type": "join", "name": name}).decode())
         while True:
@@ -79,7 +80,9 @@ async def ws_join(server: ServerProcess, pin: str, name: str, ip: str) -> dict[s
                 return dict(message)
 
 
-async def test_a_class_behind_one_nat_joins_and_the_61st_join_is_refused_on_every_process(two_servers) -> None:
+async def test_a_class_behind_one_nat_joins_and_the_61st_join_is_refused_on_every_process(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
     first, second = two_servers
     game = await create_game(first.base_url, quiz())
     pin = game["pin"]
@@ -108,7 +111,9 @@ async def test_a_class_behind_one_nat_joins_and_the_61st_join_is_refused_on_ever
         assert again.status_code == 201, again.text
 
 
-async def test_game_creation_is_limited_per_address_across_processes(two_servers) -> None:
+async def test_game_creation_is_limited_per_address_across_processes(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
     first, second = two_servers
     fresh_window()
     async with httpx.AsyncClient(timeout=10) as http:
@@ -122,7 +127,9 @@ async def test_game_creation_is_limited_per_address_across_processes(two_servers
                                 headers=from_ip("203.0.113.10"))).status_code == 201
 
 
-async def test_a_pin_scan_is_stopped_over_http_and_websocket_and_then_learns_nothing(two_servers) -> None:
+async def test_a_pin_scan_is_stopped_over_http_and_websocket_and_then_learns_nothing(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
     first, second = two_servers
     game = await create_game(first.base_url, quiz())
     real_pin, scanner = game["pin"], "203.0.113.66"
@@ -150,7 +157,7 @@ async def test_a_pin_scan_is_stopped_over_http_and_websocket_and_then_learns_not
         assert found.status_code == 200
 
 
-async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(tmp_path) -> None:
+async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(tmp_path: Path) -> None:
     with EmbeddedRedis(tmp_path / "valkey", appendonly=False) as redis:
         server = start_server(tmp_path / "s", redis.url, LIMITS_ON | {"LIVEQUIZ_TRUSTED_PROXIES": ""})
         try:

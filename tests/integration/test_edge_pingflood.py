@@ -7,13 +7,18 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from loadtests import rawws
-from tests.support import create_game, host, player, quiz
+from tests.support import ServerProcess, create_game, host, player, quiz
+
+# The victim must be answered at once while the flood is written as fast as the socket takes it.
+pytestmark = pytest.mark.alone
 
 FLOOD_FRAMES = 200_000  # 1.2 MB of empty pings, written as fast as the socket takes them
 
 
-async def test_a_ping_flood_is_closed_1008_and_the_victim_is_served(server) -> None:
+async def test_a_ping_flood_is_closed_1008_and_the_victim_is_served(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=1, time_limit=60))
     the_host = await host(server.ws_url, game)
     victim, _ = await player(server.ws_url, game["pin"], "Victim")
@@ -52,7 +57,7 @@ async def test_a_ping_flood_is_closed_1008_and_the_victim_is_served(server) -> N
     await the_host.close()
 
 
-async def test_a_few_keepalive_pings_are_answered(server) -> None:
+async def test_a_few_keepalive_pings_are_answered(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=1))
     reader, writer = await rawws.connect(server.port, f"/ws/play/{game['pin']}")
     for _ in range(5):

@@ -6,18 +6,24 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 import websockets
+from websockets.asyncio.client import ClientConnection
 
-from tests.support import create_game, host, player, quiz, start_server
+from tests.support import Client, ServerProcess, create_game, host, player, quiz, start_server
 
 #: How soon after SIGTERM the process must be gone (uvicorn used to wait ~10 s).
 EXIT_WITHIN_S = 2.5
 
 
-async def _serve_with_open_sockets(server) -> list:
+async def _serve_with_open_sockets(
+    server: ServerProcess,
+) -> tuple[list[Client], ClientConnection, list[asyncio.StreamWriter]]:
+    """Sockets of every kind held open on `server`: the game's (host and players), one that
+    never said who it is, and three HTTP connections (idle, a stalled body, half headers)."""
     game = await create_game(server.base_url, quiz(n=2, time_limit=60))
     the_host = await host(server.ws_url, game)
     players = [(await player(server.ws_url, game["pin"], f"P{i}"))[0] for i in range(5)]
@@ -40,22 +46,24 @@ async def _serve_with_open_sockets(server) -> list:
     half.write(b"GET /healthz HTTP/1.1\r\nHo")
     await half.drain()
     await asyncio.sleep(0.2)  # the server has read them
-    return [the_host, *players, idle, writer, stalled, half]
+    return [the_host, *players], idle, [writer, stalled, half]
 
 
 @pytest.mark.parametrize(
     ("private_redis", "workers"), [(False, 1), (True, 1), (True, 2)],
     ids=["shared-redis", "private-redis", "two-workers"],
 )
-async def test_sigterm_exits_promptly_with_sockets_open(tmp_path, redis_url, private_redis, workers) -> None:
+async def test_sigterm_exits_promptly_with_sockets_open(
+    tmp_path: Path, redis_url: str, private_redis: bool, workers: int,
+) -> None:
     server = start_server(tmp_path / "data", "" if private_redis else redis_url, workers=workers)
     children = psutil.Process(server.process.pid).children(recursive=True)
     try:
-        held = await _serve_with_open_sockets(server)
+        game_sockets, _idle, connections = await _serve_with_open_sockets(server)
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         # The game sockets are told: a close frame, 1012 (service restart: come back).
-        codes = await asyncio.gather(*(client.closed_with(timeout=EXIT_WITHIN_S) for client in held[:6]))
+        codes = await asyncio.gather(*(client.closed_with(timeout=EXIT_WITHIN_S) for client in game_sockets))
         assert set(codes) == {1012}, codes
         while server.process.poll() is None:
             assert time.monotonic() - started < EXIT_WITHIN_S, "still running"
@@ -69,7 +77,7 @@ async def test_sigterm_exits_promptly_with_sockets_open(tmp_path, redis_url, pri
         while alive := [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]:
             assert time.monotonic() - started < EXIT_WITHIN_S, [c.cmdline() for c in alive]
             await asyncio.sleep(0.05)
-        for writer in held[-3:]:
+        for writer in connections:
             writer.close()
     finally:
         server.stop()

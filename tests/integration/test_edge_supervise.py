@@ -58,7 +58,7 @@ async def wait_subscribed(socket: Path, channel: str, processes: int, within_s: 
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-async def test_a_killed_private_redis_is_restarted_and_the_game_goes_on(tmp_path, workers) -> None:
+async def test_a_killed_private_redis_is_restarted_and_the_game_goes_on(tmp_path: Path, workers: int) -> None:
     server = start_server(tmp_path / "data", redis_url="", workers=workers, log_level="info")
     try:
         game = await create_game(server.base_url, quiz(n=2, time_limit=30))

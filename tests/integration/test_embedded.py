@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import psutil
@@ -14,7 +15,7 @@ def valkey_children(pid: int) -> list[psutil.Process]:
     return [p for p in psutil.Process(pid).children(recursive=True) if "valkey" in p.name()]
 
 
-def test_serve_without_redis_url_runs_a_private_redis(tmp_path) -> None:
+def test_serve_without_redis_url_runs_a_private_redis(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data", redis_url="")
     try:
         children = valkey_children(server.process.pid)
@@ -32,7 +33,7 @@ def test_serve_without_redis_url_runs_a_private_redis(tmp_path) -> None:
         time.sleep(0.1)
 
 
-async def test_serve_with_two_workers_shares_one_private_redis(tmp_path) -> None:
+async def test_serve_with_two_workers_shares_one_private_redis(tmp_path: Path) -> None:
     from tests.support import create_game, host, player, quiz
 
     server = start_server(tmp_path / "data", redis_url="", workers=2)

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from scoring import points
-from tests.support import create_game, host, player, quiz
+from tests.support import ServerProcess, create_game, host, player, quiz
 
 JITTER_MS = 250  # send-to-receive time on a loaded CI box; bounds the points tolerance
 
@@ -20,7 +20,7 @@ def expected_points(sent_ms: int, deadline: int, limit_ms: int) -> tuple[int, in
     return low, high
 
 
-async def test_whole_game_three_players(server) -> None:
+async def test_whole_game_three_players(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=3, time_limit=20))
     pin = game["pin"]
     assert len(pin) == 6 and pin.isdigit()
@@ -104,8 +104,8 @@ async def test_whole_game_three_players(server) -> None:
         ok = await http.get(f"/api/games/{pin}/results", headers={"Authorization": f"Bearer {game['host_token']}"})
         assert ok.status_code == 200 and ok.json()["results"] == results
         assert (await http.get(f"/api/games/{pin}/results")).status_code == 401
-        wrong = await http.get(f"/api/games/{pin}/results", headers={"Authorization": "Bearer nope"})
-        assert wrong.status_code == 403
+        wrong_token = await http.get(f"/api/games/{pin}/results", headers={"Authorization": "Bearer nope"})
+        assert wrong_token.status_code == 403
         info = (await http.get(f"/api/games/{pin}")).json()
         assert info == {"pin": pin, "title": "Test quiz", "phase": "FINISHED", "players": 3, "question_count": 3}
         late = await http.post(f"/api/games/{pin}/players", json={"name": "Late"})
@@ -119,7 +119,7 @@ async def test_whole_game_three_players(server) -> None:
         await client.close()
 
 
-async def test_players_get_lobby_counts_only_until_the_first_question(server) -> None:
+async def test_players_get_lobby_counts_only_until_the_first_question(server: ServerProcess) -> None:
     """A count broadcast to every player costs the loop ~10-25 µs per socket: one landing
     inside a question would time that question's answers late, so after the first question
     only the host hears of late joiners."""

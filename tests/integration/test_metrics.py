@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -30,7 +29,7 @@ async def scrape(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]],
         response = await http.get(base_url + "/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    samples = {}
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k != "pid"))
@@ -139,7 +138,6 @@ async def test_two_workers_answer_for_both(tmp_path: Path, redis_url: str) -> No
         server.stop()
 
 
-@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_telegram_budget_use_moves_with_a_groups_operations(redis_url: str, tmp_path: Path) -> None:
     """Operations by chat kind and priority, the group budget's share each one found held, the
     busiest window, and 429s: against the fake Bot API, which records every call it got."""

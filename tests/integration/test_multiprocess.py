@@ -7,10 +7,12 @@ import time
 
 import httpx
 
-from tests.support import Client, create_game, host, player, quiz
+from tests.support import Client, ServerProcess, create_game, host, player, quiz
 
 
-async def test_resume_on_another_process_keeps_identity_score_and_answer(server_pair) -> None:
+async def test_resume_on_another_process_keeps_identity_score_and_answer(
+    server_pair: tuple[ServerProcess, ServerProcess],
+) -> None:
     a, b = server_pair
     game = await create_game(a.base_url, quiz(n=2, time_limit=30))
     pin = game["pin"]
@@ -44,7 +46,7 @@ async def test_resume_on_another_process_keeps_identity_score_and_answer(server_
         await client.close()
 
 
-async def test_kicked_player_is_closed_4403_and_cannot_resume(server_pair) -> None:
+async def test_kicked_player_is_closed_4403_and_cannot_resume(server_pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = server_pair
     game = await create_game(a.base_url)
     pin = game["pin"]
@@ -66,7 +68,7 @@ async def test_kicked_player_is_closed_4403_and_cannot_resume(server_pair) -> No
     await the_host.close()
 
 
-async def test_lock_refuses_new_joins(server_pair) -> None:
+async def test_lock_refuses_new_joins(server_pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = server_pair
     game = await create_game(a.base_url)
     async with httpx.AsyncClient() as http:  # joined before this host's process saw any event
@@ -89,7 +91,9 @@ async def test_lock_refuses_new_joins(server_pair) -> None:
     await the_host.close()
 
 
-async def test_game_plays_across_two_processes_and_survives_kill_9(server_pair) -> None:
+async def test_game_plays_across_two_processes_and_survives_kill_9(
+    server_pair: tuple[ServerProcess, ServerProcess],
+) -> None:
     a, b = server_pair
     game = await create_game(b.base_url, quiz(n=2, time_limit=5))
     pin = game["pin"]

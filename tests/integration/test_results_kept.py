@@ -13,10 +13,12 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import websockets
-from sqlalchemy import text
+from sqlalchemy import func, text
+from sqlmodel import col, select
 
 from gameserver.keys import ARCHIVE, GameKeys
 from persistence.db import Database
+from persistence.results.models import GameResult
 from tests.platform_support import Account, make_account, platform_server, wait_for
 from tests.sql_support import SqlTarget
 from tests.support import Client, create_game, host, player, quiz
@@ -92,11 +94,11 @@ async def test_results_are_stored_linked_and_outlive_the_live_game(
 
         # The live game expires from Redis (here: its keys are deleted); the host token still reads
         # the results, now from SQL, and nobody else's token does.
-        client = aioredis.from_url(redis_url)
+        engine = aioredis.from_url(redis_url)
         try:
-            await client.delete(*GameKeys(pin).all_keys(2))
+            await engine.delete(*GameKeys(pin).all_keys(2))
         finally:
-            await client.aclose()
+            await engine.aclose()
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             assert (await http.get(f"/api/games/{pin}")).status_code == 404
             as_host = {"Authorization": f"Bearer {game['host_token']}"}
@@ -111,7 +113,8 @@ async def _count_games(target: SqlTarget, pin: str) -> int:
     db = Database(target.url, schema=target.schema)
     try:
         async with db.session() as session:
-            return int((await session.exec(text(f"SELECT count(*) FROM game_results WHERE pin = '{pin}'"))).one()[0])
+            counted = select(func.count()).select_from(GameResult).where(col(GameResult.pin) == pin)
+            return (await session.exec(counted)).one()
     finally:
         await db.dispose()
 

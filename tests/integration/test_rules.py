@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.support import Client, create_game, host, player, quiz
+from tests.support import Client, ServerProcess, create_game, host, player, quiz
 
 HOST_COMMANDS = [
     {"type": "start"}, {"type": "next"}, {"type": "end"}, {"type": "lock"}, {"type": "unlock"},
@@ -21,7 +21,7 @@ async def phase_of(base_url: str, pin: str) -> str:
         return str((await http.get(f"{base_url}/api/games/{pin}")).json()["phase"])
 
 
-async def test_players_cannot_run_host_commands(server) -> None:
+async def test_players_cannot_run_host_commands(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     pin = game["pin"]
     the_host = await host(server.ws_url, game)
@@ -42,7 +42,7 @@ async def test_players_cannot_run_host_commands(server) -> None:
         await client.close()
 
 
-async def test_wrong_host_token_is_closed_4401(server) -> None:
+async def test_wrong_host_token_is_closed_4401(server: ServerProcess) -> None:
     game = await create_game(server.base_url)
     client = await Client.connect(f"{server.ws_url}/ws/host/{game['pin']}")
     await client.send({"type": "host", "token": "not-the-token"})
@@ -50,7 +50,7 @@ async def test_wrong_host_token_is_closed_4401(server) -> None:
     assert await phase_of(server.base_url, game["pin"]) == "WAITING"
 
 
-async def test_wrong_question_and_second_answer_never_count(server) -> None:
+async def test_wrong_question_and_second_answer_never_count(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=2, time_limit=30))
     pin = game["pin"]
     the_host = await host(server.ws_url, game)
@@ -96,7 +96,7 @@ async def test_wrong_question_and_second_answer_never_count(server) -> None:
         await client.close()
 
 
-async def test_two_hundred_simultaneous_answers(server) -> None:
+async def test_two_hundred_simultaneous_answers(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=1, time_limit=60))
     pin = game["pin"]
     the_host = await host(server.ws_url, game)
@@ -117,7 +117,7 @@ async def test_two_hundred_simultaneous_answers(server) -> None:
     await asyncio.gather(*(c.close() for c, _ in clients), the_host.close())
 
 
-async def test_a_question_closes_at_its_deadline_on_the_real_clock(server) -> None:
+async def test_a_question_closes_at_its_deadline_on_the_real_clock(server: ServerProcess) -> None:
     game = await create_game(server.base_url, quiz(n=2, time_limit=5))
     pin = game["pin"]
     the_host = await host(server.ws_url, game)
@@ -137,7 +137,7 @@ async def test_a_question_closes_at_its_deadline_on_the_real_clock(server) -> No
 
 
 @pytest.mark.parametrize("phase_command", [None, "start"])
-async def test_end_from_any_phase_finishes(server, phase_command) -> None:
+async def test_end_from_any_phase_finishes(server: ServerProcess, phase_command: str | None) -> None:
     game = await create_game(server.base_url)
     the_host = await host(server.ws_url, game)
     ada, _ = await player(server.ws_url, game["pin"], "Ada")

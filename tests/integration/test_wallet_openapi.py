@@ -59,7 +59,7 @@ async def test_the_wallet_answers_as_documented(server: ServerProcess, target: S
     db = Database(target.url)
     try:
         async with db.transaction() as session:
-            await session.exec(update(User).where(User.id == boss["user"]["id"]).values(role="admin"))  # type: ignore[arg-type]
+            await session.exec(update(User).where(User.id == boss["user"]["id"]).values(role="admin"))
     finally:
         await db.dispose()
     me, admin = Validated(server, user["token"]), Validated(server, boss["token"])

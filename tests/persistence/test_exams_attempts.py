@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
+from persistence import blobs
+from persistence.blobs import LocalBlobStore
 from persistence.db import Database
 from persistence.exams import attempts, bank, proctoring
 from persistence.exams.attempts import AttemptError, Taker
@@ -217,11 +219,18 @@ async def test_an_answer_racing_the_finish_is_counted_or_refused_never_stored_un
         assert attempt.score == len(stored) == 24 - len(refused)
 
 
-async def test_deleting_an_account_deletes_its_snapshot_pictures(database: Database, tmp_path: Path) -> None:
+async def test_deleting_an_account_deletes_its_snapshot_pictures(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from persistence.accounts import hooks
     from persistence.exams import account_hooks
 
     account_hooks.install()
+    # Every area's deletion hooks imported so far in this process run (the IELTS recordings'
+    # when an earlier test imported them), and those find files through the process's blob
+    # store, as in a server: this test must not depend on an earlier test having left one.
+    monkeypatch.setattr(blobs, "_installed", None)
+    blobs.install(LocalBlobStore(tmp_path / "blobs"))
     exam_id, taker, attempt_id = await started(database, proctoring={"camera": True})
     exam = await bank.get(database, exam_id)
     assert exam is not None

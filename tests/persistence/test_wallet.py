@@ -300,7 +300,8 @@ async def test_the_database_refuses_a_negative_user_balance(wallet_db: Database)
         await service.grant_welcome_bonus(session, user, CONFIG)
     with pytest.raises(Exception, match=r"(?i)check|constraint"):
         async with wallet_db.transaction() as session:
-            await session.exec(update(WalletAccount).where(WalletAccount.key == f"u{user}:bonus").values(balance=-1))
+            bonus = col(WalletAccount.key) == f"u{user}:bonus"
+            await session.exec(update(WalletAccount).where(bonus).values(balance=-1))
 
 
 async def test_the_check_finds_a_corrupted_ledger(database: Database) -> None:

@@ -66,7 +66,7 @@ def machine_for(target: SqlTarget, fresh_copy: Callable[[], FreshDatabase]) -> t
             self.serial = 0
 
         def run(self, coroutine: Awaitable[T]) -> T:
-            return self.loop.run_until_complete(coroutine)  # type: ignore[arg-type]
+            return self.loop.run_until_complete(coroutine)
 
         def teardown(self) -> None:
             self.run(self.db.dispose())

@@ -27,8 +27,6 @@ from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.callbacks import JoinPress, parse_press
 from transports.telegram.shared import key_prefix
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 PAUSE_MS = 1500  # both requests reach their Redis reads within this, on a busy box too
 
 

@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 
 from gameserver.telegram_wiring import EXTRA_COMMANDS, register_command
 from tests.fakes import FakeTelegram
@@ -25,8 +24,6 @@ from tests.telegram.support import (
 )
 from transports.telegram import ALLOWED_UPDATES
 from transports.telegram.runtime import CommandCall
-
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 SECRET = "webhook_Secret-123"
 NOISE = QUIET | {"answer_ack", "reveal", "leaderboard"}

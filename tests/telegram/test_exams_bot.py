@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from persistence.accounts import tokens
 from persistence.accounts.models import User
@@ -17,8 +16,6 @@ from persistence.wallet.queries import balances
 from persistence.wallet.service import grant_admin_bonus
 from tests.fakes import FakeTelegram
 from tests.telegram.support import GROUP, LiveServer, live_server, make_settings, wait_until
-
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 EXAM = {
     "title": "Bot <exam>",

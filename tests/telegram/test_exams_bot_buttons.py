@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from telegram import InlineKeyboardMarkup
 
 from gameserver.platform.exams_bot_flow import verdict
@@ -24,8 +23,6 @@ from tests.fakes import FakeTelegram
 from tests.fakes.telegram_api import ChatMessage
 from tests.sql_support import SqlTarget
 from tests.telegram.support import GROUP, LiveServer, live_server, make_settings, wait_until
-
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 QUESTIONS: list[dict[str, Any]] = [
     {"type": "select_one", "text": "2 + 2?", "options": ["3", "4"], "correct": 1},

@@ -27,8 +27,6 @@ from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.runtime import derived_secret
 from transports.telegram.shared import key_prefix
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 LEASE_MS = 2000
 NOISE = QUIET | {"answer_ack", "leaderboard"}
 

@@ -34,8 +34,6 @@ from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.callbacks import AnswerPress, JoinPress, parse_press
 from transports.telegram.shared import key_prefix
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 LEASE_MS = 2000
 BUDGET, WINDOW_S = 20, 20.0
 BEFORE_KILL = 6  # questions played (posted + results) by the first leader: 12 operations + the lobby's

@@ -23,7 +23,7 @@ from tests.support import QUIET, create_game, host, player, quiz
 from tests.telegram.play import Carried, ServerReceipts, answer, answer_data, carried, join, posted
 from tests.telegram.support import GROUP, attach, expected_scores, live_server, make_settings, results, wait_until
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+pytestmark = pytest.mark.alone  # every answer's stamp within 20 ms of when the server got its bytes
 
 QUESTIONS = 2
 LIMIT_S = 7  # long enough for a poll to close at the deadline itself (Telegram wants >= 5 s)

@@ -13,8 +13,6 @@ from tests.fakes import FakeTelegram
 from tests.support import create_game, quiz
 from tests.telegram.support import HOST_USER, live_server, make_settings, wait_until
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent: install Debian's chromium")
 async def test_host_lobby_shows_the_bots_deep_link(redis_url: str, tmp_path: Path) -> None:

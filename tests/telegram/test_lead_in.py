@@ -14,8 +14,6 @@ from tests.support import QUIET, create_game, host, quiz
 from tests.telegram.play import answer, answer_data, posted
 from tests.telegram.support import GROUP, attach, live_server, make_settings
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 NOISE = QUIET | {"answer_ack", "leaderboard"}
 
 

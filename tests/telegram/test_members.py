@@ -13,8 +13,6 @@ from tests.support import QUIET, create_game, host, player, quiz
 from tests.telegram.play import answer, answer_data, posted
 from tests.telegram.support import GROUP, attach, live_server, make_settings, results, wait_until
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 MEMBERS = 40
 QUESTIONS = 3
 NOISE = QUIET | {"answer_ack", "reveal", "leaderboard"}

@@ -16,8 +16,6 @@ from transports.telegram import callbacks, names, texts
 from transports.telegram.budget import RollingBudget
 from transports.telegram.outbox import Op, Outbox, Outgoing, Priority
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
 
 def test_budget_counts_from_start_to_end_plus_window() -> None:
     budget = RollingBudget(3, 10.0, reserve=1)
