@@ -26,6 +26,7 @@ from persistence.exams.models import Attempt, Exam
 from persistence.exams.scoring import expected, is_correct
 from persistence.ielts.grading import is_grader
 from persistence.ielts.outcome import result_fields as ielts_result_fields
+from persistence.ielts.outcome import results_of as ielts_results_of
 from persistence.types import iso
 from persistence.wallet.errors import WalletError
 from persistence.wallet.idempotency import Outcome, check_key, fingerprint, run_once
@@ -68,6 +69,15 @@ def summary(attempt: Attempt) -> dict[str, Any]:
             "telegram_id": attempt.telegram_id, "platform": attempt.platform, "state": attempt.state,
             "started_at": iso(attempt.started_at), "deadline": iso(attempt.deadline),
             "finished_at": iso(attempt.finished_at), "paid": attempt.paid, "result": result_of(attempt)}
+
+
+def listed(attempt: Attempt, graded: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A list entry: the summary, its result with the bands/overall/CEFR of an IELTS or CEFR
+    attempt (`graded`: those fields by attempt id, fetched for the whole page at once)."""
+    body = summary(attempt)
+    if body["result"] is not None:
+        body["result"] |= graded.get(attempt.id or 0, {})
+    return body
 
 
 def attempt_id_of(request: Request) -> int:
@@ -191,7 +201,8 @@ async def get_attempt(request: Request) -> Response:
 
 @attempts_endpoint
 async def exam_attempts(request: Request) -> Response:
-    """The owner of an exam (or an admin) sees every attempt at it, violations counted."""
+    """The owner of an exam (or an admin) sees every attempt at it, violations counted (one
+    query for the page, as the IELTS/CEFR results are)."""
     principal = await require_user(request)
     exam = await exam_or_404(request)
     if not may_edit(principal, exam):
@@ -200,10 +211,9 @@ async def exam_attempts(request: Request) -> Response:
     db = database_of(request)
     await attempts.finish_overdue(db)
     found = await attempts.of_exam(db, exam.id or 0, limit=page.limit, before_id=page.cursor)
-    items = []
-    for attempt in found:
-        events = await proctoring.events_of(db, attempt.id or 0)
-        items.append(summary(attempt) | {"violations": sum(1 for e in events if e.violation)})
+    violations = await proctoring.violations_of(db, [a.id for a in found if a.id is not None])
+    graded = await ielts_results_of(db, found, {exam.id or 0: exam})
+    items = [listed(attempt, graded) | {"violations": violations.get(attempt.id or 0, 0)} for attempt in found]
     next_cursor = str(found[-1].id) if len(found) == page.limit else None
     return ORJSONResponse({"items": items, "next_cursor": next_cursor})
 
@@ -212,9 +222,11 @@ async def exam_attempts(request: Request) -> Response:
 async def my_attempts(request: Request) -> Response:
     principal = await require_user(request)
     page = page_of(request)
-    found = await attempts.of_user(database_of(request), principal.user_id, limit=page.limit, before_id=page.cursor)
+    db = database_of(request)
+    found = await attempts.of_user(db, principal.user_id, limit=page.limit, before_id=page.cursor)
+    graded = await ielts_results_of(db, found)
     next_cursor = str(found[-1].id) if len(found) == page.limit else None
-    return ORJSONResponse({"items": [summary(a) for a in found], "next_cursor": next_cursor})
+    return ORJSONResponse({"items": [listed(a, graded) for a in found], "next_cursor": next_cursor})
 
 
 def attempts_routes() -> list[Route]:

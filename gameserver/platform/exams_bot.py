@@ -2,8 +2,9 @@
 `bot`), on the bridge's hooks (`gameserver.telegram_wiring`: commands, button presses, text):
 
 - `/exams` lists what the user may take here: active exams the 000 §10 table opens to the bot
-  (`show_in_bot`, never proctored); a Telegram user with no linked account sees the free ones
-  (their Telegram identity is enough), a linked account the paid ones too;
+  (`show_in_bot`, never proctored) and that have no recorded IELTS/CEFR Speaking; a Telegram
+  user with no linked account sees the free ones (their Telegram identity is enough), a linked
+  account the paid ones too;
 - `/take ID` starts an attempt and sends the first question (a paid exam first says its price);
 - `/pay ID` pays a paid exam from the linked account's wallet and starts it, once per purchase;
 - each question comes with inline buttons (an option to press; options to tick, then Done) or,
@@ -44,6 +45,7 @@ from persistence.exams import attempts, bank
 from persistence.exams.attempts import AttemptError, Taker
 from persistence.exams.availability import availability
 from persistence.exams.models import Attempt, Exam
+from persistence.ielts.result import records_speaking
 from persistence.wallet.errors import WalletError
 from persistence.wallet.service import pay_for_exam
 from transports.telegram.bridge import TelegramBridge
@@ -73,7 +75,10 @@ async def bot_exams(db: Database, taker: Taker) -> list[Exam]:
                  .order_by(col(Exam.id).desc()).limit(200))
     async with db.session() as session:
         found = list((await session.exec(statement)).all())
-    shown = [e for e in found if availability(e, "bot") and (e.price == 0 or taker.user_id is not None)]
+    # An exam whose Speaking is answered by recordings is not taken here: the bot asks for text
+    # replies, and a text answer to a recorded prompt is refused.
+    shown = [e for e in found if availability(e, "bot") and (e.price == 0 or taker.user_id is not None)
+             and not records_speaking(e.kind, e.speaking_mode, bank.content(e))]
     return shown[:MAX_LISTED]
 
 

@@ -235,6 +235,8 @@ async def post_grade(request: Request) -> Response:
     attempt, exam = await attempts.load(db, attempt_id_of(request))
     if not await may_grade(request, principal, exam):
         raise forbidden("only the exam's owner and its graders grade")
+    if attempt.user_id == principal.user_id:
+        raise grading.own_attempt()
     if exam.kind not in GRADED_KINDS:
         raise invalid("this exam is not graded by people",
                       [{"loc": ["path", "attempt_id"], "msg": "not an IELTS or CEFR exam", "type": "kind"}])

@@ -1,7 +1,8 @@
 """Scheduled Speaking over HTTP (issue 21, 000 §14): slots, bookings, and the room's WebSocket.
 
 The exam's owner (or an admin) publishes slots; a signed-in candidate books one free future
-slot per exam and may cancel it before it starts. The owner's list shows every slot with its
+slot per exam (of a paid exam, only with a paid attempt of it: `402 payment_required`) and may
+cancel it before it starts. The owner's list shows every slot with its
 candidate and state (free, booked, held, missed); anyone else sees only the free future ones.
 The live call itself is `/ws/speaking/{slot_id}` (`speaking_room`).
 """
@@ -158,7 +159,7 @@ async def book_slot(request: Request) -> Response:
     slot_id = id_param(request, "slot_id", "speaking slot")
     await json_body(request)  # nothing to send; a body that is not JSON is still refused
     db = database_of(request)
-    await slots.book(db, slot_id, principal.user_id)
+    await slots.book(db, slot_id, principal.user_id, staff=principal.is_admin)
     record = await slots.get(db, slot_id)
     if record is None:  # withdrawn the moment after it was booked
         raise slots.slot_not_found()

@@ -28,6 +28,7 @@ from persistence.exams.availability import Platform, closed_reason
 from persistence.exams.models import Attempt, AttemptAnswer, Exam
 from persistence.exams.schema import without_answers
 from persistence.exams.scoring import Score, parse_answer, score_attempt, zero
+from persistence.ielts.result import takes_recording
 from persistence.types import UTCDateTime, utcnow
 
 
@@ -205,6 +206,11 @@ def _checked_answer(attempt: Attempt, exam: Exam, n: int, body: dict[str, Any]) 
     if n not in positions(attempt) or n >= len(questions):
         raise AttemptError(422, "invalid", f"question {n} is not part of this attempt",
                            [{"loc": ["path", "n"], "msg": "not a question of this attempt", "type": "out_of_range"}])
+    if takes_recording(exam.kind, exam.speaking_mode, bank.content(exam), n):
+        raise AttemptError(422, "invalid", f"question {n} is answered by a recording: POST /api/attempts/"
+                           f"{attempt.id}/audio?n={n}",
+                           [{"loc": ["path", "n"], "msg": "a speaking answer is an uploaded recording",
+                             "type": "audio_required"}])
     try:
         return parse_answer(questions[n], body)
     except ValueError as exc:

@@ -19,7 +19,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from persistence import blobs
 from persistence.blobs import BlobStore
@@ -85,6 +85,19 @@ async def events_of(db: Database, attempt_id: int) -> list[ProctorEvent]:
         return list((await session.exec(
             select(ProctorEvent).where(col(ProctorEvent.attempt_id) == attempt_id).order_by(col(ProctorEvent.id))
         )).all())
+
+
+async def violations_of(db: Database, attempt_ids: list[int]) -> dict[int, int]:
+    """How many violations each attempt has (absent: none), in one query for a page of them."""
+    if not attempt_ids:
+        return {}
+    async with db.session() as session:
+        rows = (await session.exec(
+            select(ProctorEvent.attempt_id, func.count()).where(col(ProctorEvent.attempt_id).in_(attempt_ids),
+                                                                col(ProctorEvent.violation).is_(True))
+            .group_by(col(ProctorEvent.attempt_id))
+        )).all()
+    return {attempt_id: count for attempt_id, count in rows}
 
 
 async def snapshot(db: Database, attempt_id: int, snapshot_id: int) -> ProctorEvent | None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 KINDS = ("standard", "ielts_academic", "ielts_general", "cefr")
+IELTS_KINDS = ("ielts_academic", "ielts_general")
+AUTO_SCORED_SKILLS = ("listening", "reading")
 MODES = ("exam", "trainer", "mock")
 SKILLS = ("listening", "reading", "writing", "speaking")
 MAX_QUESTIONS = 500
@@ -147,6 +150,32 @@ class ExamIn(BaseModel):
         if "\n" in cleaned:
             raise ValueError("must be one line")
         return cleaned
+
+    @field_validator("sections")
+    @classmethod
+    def _skills(cls, value: list[Section] | None, info: ValidationInfo) -> list[Section] | None:
+        """IELTS's overall band is the mean of all four skills, so an IELTS exam has each of
+        them exactly once; a CEFR exam may test fewer skills (its level is of those it has),
+        but each at most once. A Listening or Reading section is scored by the machine, so it
+        needs a question that can be checked (not `free`)."""
+        if not value:
+            return value
+        kind = info.data.get("kind")
+        skills = [section.skill for section in value]
+        duplicate = sorted({skill for skill in skills if skills.count(skill) > 1}, key=SKILLS.index)
+        missing = [skill for skill in SKILLS if skill not in skills] if kind in IELTS_KINDS else []
+        if missing or duplicate:
+            problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"{', '.join(duplicate)} more than once"] if duplicate else [])
+            rule = ("an IELTS exam has the sections listening, reading, writing and speaking, each once"
+                    if kind in IELTS_KINDS else "each skill is one section")
+            raise PydanticCustomError("section_skills", "{rule}: {problems}",
+                                      {"rule": rule, "problems": "; ".join(problems)})
+        for section in value:
+            if section.skill in AUTO_SCORED_SKILLS and all(q.type == "free" for q in section.questions):
+                raise PydanticCustomError("section_unscored", "the {skill} section needs a question that can be "
+                                          "checked (select_one, select_many or text)", {"skill": section.skill})
+        return value
 
     @model_validator(mode="after")
     def _shape(self) -> ExamIn:

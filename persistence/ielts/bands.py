@@ -10,7 +10,8 @@
   on exact fractions: the mean of four half-bands is a multiple of 1/8, and a float compare at
   x.25 must not depend on representation.
 - `overall_band(bands)`: None unless all four bands are known (the release rule).
-- `cefr_of_band(band)` / `cefr_of_percent(percent)`: levels by `data/cefr.json`.
+- `cefr_of_band(band)` / `cefr_of_percent(percent)`: levels by `data/cefr.json`;
+  `cefr_of_skills(percents)`: a CEFR exam's level, of the mean of the skills it tests.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def cefr_of_percent(percent: float | None) -> str | None:
 
 
 def cefr_of_skills(percents: Iterable[float | None]) -> str | None:
-    """The CEFR exam's level: of the mean of the four skill percentages, once all are known."""
+    """The CEFR exam's level: of the mean of the percentages of the skills it tests (one to
+    four), once all of them are known."""
     known = list(percents)
-    if len(known) != 4 or any(p is None for p in known):
+    if not known or any(p is None for p in known):
         return None
-    return cefr_of_percent(sum(p for p in known if p is not None) / 4)
+    return cefr_of_percent(sum(p for p in known if p is not None) / len(known))

@@ -1,10 +1,11 @@
 """Human grading of IELTS and CEFR attempts: who grades an exam, the grades, the queue.
 
 An exam's owner names graders (accounts) per exam; the owner, those graders and admins grade
-its finished attempts' Writing and Speaking. A grade is one row per attempt and section,
-replaced when regraded (the last grader's word stands). The queue lists the finished attempts
-of the exams a user owns or grades that still await a human grade, oldest attempt first, so
-the candidates who have waited longest are graded first.
+its finished attempts' Writing and Speaking, except their own: nobody grades their own attempt
+(`403 own_attempt`, checked under the attempt's lock). A grade is one row per attempt and
+section, replaced when regraded (the last grader's word stands). The queue lists the finished
+attempts of the exams a user owns or grades that still await a human grade and that the user
+did not take, oldest attempt first, so the candidates who have waited longest are graded first.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ async def grades_of(db: Database, attempt_id: int) -> dict[str, Grade]:
     return {row.section: row for row in rows}
 
 
+def own_attempt() -> AttemptError:
+    return AttemptError(403, "own_attempt", "nobody grades their own attempt; another grader or the owner does")
+
+
 @dataclass(frozen=True)
 class GradeIn:
     section: str
@@ -94,6 +99,8 @@ async def set_grade(db: Database, attempt_id: int, grade: GradeIn, grader_id: in
         attempt = await lock_attempt(session, attempt_id)
         if attempt is None:
             raise not_found()
+        if attempt.user_id is not None and attempt.user_id == grader_id:
+            raise own_attempt()
         if attempt.state != "finished":
             raise AttemptError(409, "attempt_not_finished", "an attempt is graded once it is finished")
         row = await session.get(Grade, (attempt_id, grade.section))
@@ -131,7 +138,9 @@ async def queue(db: Database, user_id: int, *, limit: int, after_id: int | None)
         select(Attempt, Exam, User).join(Exam, col(Exam.id) == col(Attempt.exam_id))
         .join(User, col(User.id) == col(Attempt.user_id), isouter=True)
         .where(col(Attempt.state) == "finished", col(Exam.kind).in_(GRADED_KINDS), col(Exam.deleted_at).is_(None),
-               or_(col(Exam.owner_id) == user_id, grades_exam), ~_fully_graded())
+               or_(col(Exam.owner_id) == user_id, grades_exam), ~_fully_graded(),
+               # one's own attempt is never one's to grade (a NULL user_id is a bot taker's)
+               or_(col(Attempt.user_id).is_(None), col(Attempt.user_id) != user_id))
     )
     if after_id is not None:
         statement = statement.where(col(Attempt.id) > after_id)

@@ -5,7 +5,10 @@ were served and can be checked (not `free`) are its raw score's "out of"; an IEL
 converted to a band by the tables (scaled to 40 when it has another length), a CEFR section
 to a percentage. Writing and Speaking carry what a grader gave, or null until then. The
 overall band (IELTS) or the level (CEFR) stays null until Writing and Speaking are both graded:
-the release rule. An attempt a proctoring rule ended (fullscreen exit) scores nothing right.
+the release rule. An IELTS exam has all four skills (the schema refuses one without), so its
+overall is the mean of four; a CEFR exam may test fewer, and its level is of the mean of the
+skills it tests (a skill it lacks reads null and does not hold the level back). An attempt a
+proctoring rule ended (fullscreen exit) scores nothing right.
 """
 
 from __future__ import annotations
@@ -32,6 +35,17 @@ def section_of_positions(content: Mapping[str, Any]) -> dict[int, str]:
         for _question in section["questions"]:
             skills[len(skills)] = section["skill"]
     return skills
+
+
+def takes_recording(kind: str, speaking_mode: str, content: Mapping[str, Any], n: int) -> bool:
+    """Whether question `n` is answered by an uploaded recording (an async Speaking prompt of an
+    IELTS/CEFR exam), so a text answer to it is refused."""
+    return kind in GRADED_KINDS and speaking_mode == "async" and section_of_positions(content).get(n) == "speaking"
+
+
+def records_speaking(kind: str, speaking_mode: str, content: Mapping[str, Any]) -> bool:
+    """Whether the exam has Speaking answered by recordings (the bot, which takes text, cannot)."""
+    return kind in GRADED_KINDS and speaking_mode == "async" and "speaking" in skills_present(content)
 
 
 def skills_present(content: Mapping[str, Any]) -> set[str]:
@@ -101,5 +115,7 @@ def graded_result(
         for skill in AUTO_SKILLS
     }
     skills.update({skill: _grade_value(grades.get(skill), kind) for skill in HUMAN_SKILLS})
+    tested = skills_present(content)  # a CEFR exam may test fewer than four skills
     return {"skills": skills, "bands": None, "overall": None,
-            "cefr": bands.cefr_of_skills(skills[skill] for skill in SKILLS), "comments": comments, "graded": graded}
+            "cefr": bands.cefr_of_skills(skills[skill] for skill in SKILLS if skill in tested),
+            "comments": comments, "graded": graded}

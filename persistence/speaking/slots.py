@@ -3,10 +3,10 @@
 Rules (000 §14, issue 21): only an IELTS/CEFR exam whose `speaking_mode` is "scheduled" has
 slots. A grader's slots never overlap (publishing takes a lock on the grader's user row, so two
 publishes racing cannot both pass the overlap check). A candidate books a future slot, one per
-exam, and may cancel until it starts; two candidates racing for one slot are decided by the
-booking's primary key, not by the check before it. The room opens `ROOM_OPENS_BEFORE` before
-the start and closes `ROOM_CLOSES_AFTER` after the end; the state a slot shows is derived:
-free, booked, held (both parties were in the room together) or missed (closed without that).
+exam (of a paid exam, only while holding a paid attempt of it), and may cancel until it starts;
+two candidates racing for one slot are decided by the booking's primary key, not by the check
+before it. The room opens `ROOM_OPENS_BEFORE` before the start and closes `ROOM_CLOSES_AFTER`
+after the end; the state a slot shows is derived: free, booked, held (both parties were in the room together) or missed (closed without that).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from persistence.accounts.models import User
 from persistence.db import Database
-from persistence.exams.models import Exam
+from persistence.exams.models import Attempt, Exam
 from persistence.speaking.models import SpeakingBooking, SpeakingSlot
 from persistence.types import utcnow
 
@@ -196,7 +196,21 @@ async def delete_slot(db: Database, slot_id: int, now: datetime | None = None) -
         await session.delete(slot)
 
 
-async def book(db: Database, slot_id: int, candidate_id: int, now: datetime | None = None) -> SpeakingBooking:
+async def has_paid_attempt(db: Database, exam_id: int, user_id: int) -> bool:
+    """Whether the user started an attempt of the exam that was paid for (a free preview of a
+    paid exam is not one). Attempts are never deleted, so the answer cannot turn false."""
+    async with db.session() as session:
+        found = (await session.exec(select(Attempt.id).where(
+            col(Attempt.exam_id) == exam_id, col(Attempt.user_id) == user_id, col(Attempt.paid) > 0).limit(1))).first()
+    return found is not None
+
+
+async def book(db: Database, slot_id: int, candidate_id: int, now: datetime | None = None, *,
+               staff: bool = False) -> SpeakingBooking:
+    """Book a slot for `candidate_id`. A paid exam's Speaking is part of what its price buys, so
+    its slots are booked only by someone who holds a paid attempt of it (`402 payment_required`
+    otherwise); the exam's owner and admins (`staff`) are exempt. A free exam's slots are open
+    to any signed-in user, as the exam itself is."""
     now = now or utcnow()
     record = await get(db, slot_id)
     if record is None:
@@ -206,6 +220,12 @@ async def book(db: Database, slot_id: int, candidate_id: int, now: datetime | No
         raise SpeakingError(409, "exam_inactive", "the exam is not active")
     if record.slot.grader_id == candidate_id:
         raise SpeakingError(403, "forbidden", "the grader cannot book their own slot")
+    exempt = staff or record.exam.owner_id == candidate_id
+    if record.exam.price > 0 and not exempt and not await has_paid_attempt(db, record.exam.id or 0, candidate_id):
+        raise SpeakingError(402, "payment_required",
+                            "this exam is paid: start (and pay for) an attempt of it, then book its Speaking",
+                            [{"loc": ["path", "slot_id"], "msg": "no paid attempt of the exam",
+                              "type": "payment_required", "exam_id": record.exam.id}])
     if record.slot.starts_at <= now:
         raise SpeakingError(409, "slot_started", "the slot has started; book a later one")
     if record.booking is not None:

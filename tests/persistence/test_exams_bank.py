@@ -74,11 +74,14 @@ def test_sections_count_positions_in_order() -> None:
             "kind": "ielts_academic",
             "sections": [
                 {"skill": "listening", "questions": [{"type": "text", "text": "Word?", "accepted": ["cat"]}]},
+                {"skill": "reading", "questions": [{"type": "select_one", "text": "Pick", "options": ["a", "b"],
+                                                    "correct": 0}]},
                 {"skill": "writing", "questions": [{"type": "free", "text": "Essay"}]},
+                {"skill": "speaking", "questions": [{"type": "free", "text": "Talk"}]},
             ],
         }
     )
-    assert [q.type for q in spec.flat_questions()] == ["text", "free"]
+    assert [q.type for q in spec.flat_questions()] == ["text", "select_one", "free", "free"]
 
 
 async def test_owner_sees_answers_others_do_not(database: Database) -> None:

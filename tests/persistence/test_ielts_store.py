@@ -161,7 +161,7 @@ async def test_grading_queue_pages_oldest_first(database: Database) -> None:
 
 async def test_an_exam_without_speaking_awaits_writing_only(database: Database) -> None:
     owner, taker = await new_user(database, "owner"), await new_user(database, "taker")
-    body = four_skills_exam()
+    body = four_skills_exam("cefr")  # a CEFR exam may leave a skill out; an IELTS exam may not
     body["sections"] = body["sections"][:3]
     exam = await bank.create(database, owner, body)
     run = await attempts.start(database, exam, Taker(taker), "web")
