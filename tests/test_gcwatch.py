@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -76,3 +77,31 @@ async def test_gc_hold_gives_the_collector_back_after_its_time_limit() -> None:
     assert not gc.isenabled()
     await asyncio.sleep(0.2)
     assert gc.isenabled() and not hold.holding
+
+
+def test_a_wave_freeze_collects_the_young_generation_only_and_frees_its_garbage() -> None:
+    generations: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: garbage once dropped, and only the collector frees it
+
+    gc.collect()
+    freezer = Freezer(step=10)
+    node = Node()
+    dead = weakref.ref(node)
+    alive = [[i] for i in range(100)]
+    gc.callbacks.append(note)
+    try:
+        del node
+        freezer.observe(10)
+    finally:
+        gc.callbacks.remove(note)
+    assert generations == [0]  # one collection, of generation 0: not a pass over generation 1
+    assert gc.get_freeze_count() > 0
+    assert dead() is None  # collected before the freeze, not frozen
+    assert alive
