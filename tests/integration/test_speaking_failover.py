@@ -7,6 +7,7 @@ publishes and hears its messages on the new master."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 import time
 from collections.abc import Iterator
@@ -20,7 +21,13 @@ from gameserver.platform.speaking_channel import SubscriptionLost
 from gameserver.redis_client import RedisClient, close_redis, open_redis
 from tests.cluster_support import LocalCluster
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # redis-py drops the dead master's node object from its slot map without closing its
+    # connections (to a process that no longer exists), and warns when it is collected: not
+    # ours to close through any public API. Collected inside the test (`gc.collect` below).
+    pytest.mark.filterwarnings("ignore:Unclosed ClusterNode:ResourceWarning"),
+]
 
 
 @pytest.fixture
@@ -89,3 +96,4 @@ async def test_a_failover_ends_the_subscription_and_a_new_room_relays_on_the_new
             await again.close()
     finally:
         await close_redis(client)
+        gc.collect()
