@@ -191,6 +191,15 @@ class AttemptResult(_Open):
     state: Literal["finished"]
     ended_by: Literal["finish", "deadline", "fullscreen_exit"]
     modules: dict[str, dict[str, Any]] | None = None
+    # An IELTS or CEFR attempt's result adds these (as `GET /api/attempts/{id}` and the lists do).
+    bands: dict[str, float | None] | None = Field(default=None, description="IELTS: listening, reading, writing, "
+                                                  "speaking (null while ungraded); CEFR: null")
+    raw: dict[str, int | None] | None = Field(default=None, description="IELTS: correct out of 40")
+    skills: dict[str, float | None] | None = Field(default=None, description="CEFR: percent per skill")
+    overall: float | None = Field(default=None, description="IELTS: null until Writing and Speaking are graded")
+    cefr: Literal["A1", "A2", "B1", "B2", "C1", "C2"] | None = None
+    comments: dict[str, str | None] | None = None
+    graded: dict[str, bool] | None = None
 
 
 class AttemptSummary(_Open):
@@ -282,7 +291,9 @@ _PAGING = (("limit", {"type": "integer", "minimum": 1, "maximum": 100}), ("curso
 OPERATIONS = [
     Operation("POST", "/api/exams", "createExam", "Write an exam", responses={201: ExamView},
               request=ExamCreate, errors={**_WRITE, 422: ["invalid"]}, tags=_EXAMS, extra=_AUTH,
-              description="Owned by the caller. `422 invalid` lists every problem in `details`."),
+              description="Owned by the caller. `422 invalid` lists every problem in `details`. An IELTS "
+              "exam has the sections listening, reading, writing and speaking, each once (`type` "
+              "`section_skills` names the missing or repeated skill); a CEFR exam has each skill at most once."),
     Operation("POST", "/api/exams/import", "importExam", "A quiz file as a new exam",
               responses={201: ExamImported}, tags=_EXAMS,
               errors={**_WRITE, 413: ["file_too_large", "too_large"],
@@ -336,9 +347,12 @@ OPERATIONS = [
               responses={200: AttemptPage}, tags=_ATTEMPTS,
               errors={**_SIGNED_IN, 403: ["forbidden"], 404: ["not_found"], 422: ["invalid"]},
               extra=_AUTH | _query(*_PAGING, path=("exam_id",)),
-              description="With each attempt's result and its count of proctoring violations."),
+              description="With each attempt's result (an IELTS or CEFR attempt's with its bands, overall and "
+              "CEFR level) and its count of proctoring violations."),
     Operation("GET", "/api/me/attempts", "myAttempts", "The caller's attempts", responses={200: AttemptPage},
-              errors={**_SIGNED_IN, 422: ["invalid"]}, tags=_ATTEMPTS, extra=_AUTH | _query(*_PAGING)),
+              errors={**_SIGNED_IN, 422: ["invalid"]}, tags=_ATTEMPTS, extra=_AUTH | _query(*_PAGING),
+              description="Newest first, each with its result (an IELTS or CEFR attempt's with its bands, "
+              "overall and CEFR level)."),
     Operation("GET", "/api/attempts/{attempt_id}", "getAttempt", "An attempt, its answers and result",
               responses={200: AttemptView}, tags=_ATTEMPTS, parameters={"attempt_id": _ID}, extra=_AUTH,
               errors={**_SIGNED_IN, 404: ["not_found"]},
@@ -348,6 +362,8 @@ OPERATIONS = [
               responses={204: None}, request=AnswerIn, tags=_ATTEMPTS, parameters={"attempt_id": _ID, "n": _N},
               extra=_AUTH, errors={**_WRITE, 404: ["not_found"], 409: ["attempt_closed"], 422: ["invalid"]},
               description="`{option}` for select_one, `{options}` for select_many, `{text}` for text and free. "
+              "An IELTS/CEFR Speaking prompt of an exam whose `speaking_mode` is `async` is answered by "
+              "uploading a recording, never here: `422 invalid` with `details[0].type` `audio_required`. "
               "A later answer replaces the earlier one. After finish or past the deadline: `409 attempt_closed`."),
     Operation("GET", "/api/attempts/{attempt_id}/answers/{n}", "answerFeedback", "A trainer's result at once",
               responses={200: AnswerFeedback}, tags=_ATTEMPTS, parameters={"attempt_id": _ID, "n": _N},

@@ -77,7 +77,9 @@ class GradeBody(BaseModel):
 class GradedResult(_Open):
     """The standard score plus, for IELTS: `bands` (null while ungraded), `raw` (correct out of
     40), `overall` and `cefr` (null until Writing and Speaking are graded), `comments`; for
-    CEFR: `skills` (percent per skill) and `cefr` (null until both are graded)."""
+    CEFR: `skills` (percent per skill; null for a skill the exam does not test) and `cefr`, the
+    level of the mean of the skills the exam tests (null until its Writing and Speaking, those
+    it has, are graded)."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
         "score": 30, "max": 42, "percent": 71.43, "passed": True, "state": "finished", "ended_by": "finish",
@@ -142,13 +144,14 @@ OPERATIONS = [
                    "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                   {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}]},
               description="Finished attempts of the exams the caller owns or grades with Writing or Speaking "
-              "still ungraded, oldest first."),
+              "still ungraded, oldest first; never the caller's own attempts."),
     Operation("POST", "/api/attempts/{attempt_id}/grades", "gradeAttempt", "Grade Writing or Speaking",
               responses={200: GradedResult}, request=GradeBody, tags=_TAGS, parameters={"attempt_id": _ID},
               extra=_AUTH,
-              errors={**_WRITE, 403: ["forbidden", "csrf"], 404: ["not_found"], 409: ["attempt_not_finished"],
-                      422: ["invalid"]},
-              description="The exam's owner, its graders, admins. IELTS: `band` 0–9 in steps of 0.5; CEFR: "
+              errors={**_WRITE, 403: ["forbidden", "own_attempt", "csrf"], 404: ["not_found"],
+                      409: ["attempt_not_finished"], 422: ["invalid"]},
+              description="The exam's owner, its graders, admins; nobody grades their own attempt "
+              "(`403 own_attempt`). IELTS: `band` 0–9 in steps of 0.5; CEFR: "
               "`percent` 0–100. Grading again replaces the grade. Answers the attempt's result."),
 ]
 

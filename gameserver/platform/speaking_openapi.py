@@ -93,11 +93,13 @@ OPERATIONS = [
               description="The exam's owner or an admin, before the slot starts; its booking goes with it."),
     Operation("POST", "/api/speaking-slots/{slot_id}/booking", "bookSpeakingSlot", "Book a Speaking slot",
               responses={201: SlotView}, request=NoFields, tags=_TAGS, parameters={"slot_id": _ID}, extra=_AUTH,
-              errors={**_WRITE, 403: ["forbidden", "csrf"], 404: ["not_found"],
+              errors={**_WRITE, 402: ["payment_required"], 403: ["forbidden", "csrf"], 404: ["not_found"],
                       409: ["slot_taken", "already_booked", "slot_started", "exam_inactive", _NOT_SCHEDULED],
                       422: ["invalid"]},
               description="One booking per candidate and exam (`409 already_booked`); of two candidates "
-              "racing for one slot exactly one wins, the other gets `409 slot_taken`."),
+              "racing for one slot exactly one wins, the other gets `409 slot_taken`. A paid exam's slot "
+              "is booked only by someone holding a paid attempt of it (`402 payment_required`; the "
+              "exam's owner and admins are exempt)."),
     Operation("DELETE", "/api/speaking-slots/{slot_id}/booking", "cancelSpeakingBooking", "Cancel my booking",
               responses={204: None}, tags=_TAGS, parameters={"slot_id": _ID}, extra=_AUTH,
               errors={**_SIGNED_IN, 403: ["csrf"], 404: ["not_found"], 409: ["slot_started"]},

@@ -157,7 +157,8 @@ class ExamIn(BaseModel):
         """IELTS's overall band is the mean of all four skills, so an IELTS exam has each of
         them exactly once; a CEFR exam may test fewer skills (its level is of those it has),
         but each at most once. A Listening or Reading section is scored by the machine, so it
-        needs a question that can be checked (not `free`)."""
+        needs a question that can be checked (not `free`); a Speaking prompt is `free` (its answer
+        is a recording or a live call, never an option)."""
         if not value:
             return value
         kind = info.data.get("kind")
@@ -175,6 +176,9 @@ class ExamIn(BaseModel):
             if section.skill in AUTO_SCORED_SKILLS and all(q.type == "free" for q in section.questions):
                 raise PydanticCustomError("section_unscored", "the {skill} section needs a question that can be "
                                           "checked (select_one, select_many or text)", {"skill": section.skill})
+            if section.skill == "speaking" and any(q.type != "free" for q in section.questions):
+                raise PydanticCustomError("speaking_not_free", "speaking prompts are free questions (answered "
+                                          "by a recording or in a live call)", {})
         return value
 
     @model_validator(mode="after")

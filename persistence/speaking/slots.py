@@ -6,7 +6,8 @@ publishes racing cannot both pass the overlap check). A candidate books a future
 exam (of a paid exam, only while holding a paid attempt of it), and may cancel until it starts;
 two candidates racing for one slot are decided by the booking's primary key, not by the check
 before it. The room opens `ROOM_OPENS_BEFORE` before the start and closes `ROOM_CLOSES_AFTER`
-after the end; the state a slot shows is derived: free, booked, held (both parties were in the room together) or missed (closed without that).
+after the end; the state a slot shows is derived: free, booked, held (both parties were in the
+room together) or missed (closed without that).
 """
 
 from __future__ import annotations

@@ -236,3 +236,60 @@ async def test_a_cefr_attempt_gets_its_level_once_both_are_graded(
         assert (half["skills"]["writing"], half["cefr"]) == (70.0, None)
         done = (await http.post(url, json={"section": "speaking", "percent": 60}, headers=owner.headers)).json()
         assert done["cefr"] == "B2"  # (50 + 100 + 70 + 60) / 4 = 70
+
+
+def _code(response: httpx.Response) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
+
+
+async def test_a_recorded_prompt_takes_no_text_and_an_ielts_exam_has_four_skills(
+    ielts_server: ServerProcess, sql_target: SqlTarget
+) -> None:
+    owner, taker = await account(sql_target, "owner"), await account(sql_target, "taker")
+    async with httpx.AsyncClient(base_url=ielts_server.base_url, timeout=60) as http:
+        exam_id = await _exam(http, owner)
+        attempt_id = await _start(http, exam_id, taker)
+        text = await http.put(f"/api/attempts/{attempt_id}/answers/{SPEAKING[0]}", json={"text": "I live here."},
+                              headers=taker.headers)
+        assert _code(text) == (422, "invalid")
+        assert text.json()["error"]["details"][0]["type"] == "audio_required"
+        answers = (await http.get(f"/api/attempts/{attempt_id}", headers=taker.headers)).json()["answers"]
+        assert answers == []
+        partial = four_skills_exam()
+        partial["sections"] = partial["sections"][:2]
+        created = await http.post("/api/exams", json=partial, headers=owner.headers)
+        assert _code(created) == (422, "invalid")
+        assert created.json()["error"]["details"][0]["type"] == "section_skills"
+        assert "missing writing, speaking" in created.json()["error"]["details"][0]["msg"]
+        cut = await http.patch(f"/api/exams/{exam_id}", json={"sections": partial["sections"]}, headers=owner.headers)
+        assert _code(cut) == (422, "invalid")
+
+
+async def test_nobody_grades_their_own_attempt_and_lists_carry_bands(
+    ielts_server: ServerProcess, sql_target: SqlTarget
+) -> None:
+    owner, taker = await account(sql_target, "owner"), await account(sql_target, "taker")
+    async with httpx.AsyncClient(base_url=ielts_server.base_url, timeout=60) as http:
+        exam_id = await _exam(http, owner)
+        own = await _start(http, exam_id, owner)
+        await http.post(f"/api/attempts/{own}/finish", headers=owner.headers)
+        theirs = await _start(http, exam_id, taker)
+        for n, body in ANSWERS.items():
+            await http.put(f"/api/attempts/{theirs}/answers/{n}", json=body, headers=taker.headers)
+        await http.post(f"/api/attempts/{theirs}/finish", headers=taker.headers)
+        grade = {"section": "writing", "band": 9.0, "comment": "self-graded"}
+        assert _code(await http.post(f"/api/attempts/{own}/grades", json=grade, headers=owner.headers)) == \
+            (403, "own_attempt")
+        queued = (await http.get("/api/grading", headers=owner.headers)).json()["items"]
+        assert [item["attempt_id"] for item in queued] == [theirs]
+        for section, band in (("writing", 6.5), ("speaking", 7.0)):
+            await http.post(f"/api/attempts/{theirs}/grades", json={"section": section, "band": band},
+                            headers=owner.headers)
+        single = (await http.get(f"/api/attempts/{theirs}", headers=taker.headers)).json()["result"]
+        assert (single["overall"], single["cefr"]) == (7.0, "C1")
+        mine = (await http.get("/api/me/attempts", headers=taker.headers)).json()["items"]
+        assert [a["result"] for a in mine if a["id"] == theirs] == [single]
+        listed = {a["id"]: a["result"] for a in
+                  (await http.get(f"/api/exams/{exam_id}/attempts", headers=owner.headers)).json()["items"]}
+        assert listed[theirs] == single
+        assert (listed[own]["bands"]["writing"], listed[own]["overall"]) == (None, None)

@@ -139,3 +139,25 @@ async def test_bad_bodies_and_ids_are_refused(
         assert code_of(not_json) == (422, "invalid")
         assert code_of(await http.get(url + "?limit=0", headers=owner.headers)) == (422, "invalid")
         assert code_of(await http.get("/api/speaking-slots/99999999999", headers=owner.headers)) == (404, "not_found")
+
+
+async def test_a_paid_exams_slot_needs_a_paid_attempt(speaking_server: ServerProcess, sql_target: SqlTarget) -> None:
+    owner, payer, freeloader = [await account(sql_target, name) for name in ("owner", "payer", "freeloader")]
+    admin = await account(sql_target, "admin", role="admin")
+    async with httpx.AsyncClient(base_url=speaking_server.base_url) as http:
+        exam_id = await scheduled_exam(http, owner, price=3000)
+        first, second, third = [await publish(http, owner, exam_id, minutes) for minutes in (60, 120, 180)]
+        refused = await http.post(f"/api/speaking-slots/{first['id']}/booking", headers=freeloader.headers)
+        assert code_of(refused) == (402, "payment_required")
+        assert refused.json()["error"]["details"][0]["exam_id"] == exam_id
+        bonus = await http.post(f"/api/admin/users/{payer.user_id}/bonus", json={"amount": 3000, "reason": "test"},
+                                headers=admin.headers | {"Idempotency-Key": f"bonus-{payer.user_id}"})
+        assert bonus.status_code in (200, 201), bonus.text
+        started = await http.post(f"/api/exams/{exam_id}/attempts", json={"platform": "web"},
+                                  headers=payer.headers | {"Idempotency-Key": f"start-{payer.user_id}"})
+        assert started.status_code == 201, started.text
+        for slot, who in ((first, payer), (second, admin)):  # the payer, and an admin (exempt)
+            booked = await http.post(f"/api/speaking-slots/{slot['id']}/booking", headers=who.headers)
+            assert booked.status_code == 201, booked.text
+        assert code_of(await http.post(f"/api/speaking-slots/{third['id']}/booking",
+                                       headers=freeloader.headers)) == (402, "payment_required")

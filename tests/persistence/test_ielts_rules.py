@@ -129,6 +129,9 @@ def test_an_ielts_exam_has_the_four_skills_each_once(kind: str) -> None:
     unscored = four_skills_exam(kind)
     unscored["sections"][0]["questions"] = [{"type": "free", "text": "What did you hear?"}]
     assert _problems(unscored)[0]["type"] == "section_unscored"
+    chosen = four_skills_exam(kind)
+    chosen["sections"][3]["questions"] = [{"type": "select_one", "text": "Pick", "options": ["a", "b"], "correct": 0}]
+    assert _problems(chosen)[0]["type"] == "speaking_not_free"
 
 
 async def test_a_partial_ielts_exam_is_refused_on_update_too(database: Database) -> None:
