@@ -32,7 +32,7 @@ from typing import Any
 from gameserver import metrics, scripts
 from gameserver.envelopes import Messages
 from gameserver.keys import ARCHIVE, CLUSTER_SHARDS, DueSets, GameKeys
-from gameserver.redis_client import RedisClient, is_cluster
+from gameserver.redis_client import LuaScript, RedisClient, is_cluster
 from gameserver.sqlworker import SqlWorker
 from persistence.results.store import FinishedGame, ResultLine, record_game
 
@@ -73,7 +73,7 @@ class ResultsArchiver:
         self.lease_ms = lease_ms
         self.worker = worker
         self.now_ms = now_ms
-        self._claim = redis.register_script(scripts.CLAIM_DUE)  # type: ignore[misc]  # typed for Redis only
+        self._claim = LuaScript(redis, scripts.CLAIM_DUE)
         self.queue = DueSets(ARCHIVE, CLUSTER_SHARDS if is_cluster(redis) else 1)
         self._tasks: set[asyncio.Task[Any]] = set()
 

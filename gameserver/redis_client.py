@@ -14,11 +14,14 @@ global sorted sets are split into shards (`keys.DueSets`).
 
 from __future__ import annotations
 
-from typing import TypeAlias
+import hashlib
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import NoScriptError
 
 #: The client the engine talks to. Commands that are the same on both are called as is.
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -72,3 +75,23 @@ async def close_redis(client: RedisClient) -> None:
     await client.aclose()
     if isinstance(client, Redis):
         await client.connection_pool.disconnect()
+
+
+class LuaScript:
+    """A Lua script called by its SHA1 (EVALSHA), and by its text (EVAL) where the node does
+    not know it: a Redis restarted or flushed, or a replica just promoted (scripts are not
+    replicated; redis-py's own `Script` loads them on the masters its slot map names, which
+    can miss the new one). EVAL also caches it there for the next EVALSHA."""
+
+    __slots__ = ("redis", "script", "sha")
+
+    def __init__(self, redis: RedisClient, script: str) -> None:
+        self.redis = redis
+        self.script = script
+        self.sha = hashlib.sha1(script.encode()).hexdigest()  # the name Redis gives the script
+
+    async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
+        try:
+            return await self.redis.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await self.redis.execute_command("EVAL", self.script, len(keys), *keys, *args)

@@ -17,12 +17,11 @@ from typing import Any, Generic, TypeVar
 
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from gameserver import metrics, scripts
 from gameserver.keys import GameKeys
-from gameserver.redis_client import RedisClient, is_cluster
+from gameserver.redis_client import LuaScript, RedisClient, is_cluster
 from gameserver.store.records import REFUSALS, GameRecord, Presence, record_from
 from statemachine.errors import ServerError
 
@@ -69,7 +68,7 @@ class Batcher(Generic[BatchKey, Item, Result]):
     def __init__(
         self,
         redis: RedisClient,
-        script: AsyncScript,
+        script: LuaScript,
         command: Callable[[BatchKey, list[Item]], tuple[list[str], list[Any]]],
         parse: Callable[[BatchKey, int, Any], list[Result | Exception]],
         name: str = "batch",
@@ -205,9 +204,9 @@ class Batcher(Generic[BatchKey, Item, Result]):
 JoinItem = tuple[str, str, str, str, int]  # name_key, player_id, name, token_digest, connect
 
 
-def _register(redis: RedisClient, script: str) -> AsyncScript:
+def _register(redis: RedisClient, script: str) -> LuaScript:
     """The script, in its cluster variant on a Redis Cluster (SPUBLISH: `scripts.sharded`)."""
-    return redis.register_script(scripts.sharded(script) if is_cluster(redis) else script)
+    return LuaScript(redis, scripts.sharded(script) if is_cluster(redis) else script)
 
 
 def join_batcher(redis: RedisClient, ttl_s: int) -> Batcher[tuple[str, int], JoinItem, GameRecord]:

@@ -28,7 +28,7 @@ from gameserver.keys import CLUSTER_SHARDS, DUE, DueSets, GameKeys
 from gameserver.publications import RecentPublications
 from gameserver.quizcache import QuizCache
 from gameserver.quizzes import Quiz
-from gameserver.redis_client import RedisClient, is_cluster
+from gameserver.redis_client import LuaScript, RedisClient, is_cluster
 from gameserver.store.batcher import ReplicaWait, answer_batcher, connect_batcher, join_batcher
 from gameserver.store.records import (
     GameRecord,
@@ -73,16 +73,16 @@ class GameStore:
         self.cluster = is_cluster(redis)
         self.due = DueSets(DUE, CLUSTER_SHARDS if self.cluster else 1)
         variant = scripts.sharded if self.cluster else str  # SPUBLISH on a cluster
-        self._create = r.register_script(scripts.CREATE_GAME)
+        self._create = LuaScript(r, scripts.CREATE_GAME)
         self._joins = join_batcher(r, game_ttl_s)
         self._answers = answer_batcher(r, game_ttl_s, replica_wait)
         self._connects = connect_batcher(r, game_ttl_s)
-        self._all_answered = r.register_script(scripts.ALL_CONNECTED_ANSWERED)
-        self._commit = r.register_script(variant(scripts.COMMIT))
-        self._apply_scores = r.register_script(variant(scripts.APPLY_SCORES))
-        self._finish = r.register_script(variant(scripts.FINISH))
-        self._kick = r.register_script(variant(scripts.KICK))
-        self._claim_due = r.register_script(scripts.CLAIM_DUE)
+        self._all_answered = LuaScript(r, scripts.ALL_CONNECTED_ANSWERED)
+        self._commit = LuaScript(r, variant(scripts.COMMIT))
+        self._apply_scores = LuaScript(r, variant(scripts.APPLY_SCORES))
+        self._finish = LuaScript(r, variant(scripts.FINISH))
+        self._kick = LuaScript(r, variant(scripts.KICK))
+        self._claim_due = LuaScript(r, scripts.CLAIM_DUE)
 
     # -- games ---------------------------------------------------------------------------
 

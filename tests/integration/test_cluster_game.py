@@ -83,27 +83,32 @@ async def test_games_deadlines_are_spread_over_the_due_shards(cluster_server: Se
     await the_host.close()
 
 
-async def test_the_master_of_a_running_games_slot_killed_mid_question(tmp_path: Path) -> None:
+@pytest.mark.parametrize("closed_by", ["last_answer", "deadline"])
+async def test_the_master_of_a_running_games_slot_killed_mid_question(tmp_path: Path, closed_by: str) -> None:
     """SIGKILL the master that owns a game's slot while a question runs: its replica is
     promoted, every answer acknowledged before the kill is in the reveal, the game finishes and
-    every socket got exactly one reveal per question (what pub/sub lost was caught up)."""
+    every socket got exactly one reveal per question (what pub/sub lost was caught up). The
+    question then closes when its last player answers on the promoted master, or at its
+    deadline, which passes while the slot has no master (the master is killed 1 s before it,
+    and a failover takes ~3 s)."""
     with LocalCluster(tmp_path / "cluster") as cluster:
         server = start_server(tmp_path / "server", cluster.url)
         try:
-            await _play_through_a_failover(server, cluster)
+            await _play_through_a_failover(server, cluster, closed_by)
         finally:
             server.stop()
 
 
-async def _play_through_a_failover(server: ServerProcess, cluster: LocalCluster) -> None:
-    game = await create_game(server.base_url, quiz(n=3, time_limit=6))
+async def _play_through_a_failover(server: ServerProcess, cluster: LocalCluster, closed_by: str) -> None:
+    body = quiz(n=3, time_limit=6)
+    game = await create_game(server.base_url, body)
     pin = game["pin"]
     the_host = await host(server.ws_url, game)
     players = [await player(server.ws_url, pin, f"P{i}") for i in range(6)]
     clients = [client for client, _ in players]
     await the_host.send({"type": "start"})
     for question in range(3):
-        await asyncio.gather(*(c.recv("question", skip=("leaderboard", "lobby")) for c in clients))
+        shown = await asyncio.gather(*(c.recv("question", skip=("leaderboard", "lobby")) for c in clients))
         # Question 1: one player has not answered yet when the game's master dies, so the
         # question is still open (it closes early once every connected player has answered).
         first = clients[:-1] if question == 1 else clients
@@ -112,22 +117,27 @@ async def _play_through_a_failover(server: ServerProcess, cluster: LocalCluster)
         acks = await asyncio.gather(*(c.recv("answer_ack") for c in first))
         assert all(a["accepted"] for a in acks)
         if question == 1:
+            if closed_by == "deadline":
+                await asyncio.sleep((shown[0]["deadline"] - 1_000) / 1000 - time.time())
             owner = cluster.master_of(GameKeys(pin).meta)
             owner.kill()  # every answer above was acknowledged by this node
             await asyncio.to_thread(_wait_promoted, cluster, GameKeys(pin).meta, owner.port)
-            await clients[-1].send({"type": "answer", "question": 1, "option": 1})
-            assert (await clients[-1].recv("answer_ack"))["accepted"]
+            if closed_by == "last_answer":
+                await clients[-1].send({"type": "answer", "question": 1, "option": 1})
+                assert (await clients[-1].recv("answer_ack"))["accepted"]
         reveals = await asyncio.gather(*(c.recv("reveal", timeout=30) for c in clients))
-        assert all(r["question"] == question and r["you"]["answered"] and r["you"]["correct"] for r in reveals)
+        assert all(r["question"] == question for r in reveals)
+        answered = reveals[:-1] if question == 1 and closed_by == "deadline" else reveals
+        assert all(r["you"]["answered"] and r["you"]["correct"] for r in answered)
+        assert len(answered) == len(reveals) or not reveals[-1]["you"]["answered"]
         noise = ("lobby", "answer_count", "question", "leaderboard")
         host_reveal = await the_host.recv("reveal", timeout=30, skip=noise)
         assert host_reveal["question"] == question
         await the_host.send({"type": "next"})
     finished = await asyncio.gather(*(c.recv("finished", skip=("leaderboard", "lobby")) for c in clients))
-    assert all(f["you"]["answers"] == 3 for f in finished)
+    assert [f["you"]["answers"] for f in finished] == [3] * 5 + [2 if closed_by == "deadline" else 3]
     for client in clients:
-        shown = [m["question"] for m in client.received if m["type"] == "reveal"]
-        assert shown == [0, 1, 2]
+        assert [m["question"] for m in client.received if m["type"] == "reveal"] == [0, 1, 2]
     await asyncio.gather(*(c.close() for c in clients), the_host.close())
 
 
