@@ -2,7 +2,8 @@
 a room's slot is killed (SIGKILL) on a cluster of this test's own; the socket's subscription
 does not go silent but ends with `SubscriptionLost` once it is subscribed again (the room then
 closes the socket with "try again", 1011), and a room entered after the replica's promotion
-publishes and hears its messages on the new master."""
+publishes and hears its messages on the new master. End to end: a server on that cluster closes
+a room's socket with 1011 "try again" when the room's master dies, and the room opens again."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from gameserver.platform import speaking_channel
 from gameserver.platform.speaking_channel import SubscriptionLost
 from gameserver.redis_client import RedisClient, close_redis, open_redis
 from tests.cluster_support import LocalCluster
+from tests.engine_support import sync_client
+from tests.integration.test_speaking_room import booked_slot
+from tests.platform_support import platform_server
+from tests.speaking_support import RoomClient
+from tests.sql_support import SqlTarget
 
 pytestmark = [
     pytest.mark.slow,
@@ -97,3 +103,21 @@ async def test_a_failover_ends_the_subscription_and_a_new_room_relays_on_the_new
     finally:
         await close_redis(client)
         gc.collect()
+
+
+async def test_a_server_closes_the_rooms_sockets_with_try_again_and_the_room_opens_again(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    wait_replicas_in_sync(cluster)
+    with SqlTarget("sqlite").prepared(tmp_path) as target, \
+            platform_server(target, tmp_path / "server", cluster.url) as server:
+        owner, _, slot_id = await booked_slot(server, target)
+        grader = await RoomClient.connect(server.ws_url, slot_id, owner.headers)
+        await grader.recv("welcome")
+        with sync_client(cluster.url) as keys:
+            room_key = next(iter(keys.scan_iter(f"livequiz:speaking:{{{slot_id}-*")))
+        cluster.master_of(room_key.decode()).kill()
+        assert await grader.closed_with(timeout=60) == (1011, "the room is unavailable; try again")
+        again = await RoomClient.connect(server.ws_url, slot_id, owner.headers)
+        assert (await again.recv("welcome", timeout=30))["role"] == "grader"
+        await again.close()
