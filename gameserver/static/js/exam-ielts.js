@@ -195,13 +195,24 @@ export async function showBandResult(root, refresh, exam, attemptId, api) {
   if (!last || !released(exam, last)) polling = setInterval(load, POLL_MS);
 }
 
+/** A list entry's words: when it finished, and its overall band or CEFR level once released
+ * (the list carries the same result fields as the attempt itself). */
+function myResultText(attempt) {
+  const when = new Date(attempt.finished_at).toLocaleString();
+  const result = attempt.result || {};
+  if (result.overall !== null && result.overall !== undefined) {
+    return t("ielts.my_result_band", { when, band: bandText(result.overall), cefr: result.cefr });
+  }
+  if (result.cefr) return t("ielts.my_result_cefr", { when, cefr: result.cefr });
+  return t("ielts.my_result", { when });
+}
+
 /** On the intro of a banded exam: the caller's finished attempts at it, each a link to its result. */
 export async function listMyResults(list, examId, api) {
   const { status, data } = await api("GET", "/api/me/attempts?limit=50");
   if (status !== 200) return;
   const mine = data.items.filter((a) => String(a.exam_id) === String(examId) && a.state === "finished");
   list.replaceChildren(...mine.map((a) => h("li", {},
-    h("a", { href: `/exam?id=${examId}&attempt=${a.id}`, "data-testid": "my-result",
-      text: t("ielts.my_result", { when: new Date(a.finished_at).toLocaleString() }) }))));
+    h("a", { href: `/exam?id=${examId}&attempt=${a.id}`, "data-testid": "my-result", text: myResultText(a) }))));
   list.hidden = mine.length === 0;
 }
