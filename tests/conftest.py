@@ -15,13 +15,19 @@ from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.redis_client import RedisClient, close_redis, open_redis
 from tests.cluster_support import LocalCluster
 from tests.engine_support import ADDRESS_BUDGETS, forget, forget_on_cluster
-from tests.parallel import configure_worker, turn
+from tests.parallel import configure_controller, configure_worker, order_files, turn
 from tests.sql_support import SqlTarget, sql_targets
 from tests.support import ServerProcess, start_server
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    configure_controller(config)
     configure_worker(config)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping of parametrized fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order_files(items)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -21,6 +21,11 @@ worker processes share two cores well. What keeps them from disturbing each othe
   is running on any worker, and the others wait until it is done (a reader-writer lock
   between the workers, `Turns`). Consecutive `alone` tests of one file keep the lock.
   Without xdist there is nothing to wait for.
+- Order. `--dist loadfile` hands out whole files in the order the workers collected them
+  (`order_files`; xdist's own reordering by test count is turned off): files with `alone` tests
+  first, their `alone` tests first in them, so that every worker starts on one and none is in
+  the middle of a long test an `alone` test would wait for; then files with `slow` tests, so
+  that the longest ones do not start last and leave the others idle at the end.
 """
 
 from __future__ import annotations
@@ -74,7 +79,35 @@ def configure_worker(config: pytest.Config) -> None:
     if url:
         os.environ["LIVEQUIZ_TEST_REDIS_URL"] = worker_redis_url(url, worker)
     # xdist hands each worker `<the run's base temp>/gwN`: the parent is the run's own.
-    _turns = Turns(Path(config.option.basetemp).parent)
+    if config.option.basetemp:
+        _turns = Turns(Path(config.option.basetemp).parent)
+
+
+def order_files(items: list[pytest.Item]) -> None:
+    """Reorder `items` in place for xdist's loadfile (see the module's docstring)."""
+    if worker_number() is None:
+        return
+    rank: dict[str, int] = {}
+    first_seen: dict[str, int] = {}
+    position: dict[int, int] = {}
+    for index, item in enumerate(items):
+        file = item.nodeid.split("::", 1)[0]
+        mark = 0 if item.get_closest_marker(ALONE) else 1 if item.get_closest_marker("slow") else 2
+        rank[file] = min(rank.get(file, 2), mark)
+        first_seen.setdefault(file, index)
+        position[id(item)] = index
+
+    def key(item: pytest.Item) -> tuple[int, int, int, int]:
+        file = item.nodeid.split("::", 1)[0]
+        return rank[file], first_seen[file], 0 if item.get_closest_marker(ALONE) else 1, position[id(item)]
+
+    items.sort(key=key)
+
+
+def configure_controller(config: pytest.Config) -> None:
+    """xdist's controller: hand files out in the workers' collection order (`order_files`)."""
+    if worker_number() is None and getattr(config.option, "loadscopereorder", None) is not None:
+        config.option.loadscopereorder = False
 
 
 class Turns:
