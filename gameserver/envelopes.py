@@ -5,7 +5,7 @@ Theory of operation
 Every change to a game is announced by one *envelope* on the game's channel, published inside
 the same Lua script that makes the change (`scripts.py`), so a change and its announcement
 cannot be separated. Every process holding sockets of the game reads it and fans it out
-(`hub.py`). There are four kinds, told apart on the wire by their `e` field:
+(`hub/delivery.py`). There are four kinds, told apart on the wire by their `e` field:
 
 ==============  =====================================================  ===================
 `e`             what happened                                          built by

@@ -1,7 +1,7 @@
 """Keeping a process's rooms in step with their games where pub/sub alone cannot.
 
 Pub/sub delivers each event once, to whoever is subscribed at that moment. Three gaps follow,
-and the hub (`hub.py`) closes them with what is here:
+and the hub (`gameserver/hub/`) closes them with what is here:
 
 - a socket subscribes before its session reads the game (to miss nothing after the read) but
   must get its welcome first: the hub holds what arrives meanwhile and replays it, less the

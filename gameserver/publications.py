@@ -1,7 +1,7 @@
 """The big events this process published lately, kept so its hub need not parse their echo.
 
 Part of the fan-out: the store remembers an event here just before the Lua script that
-publishes it runs, and the hub (`hub.py`) takes it back when the same bytes arrive on pub/sub.
+publishes it runs, and the hub (`hub/delivery.py`) takes it back when the same bytes arrive on pub/sub.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How the hub hears its games' events: one interface, one implementation per Redis shape.
 
-The hub (`hub.py`) subscribes to the channel of every game it holds sockets of and hands each
+The hub (`hub/core.py`) subscribes to the channel of every game it holds sockets of and hands each
 event to `on_message(channel, payload)`, in the order the game published them. When events may
 have been missed (the subscription was lost and is back, or moved to another node) the
 subscription calls `on_resubscribed()`, and the hub reads its games' state instead
