@@ -59,6 +59,7 @@ def livequiz(target: SqlTarget, data_dir: Path, *args: str, stdin: str = "") -> 
                           capture_output=True, timeout=60, check=False)
 
 
+@pytest.mark.alone  # its requests must all fall within one minute's window
 async def test_auth_endpoints_take_5_a_minute_per_address_across_processes(
     servers: tuple[ServerProcess, ServerProcess],
 ) -> None:
@@ -82,6 +83,7 @@ async def test_auth_endpoints_take_5_a_minute_per_address_across_processes(
     assert elsewhere.status_code == 401
 
 
+@pytest.mark.alone  # its requests must all fall within one minute's window
 async def test_anonymous_requests_take_30_a_minute_per_address(servers: tuple[ServerProcess, ServerProcess]) -> None:
     address = fresh_address()
     await early_in_a_minute()
@@ -106,6 +108,7 @@ async def _forget_user_counts(redis_url: str, *user_ids: int) -> None:
         await redis.aclose()
 
 
+@pytest.mark.alone  # its requests must all fall within one minute's window
 async def test_signed_in_requests_take_60_a_minute_per_user(
     servers: tuple[ServerProcess, ServerProcess], redis_url: str,
 ) -> None:
