@@ -14,13 +14,16 @@ global sorted sets are split into shards (`keys.DueSets`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 #: The client the engine talks to. Commands that are the same on both are called as is.
@@ -60,7 +63,8 @@ def open_redis(url: str, pool_size: int, timeout_s: float = 20) -> RedisClient:
         return Redis(connection_pool=pool)
     parts = urlsplit(url)
     username, _, password = parts.netloc.rpartition("@")[0].partition(":")  # as redis-py reads them
-    return RedisCluster(
+    return QueueingRedisCluster(
+        timeout_s,
         startup_nodes=[ClusterNode(host, port) for host, port in cluster_seeds(url)],
         username=unquote(username) or None,
         password=unquote(password) or None,
@@ -69,6 +73,70 @@ def open_redis(url: str, pool_size: int, timeout_s: float = 20) -> RedisClient:
         socket_timeout=timeout_s,
         socket_connect_timeout=5,
     )
+
+
+_HOLDS_TURN: ContextVar[bool] = ContextVar("livequiz_cluster_turn", default=False)
+
+
+class QueueingRedisCluster(RedisCluster):
+    """A cluster client whose commands wait for a connection, as the single client's
+    `BlockingConnectionPool` does, instead of failing.
+
+    Why: redis-py's cluster node pool does not wait. Past `max_connections` connections in
+    use to one node it raises `MaxConnectionsError` at once, and that error is a
+    `ConnectionError`, so a pipeline takes it for a broken cluster: it closes the client's
+    connections under other commands in flight and reloads the slot map ("'NoneType' object
+    has no attribute 'writelines'", lost answers). So at most `max_connections` commands and
+    pipelines run at once per client (an `asyncio.Semaphore`, first come first served); each
+    uses at most one connection per node at a time, so no node's pool can run out. A call
+    that waits `timeout_s` for its turn fails with the single pool's error ("No connection
+    available."), a `RedisError` the callers answer `server_busy` / `server_error`.
+
+    Only public methods are overridden: `execute_command` (every command, and `LuaScript`)
+    and `pipeline` (the batchers' pipelines), whose `execute` takes a turn. A call made while
+    holding a turn (redis-py retries a redirected pipeline command with `execute_command`)
+    does not take a second one: that could wait on itself.
+    """
+
+    def __init__(self, timeout_s: float, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(max_connections=max_connections, **kwargs)
+        self._turns = asyncio.Semaphore(max_connections)
+        self._turn_timeout_s = timeout_s
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.in_turn(super().execute_command(*args, **kwargs))
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        if shard_hint:  # refused as by RedisCluster.pipeline
+            return super().pipeline(transaction, shard_hint)
+        # redis-py declares an abstract `_event_dispatcher` it sets itself (as in its own pipeline())
+        return _QueueingPipeline(self, transaction)  # type: ignore[abstract]
+
+    async def in_turn(self, call: Any) -> Any:
+        """Await `call` once a turn is free; the turn is given back when it ends."""
+        if _HOLDS_TURN.get():
+            return await call
+        try:
+            await asyncio.wait_for(self._turns.acquire(), self._turn_timeout_s)
+        except TimeoutError:
+            call.close()  # never started: no "coroutine was never awaited" warning
+            raise RedisConnectionError("No connection available.") from None
+        held = _HOLDS_TURN.set(True)
+        try:
+            return await call
+        finally:
+            _HOLDS_TURN.reset(held)
+            self._turns.release()
+
+
+class _QueueingPipeline(ClusterPipeline):
+    """A cluster pipeline that runs in one turn of its `QueueingRedisCluster`."""
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
+        client = self.cluster_client
+        assert isinstance(client, QueueingRedisCluster)
+        result: list[Any] = await client.in_turn(super().execute(raise_on_error, allow_redirections))
+        return result
 
 
 async def close_redis(client: RedisClient) -> None:
