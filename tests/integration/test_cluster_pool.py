@@ -61,7 +61,7 @@ async def test_three_hundred_concurrent_calls_wait_for_four_connections_per_node
     marks = [_newest_client_id(master) for master in masters]
     client = open_redis(cluster_url, pool_size=POOL)
     try:
-        await client.ping()  # learn the slot map before the burst
+        await client.execute_command("PING")  # learn the slot map before the burst
         script = LuaScript(client, INCR_BY_ARGS)
         batchers = [_batcher(client) for _ in range(20)]
         keys = [f"pooltest:{{{n}}}" for n in range(30)]  # hash tags spread over the three masters
