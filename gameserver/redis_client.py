@@ -121,6 +121,9 @@ class QueueingRedisCluster(RedisCluster):
         except TimeoutError:
             call.close()  # never started: no "coroutine was never awaited" warning
             raise RedisConnectionError("No connection available.") from None
+        except BaseException:  # cancelled while waiting
+            call.close()
+            raise
         held = _HOLDS_TURN.set(True)
         try:
             return await call
