@@ -49,7 +49,8 @@ async def test_after_flushall_sockets_are_told_the_game_is_gone_and_a_host_gets_
     game = await create_game(live.base_url, quiz(n=2))
     the_host = await host(live.ws_url, game)
     ada, ada_joined = await player(live.ws_url, game["pin"], "Ada")
-    redis.Redis.from_url(own_redis.url).flushall()
+    with redis.Redis.from_url(own_redis.url) as admin:  # closed here, not by the collector later
+        admin.flushall()
     # A host coming back finds no game: unknown_game and 4404, not "wrong token" (4401); a
     # player resuming too. (Refused at the handshake if this process no longer remembers
     # the PIN, else at the first message.)
@@ -93,9 +94,11 @@ async def test_a_reveal_published_while_redis_was_down_still_reaches_every_socke
     # Another process's sweep gets there first: it closes and scores the question at once,
     # while this server's subscription is still coming back.
     other = Redis.from_url(own_redis.url)
-    sweeper = GameService(GameStore(other, game_ttl_s=600, results_ttl_s=900), Settings(close_grace_ms=100))
-    await sweeper.advance(game["pin"])
-    await other.aclose()
+    try:  # closed on a failure too: else the collector warns in a later, innocent test
+        sweeper = GameService(GameStore(other, game_ttl_s=600, results_ttl_s=900), Settings(close_grace_ms=100))
+        await sweeper.advance(game["pin"])
+    finally:
+        await other.aclose()
     for client in [*clients, the_host]:
         reveal = await client.recv("reveal", timeout=15, skip=("lobby", "answer_count", "pong", "question"))
         assert reveal["question"] == 0
@@ -121,18 +124,20 @@ async def test_a_reveal_published_while_the_subscription_was_cut_still_reaches_e
     for client in clients:
         await client.recv("question")
     other = Redis.from_url(own_redis.url)
-    sweeper = GameService(GameStore(other, game_ttl_s=600, results_ttl_s=900), Settings(close_grace_ms=100))
-    # Cut the subscription and keep it from coming back (no new connection is let in) until
-    # the question is closed and scored: its reveal is published to no one.
-    connected = len(await other.client_list())
-    async with other.pipeline(transaction=True) as pipe:
-        pipe.config_set("maxclients", connected - 1)
-        pipe.client_kill_filter(_type="pubsub")
-        await pipe.execute()
-    await sweeper.command(game["pin"], Next())  # closes and scores: the reveal goes out now
-    await asyncio.sleep(0.3)
-    await other.config_set("maxclients", 10_000)
-    await other.aclose()
+    try:  # closed on a failure too: else the collector warns in a later, innocent test
+        sweeper = GameService(GameStore(other, game_ttl_s=600, results_ttl_s=900), Settings(close_grace_ms=100))
+        # Cut the subscription and keep it from coming back (no new connection is let in) until
+        # the question is closed and scored: its reveal is published to no one.
+        connected = len(await other.client_list())
+        async with other.pipeline(transaction=True) as pipe:
+            pipe.config_set("maxclients", connected - 1)
+            pipe.client_kill_filter(_type="pubsub")
+            await pipe.execute()
+        await sweeper.command(game["pin"], Next())  # closes and scores: the reveal goes out now
+        await asyncio.sleep(0.3)
+        await other.config_set("maxclients", 10_000)
+    finally:
+        await other.aclose()
     for client in [*clients, the_host]:
         reveal = await client.recv("reveal", timeout=10, skip=("lobby", "answer_count", "question"))
         assert reveal["question"] == 0

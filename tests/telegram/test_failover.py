@@ -95,11 +95,13 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, en
         seats = key_prefix(tg.token.split(':')[0]) + f"seats:{GROUP}"
         redis = open_redis(engine_url, 4)
         deadline = time.monotonic() + 10
-        # redis-py types its async commands as `Awaitable[T] | T`
-        while not await cast("Awaitable[bool]", redis.hexists(seats, str(ann["id"]))):  # seated by her vote
-            assert time.monotonic() < deadline, "Ann was never seated"
-            await asyncio.sleep(0.05)
-        await close_redis(redis)
+        try:  # closed on a failed assert too: else the collector warns in a later, innocent test
+            # redis-py types its async commands as `Awaitable[T] | T`
+            while not await cast("Awaitable[bool]", redis.hexists(seats, str(ann["id"]))):  # seated by her vote
+                assert time.monotonic() < deadline, "Ann was never seated"
+                await asyncio.sleep(0.05)
+        finally:
+            await close_redis(redis)
 
         killed_at = time.monotonic()
         leader.kill()
@@ -129,10 +131,12 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, en
         redis = open_redis(engine_url, 4)
         placeholder = f"telegram-chat:{GROUP}"
         deadline = time.monotonic() + 10
-        while await cast("Awaitable[bool]", redis.hexists(GameKeys(pin).connected, placeholder)):
-            assert time.monotonic() < deadline, "the group still holds the finished game's questions open"
-            await asyncio.sleep(0.05)
-        await close_redis(redis)
+        try:
+            while await cast("Awaitable[bool]", redis.hexists(GameKeys(pin).connected, placeholder)):
+                assert time.monotonic() < deadline, "the group still holds the finished game's questions open"
+                await asyncio.sleep(0.05)
+        finally:
+            await close_redis(redis)
 
         # never two pollers: no getUpdates was refused with 409, but the dead leader's last one
         conflicts = [c for c in tg.calls_for("getUpdates") if c.error_code == 409]
