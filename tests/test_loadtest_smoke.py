@@ -257,6 +257,7 @@ def _harness(args: list[str], out: Path, timeout: float) -> tuple[int, dict[str,
     return done.returncode, json.loads((out / "report.json").read_text())
 
 
+@pytest.mark.alone  # each answer's points are checked against its send time, within a tolerance
 def test_harness_against_fake_server(fake_server: str, tmp_path: Path) -> None:
     args = ["one-game", "--url", fake_server, "--players", "60", "--questions", "2", "--time-limit", "5",
             "--answer-spread", "1", "--codec", "msgpack", "--max-seconds", "40"]  # fmt: skip
