@@ -17,7 +17,7 @@ from tests.cluster_support import LocalCluster
 from tests.engine_support import ADDRESS_BUDGETS, forget, forget_on_cluster
 from tests.parallel import configure_controller, configure_worker, order_files, turn
 from tests.sql_support import SqlTarget, sql_targets
-from tests.support import ServerProcess, start_server
+from tests.support import ServerProcess, start_server, two_servers
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -130,11 +130,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
 @pytest.fixture
 def server_pair(tmp_path: Path, redis_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Two server processes sharing one Redis."""
-    first = start_server(tmp_path / "a", redis_url)
-    second = start_server(tmp_path / "b", redis_url)
-    yield first, second
-    first.stop()
-    second.stop()
+    with two_servers(tmp_path, redis_url) as pair:
+        yield pair
 
 
 @pytest.fixture(params=sql_targets())

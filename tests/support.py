@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,20 @@ def start_server(
 
 
 PORT_ATTEMPTS = 3
+
+
+@contextmanager
+def two_servers(data_dir: Path, redis_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two server processes sharing one Redis (or cluster), both stopped after."""
+    first = start_server(data_dir / "a", redis_url)
+    try:
+        second = start_server(data_dir / "b", redis_url)
+        try:
+            yield first, second
+        finally:
+            second.stop()
+    finally:
+        first.stop()
 
 
 class PortTaken(RuntimeError):
@@ -204,6 +219,19 @@ class Client:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def no_message(client: Client, kinds: set[str], within_s: float) -> None:
+    """Nothing of `kinds` reaches `client` within `within_s` of real time (other messages are
+    read past)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + within_s
+    while (left := until - loop.time()) > 0:
+        try:
+            message = await client.next_message(left)
+        except TimeoutError:
+            return
+        assert message.get("type") not in kinds, message
 
 
 async def create_game(base_url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

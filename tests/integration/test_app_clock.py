@@ -16,7 +16,7 @@ from gameserver import wsprotocol
 from gameserver.clock import FakeClock
 from gameserver.keys import GameKeys
 from gameserver.settings import Settings
-from tests.support import QUIET, Client, create_game, host, player, quiz
+from tests.support import QUIET, Client, create_game, host, no_message, player, quiz
 from tests.telegram.support import live_server
 
 CLOSE_GRACE_MS = 100
@@ -26,14 +26,7 @@ GRACE_MS = 3_000
 async def no_reveal(client: Client, within_s: float = 0.3) -> None:
     """No reveal reaches `client` within `within_s` of real time (other messages read past).
     The fake clock stands still meanwhile: only what is already due could come."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + within_s
-    while (left := until - loop.time()) > 0:
-        try:
-            message = await client.next_message(left)
-        except TimeoutError:
-            return
-        assert message.get("type") != "reveal", message
+    await no_message(client, {"reveal"}, within_s)
 
 
 async def counted_away(redis: aioredis.Redis, pin: str) -> None:

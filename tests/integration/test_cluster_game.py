@@ -20,7 +20,7 @@ import redis
 from gameserver.keys import DueSets, GameKeys
 from tests.cluster_support import LocalCluster
 from tests.integration import test_full_game, test_multiprocess, test_rules
-from tests.support import ServerProcess, create_game, host, player, quiz, start_server
+from tests.support import ServerProcess, create_game, host, player, quiz, start_server, two_servers
 
 pytestmark = pytest.mark.slow
 
@@ -34,11 +34,8 @@ def cluster_server(tmp_path_factory: pytest.TempPathFactory, cluster_url: str) -
 
 @pytest.fixture
 def cluster_server_pair(tmp_path: Path, cluster_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    first = start_server(tmp_path / "a", cluster_url)
-    second = start_server(tmp_path / "b", cluster_url)
-    yield first, second
-    first.stop()
-    second.stop()
+    with two_servers(tmp_path, cluster_url) as pair:
+        yield pair
 
 
 def test_the_fixture_is_a_cluster_of_three_masters_with_a_replica_each(local_cluster: LocalCluster) -> None:

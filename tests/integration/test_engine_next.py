@@ -10,24 +10,12 @@ import asyncio
 import httpx
 import pytest
 
-from tests.support import Client, ServerProcess, create_game, host, player, quiz
+from tests.support import ServerProcess, create_game, host, no_message, player, quiz
 
 
 async def game_state(base_url: str, pin: str) -> str:
     async with httpx.AsyncClient() as http:
         return str((await http.get(f"{base_url}/api/games/{pin}")).json()["phase"])
-
-
-async def no_message(client: Client, kinds: set[str], within_s: float) -> None:
-    """Nothing of `kinds` reaches `client` within `within_s` (other messages are read past)."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + within_s
-    while (left := until - loop.time()) > 0:
-        try:
-            message = await client.next_message(left)
-        except TimeoutError:
-            return
-        assert message.get("type") not in kinds, message
 
 
 async def test_a_retried_close_does_not_skip_the_reveal(server: ServerProcess) -> None:
