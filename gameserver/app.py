@@ -31,7 +31,7 @@ from gameserver.http_api import api_exception_handlers, api_routes
 from gameserver.hub import Hub
 from gameserver.metrics import metrics_routes, process_exited
 from gameserver.openapi import openapi_routes
-from gameserver.openfiles import REDIS_POOL_SIZE, connection_limit, open_files_limit
+from gameserver.openfiles import connection_limit, open_files_limit
 from gameserver.platform import platform_routes
 from gameserver.platform.attempt_sweeper import AttemptSweeper
 from gameserver.readiness import readiness_routes
@@ -53,7 +53,7 @@ log = logging.getLogger("livequiz")
 def _log_connection_room(settings: Settings) -> None:
     """Say at start how many connections this process takes (`livequiz serve` enforces it), and
     warn when a full game would not fit: an operator finds out now, not at the 1,000th join."""
-    room = connection_limit(settings.max_connections)
+    room = connection_limit(settings.max_connections, redis_pool_size=settings.redis_pool_size)
     log.info("open files: %d; this process takes up to %d connections", open_files_limit(), room)
     if room <= settings.max_players:
         log.warning(
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             embedded = EmbeddedRedis(settings.data_dir / "redis", supervise=True)  # restarted if it dies
             url = await asyncio.to_thread(embedded.start)
             log.info("started a private Redis at %s", url)
-        redis = open_redis(url, REDIS_POOL_SIZE)  # one Redis, or a cluster (redis+cluster://)
+        redis = open_redis(url, settings.redis_pool_size)  # one Redis, or a cluster (redis+cluster://)
         waits = settings.answer_replicas  # acknowledge answers once replicas have them (docs/cluster.md)
         replica_wait = ReplicaWait(waits, settings.answer_replicas_timeout_ms) if waits else None
         store = GameStore(

@@ -19,7 +19,7 @@ from gameserver.admin_cli import add_admin_commands
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.metrics import prepare_multiprocess_dir
 from gameserver.openfiles import connection_limit, raise_open_files_limit
-from gameserver.settings import Settings
+from gameserver.settings import BadSettings, Settings
 from gameserver.wallet_cli import add_wallet_commands
 from persistence.db import run_upgrade_apart
 
@@ -78,7 +78,7 @@ def _uvicorn_kwargs(settings: Settings, args: argparse.Namespace) -> dict[str, A
         "forwarded_allow_ips": settings.trusted_proxies.strip() or None,
         # HTTP requests beyond it get uvicorn's 503; WebSocket upgrades bypass uvicorn's check,
         # so `FastWebSocketProtocol` applies the same limit to them.
-        "limit_concurrency": connection_limit(settings.max_connections),
+        "limit_concurrency": connection_limit(settings.max_connections, redis_pool_size=settings.redis_pool_size),
     }
 
 
@@ -204,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     add_wallet_commands(commands)  # wallet check, wallet purge-keys
 
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BadSettings as bad:  # a line per bad variable, before anything starts; no traceback
+        raise SystemExit(f"livequiz: {bad}") from None
 
 
 if __name__ == "__main__":

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gameserver.openfiles import DEFAULT_REDIS_POOL_SIZE
+
+ENV_PREFIX = "LIVEQUIZ_"
+
+
+class BadSettings(ValueError):
+    """A setting's value is refused; the message names each variable, its value and the rule."""
+
+    code = "bad_settings"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIVEQUIZ_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        # pydantic's error is a traceback through its internals naming the field, not the
+        # variable an operator set; one line per bad variable is what `livequiz serve` prints.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise BadSettings(_explain(exc)) from None
 
     #: Redis or Valkey server to share with other processes. Empty: start a private one.
     redis_url: str = ""
+    #: Connections of this process's Redis pool (per node on a cluster); a burst beyond it waits
+    #: for one (up to 20 s, then `server_busy`). At least 2: on one Redis the game events'
+    #: subscription holds one pooled connection for good, so a pool of 1 leaves none for commands.
+    redis_pool_size: int = Field(DEFAULT_REDIS_POOL_SIZE, ge=2)
     #: Acknowledge an answer only once this many replicas have it (`WAIT` after each answer
     #: batch; docs/cluster.md, what replication can lose). 0: on the master's word alone.
     answer_replicas: int = Field(0, ge=0)
@@ -130,3 +152,11 @@ class Settings(BaseSettings):
     wallet_provider: str = "sandbox"  # the payment provider; only the local sandbox ships today
     wallet_webhook_secret: str = ""  # the provider's webhook signing secret (empty: random per process)
     wallet_otp_ttl_s: int = Field(300, ge=30)  # a top-up's code expires after this long
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"{name}={error.get('input')!r}: {error['msg']}")
+    return "bad settings:\n  " + "\n  ".join(lines)
