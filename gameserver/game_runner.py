@@ -29,7 +29,7 @@ from typing import Any
 from gameserver import metrics
 from gameserver.clock import Clock, SystemClock, Timer
 from gameserver.envelopes import Envelope, LockSet, Message, Messages
-from gameserver.game_messages import final_results, question_message
+from gameserver.game_messages import final_results, question_shown
 from gameserver.reveal import reveal_event
 from gameserver.settings import Settings
 from gameserver.store import GameRecord, GameStore
@@ -168,7 +168,7 @@ class GameRunner:
         for effect in effects:
             if isinstance(effect, OpenQuestion):
                 quiz = await self.store.quiz(record.pin, record.game_id)
-                return Messages((Message(question_message(quiz, new, now)),))
+                return Messages((Message(question_shown(quiz, new, now).to_wire()),))
             if isinstance(effect, LockChanged):
                 return LockSet(effect.locked, record.players)
         return None

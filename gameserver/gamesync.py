@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from gameserver import metrics
 from gameserver.envelopes import Message
-from gameserver.game_messages import question_message
+from gameserver.game_messages import question_shown
+from gameserver.wire_messages import Finished, Leaderboard, QuestionShown, Reveal
 from statemachine import Phase
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 #: trips, so a socket that piles up more is too slow to follow the game (closed 1013).
 MAX_WAITING_MESSAGES = 64
 
-_STEP_RANK = {"question": 1, "reveal": 2, "leaderboard": 3}
+_STEP_RANK = {QuestionShown.TYPE: 1, Reveal.TYPE: 2, Leaderboard.TYPE: 3}
 _FINAL_STEP = (1 << 30, 0)
 
 
@@ -45,7 +46,7 @@ def game_step(message: Mapping[str, Any]) -> tuple[int, int] | None:
     `reveal`, 3 for its `leaderboard`; the end for `finished`; None for a message that is not
     a step of the game (lobby, counts). Steps only ever grow as a game is played."""
     kind = message.get("type")
-    if kind == "finished":
+    if kind == Finished.TYPE:
         return _FINAL_STEP
     rank = _STEP_RANK.get(kind) if isinstance(kind, str) else None
     return None if rank is None else (int(message["question"]), rank)
@@ -96,7 +97,8 @@ class GameSync:
         if state.phase is Phase.ACTIVE:
             if room.step < (state.question, 1):
                 quiz = await hub.store.quiz(room.pin, record.game_id)
-                await hub.deliver_new(room, [Message(question_message(quiz, state, hub.now_ms()))])
+                shown = question_shown(quiz, state, hub.now_ms())
+                await hub.deliver_new(room, [Message(shown.to_wire())])
             return
         if state.phase is Phase.WAITING:
             return

@@ -10,10 +10,10 @@ walks the players once in ranking order and builds each `you` there, instead of 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from gameserver.envelopes import Message, Messages
 from gameserver.quizzes import Question
+from gameserver.wire_messages import Leaderboard, Reveal, RevealYou
 from scoring import (
     LEADERBOARD_SIZE,
     NO_ANSWER,
@@ -47,7 +47,7 @@ def reveal_event(
     updated = apply_outcomes(totals, outcomes)
     entries = [(p, name, updated.get(p) or totals.get(p) or _NEW_PLAYER) for p, name in names.items()]
     order, ranks = rank_order(entries)
-    you: dict[str, dict[str, Any]] = {}
+    you: dict[str, RevealYou] = {}  # plain dicts: one per player, spliced in per socket
     get_outcome = outcomes.get
     for position, line_rank in zip(order, ranks, strict=True):
         player_id, _, player_totals = entries[position]
@@ -60,11 +60,6 @@ def reveal_event(
             "rank": line_rank,
         }
     top = [Standing(ranks[line], *entries[order[line]]) for line in range(min(LEADERBOARD_SIZE, len(order)))]
-    reveal = {
-        "type": "reveal",
-        "question": question_index,
-        "correct": question.correct,
-        "distribution": distribution(answers, len(question.options)),
-    }
-    board = {"type": "leaderboard", "question": question_index, "top": leaderboard(top)}
-    return updated, Messages((Message(reveal, you=you), Message(board)))
+    reveal = Reveal(question_index, question.correct, tuple(distribution(answers, len(question.options))))
+    board = Leaderboard(question_index, tuple(leaderboard(top)))
+    return updated, Messages((Message(reveal.to_wire(), you=you), Message(board.to_wire())))

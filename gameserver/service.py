@@ -19,10 +19,11 @@ import functools
 import secrets
 from typing import Any
 
-from gameserver.game_messages import question_message
+from gameserver.game_messages import question_shown
 from gameserver.game_runner import GameRunner
 from gameserver.quizzes import Quiz
 from gameserver.store import GameRecord, token_digest, tokens_match
+from gameserver.wire_messages import HostLobby, Lobby
 from statemachine import Phase, name_key, normalize_name
 from statemachine.errors import (
     BadHostToken,
@@ -159,16 +160,14 @@ class GameService(GameRunner):
         record = record or await self.record(pin)
         state = record.state
         if state.phase is Phase.WAITING:
-            lobby: dict[str, Any] = {"type": "lobby", "count": record.players}
             if host:
-                lobby |= {"joined": [], "left": [], "locked": state.locked}
-            return [lobby]
+                return [HostLobby(record.players, (), (), state.locked).to_wire()]
+            return [Lobby(record.players).to_wire()]
         if state.phase is Phase.ACTIVE:
             quiz = await self.store.quiz(pin, record.game_id)
-            message = question_message(quiz, state, self.now_ms())
-            if player_id is not None:
-                message["answered"] = await self.store.has_answered(pin, state.question, player_id)
-            return [message]
+            now = self.now_ms()  # when the socket attached: the question's `server_time`
+            answered = None if player_id is None else await self.store.has_answered(pin, state.question, player_id)
+            return [question_shown(quiz, state, now, answered=answered).to_wire()]
         stored = await (self.store.final_results(pin) if state.phase is Phase.FINISHED else self.store.last_reveal(pin))
         if stored is None:
             return []  # scoring or results still being written: the event follows shortly

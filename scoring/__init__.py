@@ -12,7 +12,20 @@ from __future__ import annotations
 from scoring.models import Answer, Outcome, Standing, Totals
 from scoring.points import MAX_POINTS, points, remaining_ms, time_taken_ms
 from scoring.question import NO_ANSWER, apply_outcomes, distribution, score_question
-from scoring.ranking import LEADERBOARD_SIZE, PODIUM_SIZE, leaderboard, podium, rank, rank_order, results, you_final
+from scoring.ranking import (
+    LEADERBOARD_SIZE,
+    PODIUM_SIZE,
+    FinalYou,
+    LeaderboardLine,
+    PodiumLine,
+    ResultLine,
+    leaderboard,
+    podium,
+    rank,
+    rank_order,
+    results,
+    you_final,
+)
 
 __all__ = [
     "LEADERBOARD_SIZE",
@@ -20,7 +33,11 @@ __all__ = [
     "NO_ANSWER",
     "PODIUM_SIZE",
     "Answer",
+    "FinalYou",
+    "LeaderboardLine",
     "Outcome",
+    "PodiumLine",
+    "ResultLine",
     "Standing",
     "Totals",
     "apply_outcomes",

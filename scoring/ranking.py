@@ -16,15 +16,68 @@ ids, contact data) can leak into a broadcast by accident.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 from scoring.models import Standing, Totals, _trusted
 
-__all__ = ["LEADERBOARD_SIZE", "PODIUM_SIZE", "leaderboard", "podium", "rank", "rank_order", "results", "you_final"]
+__all__ = [
+    "LEADERBOARD_SIZE",
+    "PODIUM_SIZE",
+    "FinalYou",
+    "LeaderboardLine",
+    "PodiumLine",
+    "ResultLine",
+    "leaderboard",
+    "podium",
+    "rank",
+    "rank_order",
+    "results",
+    "you_final",
+]
 
 #: The protocol's `leaderboard.top` holds at most this many lines.
 LEADERBOARD_SIZE = 10
 #: The `finished.podium` holds the first three lines.
 PODIUM_SIZE = 3
+
+
+# The lines below are plain dicts at run time (a final table holds one per player); typed so
+# that mypy checks every shaper against the protocol's field names and types.
+
+
+class LeaderboardLine(TypedDict):
+    """One line of `leaderboard.top`."""
+
+    rank: int
+    name: str
+    score: int
+
+
+class PodiumLine(TypedDict):
+    """One line of `finished.podium`."""
+
+    rank: int
+    name: str
+    score: int
+    answers: int
+
+
+class ResultLine(TypedDict):
+    """One line of the final results (the host's `finished.results`, the HTTP results)."""
+
+    rank: int
+    name: str
+    score: int
+    answers: int
+    correct: int
+
+
+class FinalYou(TypedDict):
+    """One player's own line in `finished.you`."""
+
+    rank: int
+    score: int
+    answers: int
 
 
 def rank_order(players: Sequence[tuple[str, str, Totals]]) -> tuple[list[int], list[int]]:
@@ -73,7 +126,7 @@ def rank(players: Iterable[tuple[str, str, Totals]]) -> list[Standing]:
     return standings
 
 
-def leaderboard(standings: Sequence[Standing], size: int = LEADERBOARD_SIZE) -> list[dict[str, object]]:
+def leaderboard(standings: Sequence[Standing], size: int = LEADERBOARD_SIZE) -> list[LeaderboardLine]:
     """The first `size` lines as `{"rank", "name", "score"}`: the `leaderboard.top` field.
 
     Built once per question and broadcast to everyone, so it carries no per-player data.
@@ -81,7 +134,7 @@ def leaderboard(standings: Sequence[Standing], size: int = LEADERBOARD_SIZE) -> 
     return [{"rank": s.rank, "name": s.name, "score": s.totals.score} for s in standings[: max(size, 0)]]
 
 
-def podium(standings: Sequence[Standing]) -> list[dict[str, object]]:
+def podium(standings: Sequence[Standing]) -> list[PodiumLine]:
     """The first three lines as `{"rank", "name", "score", "answers"}`: `finished.podium`.
 
     "First three lines", not "ranks 1 to 3": with a four-way tie for first the podium still
@@ -93,7 +146,7 @@ def podium(standings: Sequence[Standing]) -> list[dict[str, object]]:
     ]
 
 
-def results(standings: Sequence[Standing]) -> list[dict[str, object]]:
+def results(standings: Sequence[Standing]) -> list[ResultLine]:
     """Everyone as `{"rank", "name", "score", "answers", "correct"}`: the final results table.
 
     This is what the host sees and what the HTTP results endpoint returns; the rules say
@@ -112,7 +165,7 @@ def results(standings: Sequence[Standing]) -> list[dict[str, object]]:
     ]
 
 
-def you_final(standing: Standing) -> dict[str, object]:
+def you_final(standing: Standing) -> FinalYou:
     """One player's own line in `finished.you`: `{"rank", "score", "answers"}`.
 
     Picked out per socket from the one broadcast event, so the name is left out (the player

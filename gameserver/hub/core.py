@@ -24,6 +24,7 @@ from gameserver.hub.room import Membership, Room
 from gameserver.redis_client import RedisClient
 from gameserver.store import GameStore
 from gameserver.subscription import subscription_for
+from gameserver.wire_messages import ErrorMessage
 
 __all__ = ["Hub"]
 
@@ -102,7 +103,7 @@ class Hub(Membership, Delivery):
         self.store.forget_exists(pin)
         if room is None:
             return
-        message = {"type": "error", "code": "unknown_game", "message": "this game no longer exists"}
+        message = ErrorMessage("unknown_game", "this game no longer exists").to_wire()
         for conn in [*room.connections(), *room.waiting]:
             conn.send(message)
             conn.close(4404, "unknown_game")

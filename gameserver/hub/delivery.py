@@ -30,6 +30,7 @@ from gameserver.envelopes import Envelope, Message, Messages, PlayerKicked, Play
 from gameserver.gamesync import game_step
 from gameserver.hub.pacing import LobbyPacing
 from gameserver.hub.wire import Broadcast, personal_fields, player_wires
+from gameserver.wire_messages import Kicked
 from transports.codecs import Codec
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class Delivery(LobbyPacing):
             room.left.append(event.player_id)
             waiting = [conn for conn in room.waiting if conn.player_id == event.player_id]
             for conn in [*room.players.get(event.player_id, ()), *waiting]:
-                conn.send({"type": "kicked"})
+                conn.send(Kicked().to_wire())
                 conn.close(4403, "kicked")
             self._schedule_lobby(room)
         else:

@@ -28,6 +28,7 @@ from gameserver.clock import Clock
 from gameserver.gcwatch import GcHold
 from gameserver.hub.wire import Broadcast
 from gameserver.store import GameStore
+from gameserver.wire_messages import AnswerCount, HostLobby, Lobby
 
 if TYPE_CHECKING:
     from gameserver.hub.room import Room
@@ -70,21 +71,19 @@ class LobbyPacing:
     def _flush_host_lobby(self, room: Room) -> None:
         room.lobby_timer = None
         count = room.count or 0
-        host_message = {
-            "type": "lobby", "count": count, "joined": room.joined, "left": room.left, "locked": room.locked,
-        }
+        host_message = HostLobby(count, tuple(room.joined), tuple(room.left), room.locked).to_wire()
         for conn in room.hosts:
             conn.send(host_message)
         if room.waiting:
             room.hold(host_message, hosts_only=True)
         for listener in list(room.listeners):
             with contextlib.suppress(Exception):
-                listener.deliver({"type": "lobby", "count": count}, {})
+                listener.deliver(Lobby(count).to_wire(), {})
         room.joined, room.left = [], []
 
     def _flush_player_lobby(self, room: Room) -> None:
         room.player_lobby_timer = None
-        broadcast = Broadcast({"type": "lobby", "count": room.count or 0})
+        broadcast = Broadcast(Lobby(room.count or 0).to_wire())
         for conns in room.players.values():
             for conn in conns:
                 broadcast.send_to(conn)
@@ -120,7 +119,7 @@ class LobbyPacing:
                     continue
                 room.last_count = count
                 answered, players = count
-                message = {"type": "answer_count", "question": question, "answered": answered, "players": players}
+                message = AnswerCount(question, answered, players).to_wire()
                 for conn in room.hosts:
                     conn.send(message)
             await self.clock.sleep(self.lobby_interval_s)

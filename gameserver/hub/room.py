@@ -29,6 +29,7 @@ from gameserver.gcwatch import Freezer
 from gameserver.hub.pacing import LobbyPacing
 from gameserver.keys import GameKeys
 from gameserver.subscription import Subscription
+from gameserver.wire_messages import LobbyPlayer
 from transports.port import GameListener
 
 __all__ = ["Membership", "Room"]
@@ -48,7 +49,7 @@ class Room:
         self.waiting: dict[Connection, list[dict[str, Any]]] = {}
         self.count: int | None = None
         self.locked = False
-        self.joined: list[dict[str, str]] = []
+        self.joined: list[LobbyPlayer] = []
         self.left: list[str] = []
         self.lobby_timer: Timer | None = None
         self.player_lobby_timer: Timer | None = None
