@@ -34,6 +34,7 @@ from typing import Any
 from redis.asyncio import Redis, RedisCluster
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from gameserver.atomic import AtomicBatch
 from transports.telegram.bridge import TelegramBridge
 from transports.telegram.outbox import Op, Outgoing, Priority
 from transports.telegram.views import Markup, send_text
@@ -150,10 +151,10 @@ async def toggle(state: BotState, attempt_id: int, n: int, option: int) -> None:
     key = state.ticks_key(attempt_id, n)
     operation = state.redis.bitfield(key)  # type: ignore[misc]  # typed for Redis; a cluster builds it too
     operation.incrby("u1", f"#{option}", 1)  # Redis wraps by default: 1 + 1 is 0, an untick
-    async with state.redis.pipeline(transaction=True) as pipe:
-        pipe.execute_command(*operation.command)
-        pipe.expire(key, KEY_TTL_S)
-        await pipe.execute()
+    batch = AtomicBatch(state.redis, [key])
+    batch.execute_command(*operation.command)
+    batch.expire(key, KEY_TTL_S)
+    await batch.execute()
 
 
 async def ticks(state: BotState, attempt_id: int, n: int) -> set[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
+from gameserver.atomic import AtomicBatch
 from gameserver.context import LiveContext
 from gameserver.keys import GameKeys
 from gameserver.platform.http import credentials_of, principal_of
@@ -23,11 +24,11 @@ async def _signed_in_user(connection: HTTPConnection) -> int | None:
 
 async def _link(live: LiveContext, pin: str, field: str, value: int) -> None:
     key = GameKeys(pin).links
-    async with live.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(key, field, str(value))
-        # While the game runs it lives game_ttl_s; finishing extends every key to results_ttl_s.
-        pipe.expire(key, max(live.settings.game_ttl_s, live.settings.results_ttl_s))
-        await pipe.execute()
+    batch = AtomicBatch(live.redis, [key])
+    batch.hset(key, field, str(value))
+    # While the game runs it lives game_ttl_s; finishing extends every key to results_ttl_s.
+    batch.expire(key, max(live.settings.game_ttl_s, live.settings.results_ttl_s))
+    await batch.execute()
 
 
 async def link_host(live: LiveContext, pin: str, connection: HTTPConnection, exam_id: int | None = None) -> None:

@@ -1,16 +1,17 @@
-"""The Speaking room's channel: published inside the room's transactions, subscribed per socket.
+"""The Speaking room's channel: published in the room's atomic batches, subscribed per socket.
 
 On one Redis it is classic pub/sub (`PUBLISH`, and redis-py's `PubSub`, which reconnects and
 subscribes again by itself).
 
 On a Redis Cluster (`redis.asyncio.RedisCluster`, which has no pub/sub) it is sharded pub/sub.
 The channel's name carries the room's hash tag (`speaking_keys.RoomKeys`), so `SPUBLISH` runs in
-the same `MULTI` as the room's keys, on the master that owns the room's slot, and costs that
-shard only (a classic `PUBLISH` is copied to every node of a cluster). Each socket subscribes
-through the engine's sharded subscriber (`gameserver.sharded_pubsub`: `SSUBSCRIBE` on that
-master, following `MOVED` and failovers). When it had to subscribe again, messages may have been
-missed meanwhile: the iteration ends with `SubscriptionLost`, and the room closes the socket
-with "try again" (1011): the page's rejoin reads the chat backlog and negotiates afresh.
+the same atomic batch as the room's keys (`gameserver.atomic`), on the master that owns the
+room's slot, and costs that shard only (a classic `PUBLISH` is copied to every node of a
+cluster). Each socket subscribes through the engine's sharded subscriber
+(`gameserver.sharded_pubsub`: `SSUBSCRIBE` on that master, following `MOVED` and failovers).
+When it had to subscribe again, messages may have been missed meanwhile: the iteration ends with
+`SubscriptionLost`, and the room closes the socket with "try again" (1011): the page's rejoin
+reads the chat backlog and negotiates afresh.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from redis.asyncio import Redis, RedisCluster
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import RedisError
 
 from gameserver.sharded_pubsub import ShardedSubscription
@@ -36,14 +35,6 @@ class Subscription(Protocol):
     def messages(self) -> AsyncIterator[bytes]: ...
 
     async def close(self) -> None: ...
-
-
-def publish(pipe: Pipeline | ClusterPipeline, channel: str, data: bytes) -> None:
-    """Queue the publication of `data` in `pipe` (a transaction on the room's keys)."""
-    if isinstance(pipe, ClusterPipeline):
-        pipe.execute_command("SPUBLISH", channel, data)
-    else:
-        pipe.publish(channel, data)
 
 
 async def subscribe(redis: Redis | RedisCluster, channel: str) -> Subscription:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 from redis.asyncio import Redis, RedisCluster
 
-from gameserver.platform import speaking_channel
+from gameserver.atomic import AtomicBatch
 from persistence.speaking.models import SpeakingSlot
 from persistence.speaking.slots import Role
 
@@ -49,9 +49,8 @@ async def revoke(redis: Redis | RedisCluster, slot: SpeakingSlot, roles: tuple[R
     start): those `roles` leave at once, and the room forgets its chat and signalling, so
     whoever books the slot next reads nothing of it."""
     keys = RoomKeys(slot)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.chat, keys.signals("grader"), keys.signals("candidate"),
-                    *(keys.presence(role) for role in roles))
-        message = orjson.dumps({"type": "revoke", "roles": list(roles), "reason": reason})
-        speaking_channel.publish(pipe, keys.channel, message)
-        await pipe.execute()
+    gone = [keys.chat, keys.signals("grader"), keys.signals("candidate"), *(keys.presence(role) for role in roles)]
+    batch = AtomicBatch(redis, gone)
+    batch.delete(*gone)
+    batch.announce(keys.channel, orjson.dumps({"type": "revoke", "roles": list(roles), "reason": reason}))
+    await batch.execute()

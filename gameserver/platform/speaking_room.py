@@ -32,6 +32,7 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from gameserver.atomic import AtomicBatch
 from gameserver.platform import speaking_channel
 from gameserver.platform import speaking_messages as messages
 from gameserver.platform.http import database_of, live_of
@@ -137,11 +138,13 @@ class Room:
 
     async def enter(self) -> bool:
         """Take this role's presence, wipe stale signalling, announce; is the peer here?"""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self.keys.signals("grader"), self.keys.signals("candidate"))
-            pipe.set(self.keys.presence(self.role), self.conn, ex=PRESENCE_S)
-            pipe.exists(self.keys.presence(self.peer))
-            results = await pipe.execute()
+        signals = [self.keys.signals("grader"), self.keys.signals("candidate")]
+        presence, peer = self.keys.presence(self.role), self.keys.presence(self.peer)
+        batch = AtomicBatch(self.redis, [*signals, presence, peer])
+        batch.delete(*signals)
+        batch.set(presence, self.conn, ex=PRESENCE_S)
+        batch.exists(peer)
+        results = await batch.execute()
         await self.publish({"type": "peer", "role": self.role, "present": True, "conn": self.conn})
         return bool(results[2])
 
@@ -180,19 +183,20 @@ class Room:
     async def publish(self, message: dict[str, Any], backlog: str | None = None) -> None:
         """Send to every socket of the room (any process), and keep it for late joiners."""
         data = orjson.dumps(message)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if backlog is not None:
-                pipe.rpush(backlog, data)
-                pipe.ltrim(backlog, -BACKLOG_LENGTH, -1)
-                pipe.expire(backlog, KEEP_S)
-            speaking_channel.publish(pipe, self.keys.channel, data)
-            await pipe.execute()
+        # The room's sequence key names the slot when there is no backlog to write.
+        batch = AtomicBatch(self.redis, [backlog or self.keys.seq])
+        if backlog is not None:
+            batch.rpush(backlog, data)
+            batch.ltrim(backlog, -BACKLOG_LENGTH, -1)
+            batch.expire(backlog, KEEP_S)
+        batch.announce(self.keys.channel, data)
+        await batch.execute()
 
     async def relay(self, message: dict[str, Any]) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(self.keys.seq)
-            pipe.expire(self.keys.seq, KEEP_S)
-            number = (await pipe.execute())[0]
+        batch = AtomicBatch(self.redis, [self.keys.seq])
+        batch.incr(self.keys.seq)
+        batch.expire(self.keys.seq, KEEP_S)
+        number = (await batch.execute())[0]
         stamped = {**message, "id": number, "from": self.role, "conn": self.conn}
         if message["type"] == "chat":
             stamped.update(name=self.name, at=iso(utcnow()))

@@ -22,6 +22,7 @@ from typing import Any
 import msgpack
 
 from gameserver import scripts
+from gameserver.atomic import AtomicBatch
 from gameserver.clock import Clock, SystemClock
 from gameserver.envelopes import Envelope, Messages
 from gameserver.keys import CLUSTER_SHARDS, DUE, DueSets, GameKeys
@@ -150,10 +151,10 @@ class GameStore:
         if quiz is not None:
             return quiz
         keys = GameKeys(pin)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hmget(keys.meta, ["gid", "created"])
-            pipe.get(keys.quiz)
-            (gid, created), raw = await pipe.execute()
+        batch = AtomicBatch(self.redis, [keys.meta, keys.quiz])
+        batch.hmget(keys.meta, ["gid", "created"])
+        batch.get(keys.quiz)
+        (gid, created), raw = await batch.execute()
         if raw is None:
             raise UnknownGame()
         quiz = Quiz.from_json(raw)

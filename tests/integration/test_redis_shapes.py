@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from gameserver.atomic import AtomicBatch
 from gameserver.iplimits import Budget, IpLimits, IpRateLimited
 from gameserver.platform import speaking_channel
 from gameserver.platform.exams_bot_keyboard import BotState, ticks, toggle
@@ -105,11 +106,11 @@ async def test_the_speaking_rooms_channel_carries_a_transactions_message_and_a_r
     subscription = await speaking_channel.subscribe(listener, keys.channel)
     try:
         received = subscription.messages()
-        async with publisher.pipeline(transaction=True) as pipe:  # one slot: the room's hash tag
-            pipe.rpush(keys.chat, b'{"type": "chat"}')
-            pipe.expire(keys.chat, 60)
-            speaking_channel.publish(pipe, keys.channel, b'{"type": "chat", "text": "hi"}')
-            await pipe.execute()
+        batch = AtomicBatch(publisher, [keys.chat])  # one slot: the room's hash tag
+        batch.rpush(keys.chat, b'{"type": "chat"}')
+        batch.expire(keys.chat, 60)
+        batch.announce(keys.channel, b'{"type": "chat", "text": "hi"}')
+        await batch.execute()
         assert orjson.loads(await asyncio.wait_for(anext(received), 5)) == {"type": "chat", "text": "hi"}
         await revoke(publisher, slot, ("candidate",), "the booking was cancelled")
         message = orjson.loads(await asyncio.wait_for(anext(received), 5))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from redis.exceptions import RedisError
 
+from gameserver.atomic import AtomicBatch
 from gameserver.platform import speaking_channel
 from gameserver.platform.speaking_channel import SubscriptionLost
 from gameserver.redis_client import RedisClient, close_redis, open_redis
@@ -59,9 +60,9 @@ def wait_replicas_in_sync(cluster: LocalCluster, timeout_s: float = 30) -> None:
 
 
 async def publish(client: RedisClient, channel: str, data: bytes) -> None:
-    async with client.pipeline(transaction=True) as pipe:
-        speaking_channel.publish(pipe, channel, data)
-        await pipe.execute()
+    batch = AtomicBatch(client, [channel])  # the channel's name carries the room's hash tag
+    batch.announce(channel, data)
+    await batch.execute()
 
 
 async def publish_once_served(client: RedisClient, channel: str, data: bytes, timeout_s: float = 30) -> None:
