@@ -8,7 +8,8 @@ of a game (not per socket) and calls `to_wire()`: the plain dict that goes on th
 the order clients have always received them. From there on the dict is what travels: inside
 an `envelopes.Message` on the game's channel, stored as the last reveal or the final results,
 held for a socket not yet welcomed, encoded once per codec for the fan-out (`hub/wire.py`).
-The per-socket paths never see these classes.
+The per-socket paths never see these classes. Nor may a codec: orjson would encode the value
+itself, silently, as a dict of its fields without `type`.
 
 =================  ===============  ====================================================
 `type`             class            built by
@@ -29,6 +30,9 @@ The per-socket paths never see these classes.
 `pong`             `Pong`           `ws.py`
 `error`            `ErrorMessage`   `ws.py`, `hub/core.py` (`unknown_game`)
 =================  ===============  ====================================================
+
+`ws.py` still writes its messages as dict literals in these shapes (its `answer_ack` and
+`error` are checked against the classes by tests/test_wire_messages.py).
 
 What differs per recipient is not in these values: a reveal's `you` (`RevealYou`, one per
 player) and the final `you` (`scoring.FinalYou`) travel as `Message.you`, spliced onto the
