@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any, TypeAlias
@@ -23,8 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import ClusterError, NoScriptError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
 
 #: The client the engine talks to. Commands that are the same on both are called as is.
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -72,8 +73,18 @@ def open_redis(url: str, pool_size: int, timeout_s: float = 20) -> RedisClient:
         max_connections=pool_size,
         socket_timeout=timeout_s,
         socket_connect_timeout=5,
+        # redis-py reloads the whole slot map every 5th MOVED by closing the client's
+        # connections, including those of commands in flight ("'NoneType' object has no
+        # attribute 'writelines'"): during a slot migration MOVED comes in bursts (see
+        # `QueueingRedisCluster`). 0: each MOVED patches its slot only.
+        reinitialize_steps=0,
     )
 
+
+#: How long a command is tried again while its slot migrates (redirected or TRYAGAIN each
+#: time), and the first pause between tries (doubled each time, up to 0.5 s).
+MIGRATION_WAIT_S = 5.0
+MIGRATION_PAUSE_S = 0.05
 
 _HOLDS_TURN: ContextVar[bool] = ContextVar("livequiz_cluster_turn", default=False)
 
@@ -104,7 +115,19 @@ class QueueingRedisCluster(RedisCluster):
         self._turn_timeout_s = timeout_s
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.in_turn(super().execute_command(*args, **kwargs))
+        return await self.in_turn(self._through_migrations(*args, **kwargs))
+
+    async def _through_migrations(self, *args: Any, **kwargs: Any) -> Any:
+        give_up = time.monotonic() + MIGRATION_WAIT_S
+        pause = MIGRATION_PAUSE_S
+        while True:
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except ClusterError as error:
+                if "TTL exhausted" not in str(error) or time.monotonic() + pause > give_up:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
         if shard_hint:  # refused as by RedisCluster.pipeline

@@ -7,11 +7,16 @@ cluster's slot map (`RedisCluster.get_node_from_key`), its connection settings
 `read_response`). The subscription interface is the hub's (`subscription.Subscription`).
 
 Theory of operation. One connection per master node that owns a subscribed channel's slot
-(a "link"), in RESP2 subscribed mode, read by one task. A channel is placed on the node the
-cluster's slot map names; `subscribe` sends SSUBSCRIBE and waits for its confirmation, so the
-caller may read the game's state right after and miss no event. Replies come in the order of
-the commands, so each link keeps a queue of the commands awaiting theirs: a confirmation or an
-error answers the oldest one. Three things move a channel:
+(a "link", `sharded_link.Link`), in RESP2 subscribed mode, read by one task. A channel is
+placed on the node the cluster's slot map names; `subscribe` sends SSUBSCRIBE and waits for
+its confirmation, so the caller may read the game's state right after and miss no event.
+
+Nodes do not wait for each other: only the opening of a link is serialized, per node, and
+opening one and a confirmation each wait at most `sharded_link.SUBSCRIBE_TIMEOUT_S`. A node
+that stops answering (a stopped process, a partition that resets nothing) so delays only its
+own channels: their `subscribe` returns after the timeout and they are placed in the
+background. A link left with no channel for `IDLE_CLOSE_S` is closed; the next channel of
+that node opens a new one. Three things move a channel:
 
 - `-MOVED slot host:port` (the map was stale): SSUBSCRIBE again on the node it names;
   `-ASK` (the slot is being migrated): again after a short pause, until the move completes;
@@ -30,111 +35,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+import time
 from typing import Any
 
-from redis.asyncio import Connection
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import AskError, MovedError, RedisError, ResponseError
+from redis.exceptions import AskError, MovedError, RedisError
 
+from gameserver.sharded_link import Link
 from gameserver.subscription import OnMessage, OnResubscribed
 
 log = logging.getLogger(__name__)
 
-#: Seconds of silence after which a link is PINGed, and then given up if still silent.
-HEALTH_S = 5.0
 #: Pause between attempts to place a channel whose node cannot be reached (failover).
 RETRY_S = 0.25
-CONFIRM_TIMEOUT_S = 10.0
-
-
-class _Link:
-    """One subscribed-mode connection to one master node, read by its own task."""
-
-    def __init__(self, owner: ShardedSubscription, host: str, port: int) -> None:
-        self.owner = owner
-        self.name = f"{host}:{port}"
-        kwargs: dict[str, Any] = {k: v for k, v in owner.cluster.get_connection_kwargs().items()
-                                  if k not in ("max_connections", "connection_class", "response_callbacks")}
-        kwargs |= {"host": host, "port": port, "protocol": 2, "socket_timeout": None, "socket_keepalive": True}
-        self.conn = Connection(**kwargs)
-        self.channels: set[str] = set()
-        self.pending: deque[tuple[str, str, asyncio.Future[None] | None]] = deque()
-        self.reader: asyncio.Task[None] | None = None
-
-    async def open(self) -> None:
-        await self.conn.connect()  # type: ignore[no-untyped-call]
-        self.reader = asyncio.create_task(self._read(), name=f"sharded-pubsub-{self.name}")
-
-    async def ssubscribe(self, channel: str) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.pending.append(("ssubscribe", channel, done))
-        await self.conn.send_command("SSUBSCRIBE", channel)
-        await asyncio.wait_for(done, CONFIRM_TIMEOUT_S)
-        self.channels.add(channel)
-
-    async def sunsubscribe(self, channel: str) -> None:
-        self.channels.discard(channel)
-        self.pending.append(("sunsubscribe", channel, None))
-        await self.conn.send_command("SUNSUBSCRIBE", channel)
-
-    async def _read(self) -> None:
-        pinged = False
-        try:
-            while True:
-                try:
-                    reply = await self.conn.read_response(timeout=HEALTH_S)
-                except ResponseError as error:  # an error answers the oldest command
-                    self._answer(error)
-                    continue
-                if reply is None:  # silent for HEALTH_S: one PING, then the link is given up
-                    if pinged:
-                        raise ConnectionError(f"no answer to PING from {self.name}")
-                    pinged = True
-                    await self.conn.send_command("PING")
-                    continue
-                pinged = False
-                await self._handle(reply)
-        except asyncio.CancelledError:
-            raise
-        except (TimeoutError, RedisError, OSError) as error:
-            log.warning("sharded pub/sub link to %s lost: %s", self.name, error)
-        await self.owner.link_lost(self)
-
-    async def _handle(self, reply: Any) -> None:
-        kind = reply[0]
-        if kind == b"smessage":
-            await self.owner.on_message(reply[1], reply[2])
-        elif kind == b"ssubscribe":
-            self._answer(None)
-        elif kind == b"sunsubscribe":
-            channel = reply[1].decode()
-            if self.pending and self.pending[0][:2] == ("sunsubscribe", channel):
-                self.pending.popleft()
-            else:  # the node no longer serves the slot: place the channel again
-                self.channels.discard(channel)
-                self.owner.moved_away(channel)
-
-    def _answer(self, error: Exception | None) -> None:
-        if not self.pending:
-            return
-        _, _, done = self.pending.popleft()
-        if done is not None and not done.done():
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(error)
-
-    async def close(self) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.reader
-        for _, _, done in self.pending:
-            if done is not None and not done.done():
-                done.set_exception(ConnectionError(f"sharded pub/sub link to {self.name} closed"))
-        with contextlib.suppress(Exception):
-            await self.conn.disconnect()
+#: Seconds a link may carry no channel before it is closed.
+IDLE_CLOSE_S = 30.0
 
 
 class ShardedSubscription:
@@ -145,10 +60,11 @@ class ShardedSubscription:
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
         self.wanted: set[str] = set()
-        self.links: dict[str, _Link] = {}
-        self.placed: dict[str, _Link] = {}  # channel -> the link it is subscribed on
-        self._lock = asyncio.Lock()
+        self.links: dict[str, Link] = {}
+        self.placed: dict[str, Link] = {}  # channel -> the link it is subscribed on
+        self._opening: dict[str, asyncio.Lock] = {}  # node -> held while its link is opened
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing: set[Link] = set()  # idle links being closed
 
     async def start(self) -> None:
         await self.cluster.initialize()
@@ -166,16 +82,23 @@ class ShardedSubscription:
     async def unsubscribe(self, channel: str) -> None:
         self.wanted.discard(channel)
         link = self.placed.pop(channel, None)
-        if link is not None and link.name in self.links:
-            with contextlib.suppress(RedisError, OSError):
-                await link.sunsubscribe(channel)
+        if link is not None and self.links.get(link.name) is link:
+            await self._sunsubscribe(link, channel)
+
+    async def _sunsubscribe(self, link: Link, channel: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await link.sunsubscribe(channel)
+        if not link.channels:
+            link.idle_since = time.monotonic()
+            self._arm_idle_close(link)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        for link in list(self.links.values()):
+        for link in [*self.links.values(), *self._closing]:
             await link.close()
         self.links.clear()
+        self._closing.clear()
         self.placed.clear()
 
     # -- placing channels ----------------------------------------------------------------
@@ -192,12 +115,21 @@ class ShardedSubscription:
                     if node is None:
                         raise ConnectionError(f"no node serves the slot of {channel}")
                     address = (str(node.host), int(node.port))
-                async with self._lock:
-                    if self.placed.get(channel) is not None or channel not in self.wanted:
-                        return
-                    link = await self._link(*address)
-                    await link.ssubscribe(channel)
-                    self.placed[channel] = link
+                if channel in self.placed:
+                    return
+                link = await self._link(*address)
+                if channel in self.placed or channel not in self.wanted:
+                    return
+                await link.ssubscribe(channel)
+                if self.links.get(link.name) is not link:  # lost right after confirming
+                    continue
+                if channel not in link.channels:  # the node gave the slot away right after
+                    address = None
+                    continue
+                if channel not in self.wanted:  # unsubscribed while it was being placed
+                    await self._sunsubscribe(link, channel)
+                    return
+                self.placed[channel] = link
                 return
             except MovedError as moved:  # the slot map was stale: the node says where
                 address = (str(moved.host), int(moved.port))
@@ -217,18 +149,50 @@ class ShardedSubscription:
         with contextlib.suppress(RedisError, OSError):
             await self.cluster.execute_command("EXISTS", channel)
 
-    async def _link(self, host: str, port: int) -> _Link:
+    async def _link(self, host: str, port: int) -> Link:
+        """The open link to a node, opened first if need be: one opening at a time per node,
+        so a node that does not answer holds up only the channels placed on it."""
         name = f"{host}:{port}"
         link = self.links.get(name)
-        if link is None:
-            link = _Link(self, host, port)
-            await link.open()
-            self.links[name] = link
+        if link is not None:
+            return link
+        async with self._opening.setdefault(name, asyncio.Lock()):
+            link = self.links.get(name)
+            if link is None:
+                link = Link(self, host, port)
+                await link.open()
+                self.links[name] = link
+                self._arm_idle_close(link)
         return link
+
+    # -- closing idle links ----------------------------------------------------------------
+
+    def _arm_idle_close(self, link: Link) -> None:
+        if link.idle_timer is None:
+            delay = max(IDLE_CLOSE_S / 10, link.idle_since + IDLE_CLOSE_S - time.monotonic())
+            link.idle_timer = asyncio.get_running_loop().call_later(delay, self._idle_check, link)
+
+    def _idle_check(self, link: Link) -> None:
+        link.idle_timer = None
+        if self.links.get(link.name) is not link or link.channels:
+            return  # gone already, or in use: armed again when its last channel leaves
+        if link.pending or time.monotonic() < link.idle_since + IDLE_CLOSE_S:
+            self._arm_idle_close(link)  # a command under way, or used again meanwhile
+            return
+        del self.links[link.name]
+        log.info("closing the idle sharded pub/sub link to %s", link.name)
+        self._closing.add(link)
+        self._spawn(self._close(link))
+
+    async def _close(self, link: Link) -> None:
+        await link.close()
+        self._closing.discard(link)
 
     # -- what links report ---------------------------------------------------------------
 
-    async def link_lost(self, link: _Link) -> None:
+    async def link_lost(self, link: Link) -> None:
+        if link.idle_timer is not None:
+            link.idle_timer.cancel()
         if self.links.get(link.name) is link:
             del self.links[link.name]
         channels = [channel for channel, placed in self.placed.items() if placed is link]
@@ -242,10 +206,13 @@ class ShardedSubscription:
         if channels:
             self._spawn(self._replace(channels))
 
-    def moved_away(self, channel: str) -> None:
-        link = self.placed.pop(channel, None)
-        if link is not None:
-            self._spawn(self._replace([channel]))
+    def moved_away(self, channel: str, link: Link) -> None:
+        if self.placed.get(channel) is not link:  # a late copy: it is placed elsewhere now
+            return
+        del self.placed[channel]
+        if not link.channels:
+            self._arm_idle_close(link)
+        self._spawn(self._replace([channel]))
 
     async def _replace(self, channels: list[str]) -> None:
         await self._refresh_map(channels[0])
@@ -254,6 +221,6 @@ class ShardedSubscription:
         self.on_resubscribed()
 
     def _spawn(self, work: Any) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(work, name="sharded-pubsub-replace")
+        task: asyncio.Task[None] = asyncio.create_task(work, name="sharded-pubsub")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

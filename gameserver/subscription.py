@@ -38,6 +38,9 @@ PROCESS_CHANNEL = "livequiz:process"
 
 
 class Subscription(Protocol):
+    """Calls may overlap: those for one channel take effect in the order they were made, and
+    on a cluster a node that does not answer holds up only the channels it serves."""
+
     async def start(self) -> None: ...
 
     async def subscribe(self, channel: str) -> None:
@@ -57,6 +60,7 @@ class ClassicSubscription:
         self.on_resubscribed = on_resubscribed
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._commands = asyncio.Lock()  # one connection: its commands one at a time, in order
 
     async def start(self) -> None:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -65,11 +69,13 @@ class ClassicSubscription:
 
     async def subscribe(self, channel: str) -> None:
         assert self._pubsub is not None
-        await self._pubsub.subscribe(channel)
+        async with self._commands:
+            await self._pubsub.subscribe(channel)
 
     async def unsubscribe(self, channel: str) -> None:
         assert self._pubsub is not None
-        await self._pubsub.unsubscribe(channel)
+        async with self._commands:
+            await self._pubsub.unsubscribe(channel)
 
     async def stop(self) -> None:
         if self._reader is not None:

@@ -60,6 +60,17 @@ class ClusterNode:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the node stops answering but keeps its connections open, as one cut off by
+        a partition that resets nothing would. `thaw()` (SIGCONT) must follow, in a finally."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGCONT)
+
 
 class LocalCluster:
     """`start()` returns the `redis+cluster://` URL of every node; `stop()` kills them all."""
@@ -195,10 +206,41 @@ class LocalCluster:
             with node.client() as client:
                 client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
 
+    def serving_masters(self) -> list[ClusterNode]:
+        """The live nodes that serve slots now."""
+        return [node for node in self.nodes if node.alive() and _served_slots_of(node)]
+
+    def migrate_slot(self, slot: int, target: ClusterNode, *, pause_s: float = 0.0,
+                     ask_window_s: float = 0.0) -> int:
+        """Move `slot` and its keys to master `target` as a reshard does: IMPORTING on the
+        target, MIGRATING on the owner, the keys moved with MIGRATE, then NODE on the target,
+        the old owner and every other master. One key at a time with `pause_s` between
+        (meanwhile a command on keys split between the two nodes gets TRYAGAIN), then
+        `ask_window_s` with every key on the target but the slot still the old owner's (it
+        answers ASK for them). Returns how many keys moved."""
+        source = next(node for node in self.serving_masters() if slot in _served_slots_of(node))
+        source_id, target_id = _node_id(source), _node_id(target)
+        with target.client() as client:
+            client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        moved = 0
+        with source.client() as client:
+            client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while keys := client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+                for key in keys:
+                    client.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", key)
+                    moved += 1
+                    time.sleep(pause_s)
+        time.sleep(ask_window_s)
+        for node in (target, source, *(m for m in self.serving_masters() if m not in (target, source))):
+            with node.client() as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return moved
+
     def stop(self) -> None:
         for node in self.nodes:
             if node.alive():
                 assert node.process is not None
+                node.process.send_signal(signal.SIGCONT)  # a frozen node could not end
                 node.process.terminate()
         for node in self.nodes:
             if node.process is not None:

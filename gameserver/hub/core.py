@@ -56,7 +56,6 @@ class Hub(Membership, Delivery):
         self.now_ms = now_ms
         self.rooms: dict[str, Room] = {}
         self.subscription = subscription_for(redis, self._on_event, self._resubscribed)
-        self._sub_lock = asyncio.Lock()
         self._counter: asyncio.Task[None] | None = None
         self.sync = GameSync(self, watch_interval_s)
         self._watcher: asyncio.Task[None] | None = None

@@ -18,7 +18,6 @@ and pacing parts, and sets the state each declares.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -92,7 +91,6 @@ class Membership(LobbyPacing):
     """The hub's part that lets sockets and listeners into a game's room and out again."""
 
     subscription: Subscription
-    _sub_lock: asyncio.Lock
     freezer: Freezer | None
     connection_count: int
 
@@ -100,8 +98,7 @@ class Membership(LobbyPacing):
         room = self.rooms.get(pin)
         if room is None:
             room = self.rooms[pin] = Room(pin)
-            async with self._sub_lock:
-                await self.subscription.subscribe(GameKeys(pin).channel)
+            await self.subscription.subscribe(GameKeys(pin).channel)
         return room
 
     async def attach(self, conn: Connection) -> None:
@@ -174,8 +171,7 @@ class Membership(LobbyPacing):
             del self.rooms[room.pin]
             self._stop_timers(room)
             self.store.forget(room.pin)  # no socket of it here: its quiz need not stay
-            async with self._sub_lock:
-                await self.subscription.unsubscribe(GameKeys(room.pin).channel)
+            await self.subscription.unsubscribe(GameKeys(room.pin).channel)
 
     def player_connections(self, pin: str, player_id: str) -> set[Connection]:
         room = self.rooms.get(pin)

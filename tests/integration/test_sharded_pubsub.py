@@ -1,7 +1,7 @@
 """The cluster's sharded pub/sub (`gameserver.sharded_pubsub`) against a real local cluster:
 a game channel is subscribed on the master that owns its slot, follows the slot when it moves
 to another master, comes back after its connection is cut, and each time tells its owner
-(the hub catches up then)."""
+(the hub catches up then), and a link left with no channel is closed after a while."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from gameserver import sharded_pubsub
 from gameserver.redis_client import close_redis, open_redis
 from gameserver.sharded_pubsub import ShardedSubscription
 from tests.cluster_support import LocalCluster
@@ -107,6 +108,49 @@ async def test_unsubscribed_channels_hear_nothing_more(cluster_client: RedisClus
         await heard.until(lambda: len(heard.messages) == 1)
         await asyncio.sleep(0.2)
         assert heard.messages == [(kept.encode(), b"heard")]
+        assert heard.resubscribed == 0
+    finally:
+        await subscription.stop()
+
+
+async def test_an_idle_link_is_closed_and_opened_again_on_demand(
+    cluster_client: RedisCluster, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node's link with no channel left for `IDLE_CLOSE_S` is closed; one still carrying a
+    channel, or given one again in time, is kept; the next channel of a closed link's node
+    opens a new one, which hears what is published."""
+    monkeypatch.setattr(sharded_pubsub, "IDLE_CLOSE_S", 0.5)
+    by_node: dict[str, list[str]] = {}
+    while len(by_node) < 2 or min(len(channels) for channels in by_node.values()) < 3:
+        channel = f"game:{{idle{secrets.token_hex(4)}}}:events"
+        node = cluster_client.get_node_from_key(channel)
+        assert node is not None
+        by_node.setdefault(node.name, []).append(channel)
+    busy, idle = list(by_node)[:2]
+    kept = by_node[busy][0]
+    first, again, later = by_node[idle][:3]
+    heard = Heard()
+    subscription = ShardedSubscription(cluster_client, heard.on_message, heard.on_resubscribed)
+    await subscription.start()
+    try:
+        await subscription.subscribe(kept)
+        await subscription.subscribe(first)
+        busy_link, idle_link = subscription.links[busy], subscription.links[idle]
+        await subscription.unsubscribe(first)
+        await asyncio.sleep(1.5)
+        assert idle not in subscription.links and not idle_link.conn.is_connected
+        assert subscription.links[busy] is busy_link and busy_link.conn.is_connected
+
+        await subscription.subscribe(again)  # a new link to that node
+        reopened = subscription.links[idle]
+        assert reopened is not idle_link
+        await cluster_client.execute_command("SPUBLISH", again, b"reopened")
+        await heard.until(lambda: (again.encode(), b"reopened") in heard.messages)
+        await subscription.unsubscribe(again)
+        await asyncio.sleep(0.25)
+        await subscription.subscribe(later)  # used again within the idle time: kept
+        await asyncio.sleep(1.0)
+        assert subscription.links[idle] is reopened and reopened.conn.is_connected
         assert heard.resubscribed == 0
     finally:
         await subscription.stop()

@@ -1,0 +1,148 @@
+"""A master that stops answering without resetting its connections (SIGSTOP: as one cut off by
+a partition) holds up only the games it serves: subscribing to games on the other masters does
+not wait behind it (`sharded_pubsub.py`: per-node link opening, bounded waits; the hub has no
+process-wide subscribe lock). SIGCONT follows in a finally.
+
+The cluster is this module's own, with a `cluster-node-timeout` of a minute: the stopped
+master is not failed over (nor the cluster declared down) while a test runs, so the node stays
+the silent owner of its slots throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio.cluster import RedisCluster
+
+from gameserver.keys import GameKeys
+from gameserver.redis_client import close_redis, open_redis
+from gameserver.sharded_pubsub import ShardedSubscription
+from tests.cluster_support import ClusterNode, LocalCluster
+from tests.integration.test_sharded_pubsub import Heard
+from tests.support import Client, ServerProcess, create_game, host, player, quiz, start_server
+
+pytestmark = pytest.mark.slow
+
+#: What "does not wait behind it" means here: the stalled node's own waits are 2 s and more.
+PROMPT_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def slow_failover_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with LocalCluster(tmp_path_factory.mktemp("partition-cluster"), node_timeout_ms=60_000) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def server(tmp_path: Path, slow_failover_cluster: LocalCluster) -> Iterator[ServerProcess]:
+    process = start_server(tmp_path / "server", slow_failover_cluster.url)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def cluster_client(slow_failover_cluster: LocalCluster) -> AsyncIterator[RedisCluster]:
+    client = open_redis(slow_failover_cluster.url, 8)
+    assert isinstance(client, RedisCluster)
+    await client.initialize()
+    yield client
+    await close_redis(client)
+
+
+async def test_a_game_on_another_master_is_served_while_one_master_is_stopped(
+    server: ServerProcess, slow_failover_cluster: LocalCluster,
+) -> None:
+    """The process holds a game on master M (its link to M is open); M stops. A player then
+    joins another game of M, whose subscription cannot be confirmed. Meanwhile a game on
+    another master gets its host in and a player's join to the host's socket within
+    `PROMPT_S`. Once M answers again, the stalled join completes."""
+    cluster = slow_failover_cluster
+    by_master: dict[int, list[dict[str, object]]] = {}
+    while not (len(by_master) >= 2 and any(len(games) >= 2 for games in by_master.values())):
+        game = await create_game(server.base_url, quiz(n=1))
+        port = cluster.master_of(GameKeys(str(game["pin"])).meta).port
+        by_master.setdefault(port, []).append(game)
+    stopped_port = next(port for port, games in by_master.items() if len(games) >= 2)
+    held, stalled = by_master[stopped_port][:2]
+    elsewhere = next(games[0] for port, games in by_master.items() if port != stopped_port)
+    stopped = _node(cluster, stopped_port)
+
+    held_host = await host(server.ws_url, held)  # the process's link to the master is open
+    # The stalled game's socket is let in first (its PIN checked, and remembered, while the
+    # master answers); its join then subscribes before anything else reads the game.
+    stalled_player = await Client.connect(f"{server.ws_url}/ws/play/{stalled['pin']}")
+    stalled_join: asyncio.Task[dict[str, Any]] | None = None
+    stopped.freeze()
+    try:
+        await stalled_player.send({"type": "join", "name": "Stalled"})
+        stalled_join = asyncio.create_task(stalled_player.recv("joined", timeout=40))
+        await asyncio.sleep(0.3)  # its subscription is under way, and cannot be confirmed
+        started = time.monotonic()
+        elsewhere_host = await host(server.ws_url, elsewhere)
+        joiner, _ = await player(server.ws_url, str(elsewhere["pin"]), "Elsewhere")
+        lobby = await elsewhere_host.recv("lobby", skip=())
+        while lobby["count"] == 0:  # the lobby as it was when the host came
+            lobby = await elsewhere_host.recv("lobby", skip=())
+        took = time.monotonic() - started
+        assert lobby["count"] == 1 and [p["name"] for p in lobby["joined"]] == ["Elsewhere"]
+        assert took < PROMPT_S, f"a game on another master waited {took:.1f} s behind the stopped one"
+    finally:
+        stopped.thaw()
+    assert stalled_join is not None
+    assert (await stalled_join)["type"] == "joined"
+    await asyncio.gather(stalled_player.close(), joiner.close(), elsewhere_host.close(), held_host.close())
+
+
+@pytest.mark.parametrize("link_open", [False, True], ids=["no-link-yet", "link-open"])
+async def test_subscribing_on_other_masters_does_not_wait_for_a_stopped_one(
+    cluster_client: RedisCluster, slow_failover_cluster: LocalCluster, link_open: bool,
+) -> None:
+    """No link to the stopped master is open yet (its handshake cannot finish) or one is (its
+    SSUBSCRIBE cannot be confirmed): either way a channel of another master is subscribed
+    within `PROMPT_S` and hears what is published. The stalled `subscribe` returns after its
+    bounded wait; the channel is subscribed in the background once the master answers again,
+    and its owner told (to catch up)."""
+    cluster = slow_failover_cluster
+    channels = [f"game:{{part{secrets.token_hex(4)}}}:events" for _ in range(40)]
+    ports = {channel: cluster.master_of(channel).port for channel in channels}
+    stopped_port = ports[channels[0]]
+    placed_before, stalled_channel = [c for c in channels if ports[c] == stopped_port][:2]
+    other = next(c for c in channels if ports[c] != stopped_port)
+    stopped = _node(cluster, stopped_port)
+    heard = Heard()
+    subscription = ShardedSubscription(cluster_client, heard.on_message, heard.on_resubscribed)
+    await subscription.start()
+    try:
+        if link_open:
+            await subscription.subscribe(placed_before)
+            assert stopped.address in subscription.links
+        stopped.freeze()
+        try:
+            stalled = asyncio.create_task(subscription.subscribe(stalled_channel))
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            await subscription.subscribe(other)
+            took = time.monotonic() - started
+            await cluster_client.execute_command("SPUBLISH", other, b"prompt")
+            await heard.until(lambda: (other.encode(), b"prompt") in heard.messages, timeout=PROMPT_S)
+            assert took < PROMPT_S, f"waited {took:.1f} s behind the stopped master"
+            await stalled  # it gave up waiting: the channel is placed in the background
+            assert stalled_channel not in subscription.placed
+            reported = heard.resubscribed
+        finally:
+            stopped.thaw()
+        await heard.until(lambda: heard.resubscribed > reported and stalled_channel in subscription.placed, 30)
+        await cluster_client.execute_command("SPUBLISH", stalled_channel, b"back")
+        await heard.until(lambda: (stalled_channel.encode(), b"back") in heard.messages, timeout=10)
+    finally:
+        await subscription.stop()
+
+
+def _node(cluster: LocalCluster, port: int) -> ClusterNode:
+    return next(node for node in cluster.nodes if node.port == port)
