@@ -25,6 +25,7 @@ from gameserver.archiver import ResultsArchiver
 from gameserver.classroom import classroom_routes
 from gameserver.clock import Clock, SystemClock
 from gameserver.context import LiveContext
+from gameserver.deadlines import REQUEST_DEADLINES
 from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.gcwatch import Freezer, GcHold, GcWatch, freeze, tune
 from gameserver.http_api import api_exception_handlers, api_routes
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
         service = GameService(store, settings, clock)
         stamp_with(clock)  # the sockets' receive stamps
+        REQUEST_DEADLINES.use_clock(clock)  # requests' header and body deadlines
         hub = Hub(
             redis, store, lobby_interval_ms=settings.lobby_interval_ms, now_ms=clock.now_ms,
             freezer=Freezer(), gc_hold=GcHold(), clock=clock,
@@ -181,6 +183,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             gc_watch.uninstall()
             process_exited()
             stamp_with(SystemClock())  # a later app of this process (tests) starts from the real one
+            REQUEST_DEADLINES.use_clock(SystemClock())
 
     routes: list[BaseRoute] = [
         *api_routes(),

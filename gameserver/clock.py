@@ -8,9 +8,12 @@ Theory of operation. Three kinds of time are used, and a `Clock` gives each:
   set on another), so the real clock stays the system's wall clock, as every process of a
   deployment already shares it (NTP).
 - **monotonic time** (`monotonic`): local intervals that must not jump with the wall clock —
-  a socket's token bucket, an address's block, the "game exists" cache.
-- **timers** (`call_later`, `sleep`): a question's close at its deadline, the end of a
-  player's reconnect grace.
+  a socket's token bucket, an address's block, the "game exists" cache, a request's header
+  and body deadlines (`deadlines`), the OIDC discovery cache, the "server full" log's rate.
+- **timers** (`call_later`, `sleep`, `wait_within`): a question's close at its deadline, the
+  end of a player's reconnect grace, the request deadlines' sweep, a socket's first-message
+  timeout, and the rounds of the background loops (deadline sweep, results archiver, attempt
+  sweeper, the hub's games watch).
 
 `SystemClock` is the real one. Its `wall_ns` and `monotonic` *are* `time.time_ns` and
 `time.monotonic` (static class attributes, not wrappers), so a hot path that binds them once
@@ -35,9 +38,11 @@ import heapq
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "Timer"]
+__all__ = ["Clock", "FakeClock", "SystemClock", "Timer", "wait_within"]
+
+T = TypeVar("T")
 
 
 class Timer(Protocol):
@@ -159,6 +164,19 @@ class FakeClock:
             await _settle()
         self._ns = target
         await _settle()
+
+
+async def wait_within(clock: Clock, delay_s: float, awaitable: Awaitable[T]) -> T:
+    """`awaitable`'s result, or `TimeoutError` once `delay_s` of `clock`'s time has passed
+    (`asyncio.wait_for` on `clock`): a timer of the clock expires an `asyncio.timeout`, which
+    cancels the wait and turns the cancellation into `TimeoutError` as `wait_for` does."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as expiry:
+        timer = clock.call_later(delay_s, lambda: expiry.reschedule(loop.time()))
+        try:
+            return await awaitable
+        finally:
+            timer.cancel()
 
 
 def _wake(sleeper: asyncio.Future[None]) -> None:

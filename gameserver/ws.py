@@ -22,6 +22,7 @@ from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from gameserver import metrics
+from gameserver.clock import wait_within
 from gameserver.connection import Connection
 from gameserver.context import LiveContext
 from gameserver.iplimits import IpRateLimited, ip_limits
@@ -115,8 +116,8 @@ class Session:
 
     async def run(self) -> None:
         settings = self.live.settings
-        loop = asyncio.get_running_loop()
-        first_deadline = loop.time() + settings.first_message_timeout_s
+        clock = self.live.clock
+        first_deadline = clock.monotonic() + settings.first_message_timeout_s
         open_sockets = metrics.open_sockets(self.role, self.codec.subprotocol)
         open_sockets.inc()
         try:
@@ -125,7 +126,7 @@ class Session:
                     event = await self.websocket.receive()
                 else:
                     try:
-                        event = await asyncio.wait_for(self.websocket.receive(), first_deadline - loop.time())
+                        event = await wait_within(clock, first_deadline - clock.monotonic(), self.websocket.receive())
                     except TimeoutError:
                         self.conn.close(CLOSE_POLICY, "no join within the time allowed")
                         break

@@ -57,6 +57,8 @@ FastPath = Callable[[str | bytes, int], bool]
 #: message is `_wall_ns() // 1_000_000`, with no call layer between the read and the clock
 #: (with `SystemClock` this is `time.time_ns` itself). Set by `stamp_with` at the app's start.
 _wall_ns: Callable[[], int] = time.time_ns
+#: The process clock's monotonic seconds (`Clock.monotonic`): the "server full" warning's rate.
+_monotonic: Callable[[], float] = time.monotonic
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
 #: Bytes of one read handed to the parser at a time (see the module's docstring).
@@ -132,9 +134,11 @@ class RawWriter:
 
 
 def stamp_with(clock: Clock) -> None:
-    """Stamp received messages with `clock` (the app's; one per process, as the protocol is)."""
-    global _wall_ns
+    """Stamp received messages with `clock`, and time the "server full" warnings by it (the
+    app's; one per process, as the protocol is)."""
+    global _wall_ns, _monotonic
     _wall_ns = clock.wall_ns
+    _monotonic = clock.monotonic
 
 
 class _StampingQueue(asyncio.Queue[Any]):
@@ -319,7 +323,7 @@ class FastWebSocketProtocol(WebSocketProtocolBase):
         self.conn.send_response(response)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
-        now = time.monotonic()
+        now = _monotonic()
         if now - _last_full_warning[0] >= FULL_WARNING_INTERVAL_S:
             _last_full_warning[0] = now
             self.logger.warning("refusing WebSocket connections: %d held, the limit of this process", limit)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gameserver.clock import Clock, FakeClock, SystemClock
+from gameserver.clock import Clock, FakeClock, SystemClock, wait_within
 
 
 def test_the_system_clock_hands_out_the_time_functions_themselves() -> None:
@@ -71,3 +71,29 @@ async def test_a_cancelled_sleeper_leaves_nothing_to_wake() -> None:
         await task
     assert clock.pending == 0
     await clock.advance(10)  # nothing fires into the cancelled task
+
+
+async def test_wait_within_times_out_on_its_clock_only() -> None:
+    clock = FakeClock()
+    arrived: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(wait_within(clock, 10.0, arrived))
+    await asyncio.sleep(0.05)  # real time passes: the fake clock's 10 s do not
+    await clock.advance(9.999)
+    assert not waiting.done()
+    await clock.advance(0.001)
+    with pytest.raises(TimeoutError):
+        await waiting
+    assert arrived.cancelled() and clock.pending == 0
+
+
+async def test_wait_within_gives_what_came_in_time_and_leaves_no_timer() -> None:
+    clock = FakeClock()
+    arrived: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(wait_within(clock, 10.0, arrived))
+    await clock.advance(5)
+    arrived.set_result("join")
+    assert await waiting == "join" and clock.pending == 0
+    await clock.advance(10)  # the called-off timer does not expire anything later
+    assert await wait_within(SystemClock(), 1.0, asyncio.sleep(0, "real")) == "real"
+    with pytest.raises(TimeoutError):
+        await wait_within(SystemClock(), 0.01, asyncio.sleep(5))
