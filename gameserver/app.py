@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         db = await open_database(settings.database_url, settings.data_dir, schema=settings.database_schema)
         sql_worker = SqlWorker(db.url, db.schema)
         sql_worker.start()
-        archiver = ResultsArchiver(redis, sql_worker, clock.now_ms, lease_ms=settings.archive_lease_ms)
+        archiver = ResultsArchiver(redis, sql_worker, lease_ms=settings.archive_lease_ms, clock=clock)
         service.on_finished = archiver.enqueue
         _log_connection_room(settings)
         freeze()  # what startup built (modules, routes, clients) lives as long as the process
@@ -156,7 +156,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(_sweep_forever(service, settings.sweep_interval_ms / 1000), name="sweeper"),
             asyncio.create_task(archiver.run_forever(settings.archive_interval_ms / 1000), name="archiver"),
             asyncio.create_task(  # solo attempts past their deadline, finished without being touched
-                AttemptSweeper(redis, db, interval_s=settings.attempt_sweep_interval_ms / 1000).run_forever(),
+                AttemptSweeper(
+                    redis, db, interval_s=settings.attempt_sweep_interval_ms / 1000, clock=clock
+                ).run_forever(),
                 name="attempt-sweeper",
             ),
         ]

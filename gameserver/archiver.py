@@ -25,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from gameserver import metrics, scripts
+from gameserver.clock import Clock, SystemClock
 from gameserver.envelopes import Messages
 from gameserver.keys import ARCHIVE, CLUSTER_SHARDS, DueSets, GameKeys
 from gameserver.redis_client import LuaScript, RedisClient, is_cluster
@@ -68,11 +69,12 @@ def finished_game(pin: str, meta: Mapping[bytes, bytes], event: Messages,
 
 
 class ResultsArchiver:
-    def __init__(self, redis: RedisClient, worker: SqlWorker, now_ms: Callable[[], int], *, lease_ms: int) -> None:
+    def __init__(self, redis: RedisClient, worker: SqlWorker, *, lease_ms: int, clock: Clock | None = None) -> None:
         self.redis = redis
         self.lease_ms = lease_ms
         self.worker = worker
-        self.now_ms = now_ms
+        self.clock = clock if clock is not None else SystemClock()  # claims, leases, rounds
+        self.now_ms = self.clock.now_ms
         self._claim = LuaScript(redis, scripts.CLAIM_DUE)
         self.queue = DueSets(ARCHIVE, CLUSTER_SHARDS if is_cluster(redis) else 1)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -122,7 +124,7 @@ class ResultsArchiver:
 
     async def run_forever(self, interval_s: float) -> None:
         while True:
-            await asyncio.sleep(interval_s)
+            await self.clock.sleep(interval_s)  # the process clock: a FakeClock's advance archives
             try:
                 await self.run_once()
             except Exception:

@@ -17,12 +17,12 @@ and the hub (`gameserver/hub/`) closes them with what is here:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gameserver import metrics
+from gameserver.clock import Clock
 from gameserver.envelopes import Message
 from gameserver.game_messages import question_shown
 from gameserver.wire_messages import Finished, Leaderboard, QuestionShown, Reveal
@@ -53,16 +53,17 @@ def game_step(message: Mapping[str, Any]) -> tuple[int, int] | None:
 
 
 class GameSync:
-    def __init__(self, hub: Hub, watch_interval_s: float) -> None:
+    def __init__(self, hub: Hub, watch_interval_s: float, clock: Clock | None = None) -> None:
         self.hub = hub
         self.watch_interval_s = watch_interval_s
+        self.clock = clock if clock is not None else hub.clock  # the hub's: the process clock
 
     async def watch(self) -> None:
         """Every `watch_interval_s`, whether the games this process holds sockets of still
         exist (one round trip for all of them); a vanished one is announced to its sockets,
         which are closed 4404, instead of leaving them waiting for events that never come."""
         while True:
-            await asyncio.sleep(self.watch_interval_s)
+            await self.clock.sleep(self.watch_interval_s)
             pins = list(self.hub.rooms)
             try:
                 phases = await self.hub.store.game_phases(pins) if pins else {}

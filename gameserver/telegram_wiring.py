@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from typing import Any, Literal, TypeGuard
 
 import orjson
@@ -133,11 +132,12 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 
 async def webhook(request: Request) -> Response:
-    arrived = time.monotonic()
     runtime = _runtime(request)
-    arrived_ms = runtime.port.now_ms() if runtime is not None else 0
     if runtime is None or runtime.mode != "webhook":
         return Response(status_code=404)
+    # Stamped first, on the clocks its readers use: the bridge's (its answers' arrival) and
+    # the server's (another process's leader converts it back).
+    arrived, arrived_ms = runtime.bridge.clock(), runtime.port.now_ms()
     if not runtime.secret_ok(request.headers.get("x-telegram-bot-api-secret-token")):
         return Response(status_code=403)
     body = await _body(request, MAX_WEBHOOK_BYTES)

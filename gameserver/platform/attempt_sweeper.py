@@ -13,13 +13,13 @@ outliving its lease) are harmless: finishing is idempotent under the row lock.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
 
 from redis.asyncio import Redis, RedisCluster
 
+from gameserver.clock import Clock, SystemClock
 from persistence.db import Database
 from persistence.exams import attempts
 
@@ -32,10 +32,13 @@ MAX_BATCHES = 10  # per sweep: the rest waits for the next round instead of hold
 
 
 class AttemptSweeper:
-    def __init__(self, redis: Redis | RedisCluster, db: Database, *, interval_s: float) -> None:
+    def __init__(
+        self, redis: Redis | RedisCluster, db: Database, *, interval_s: float, clock: Clock | None = None
+    ) -> None:
         self.redis = redis
         self.db = db
         self.interval_s = interval_s
+        self.clock = clock if clock is not None else SystemClock()  # the rounds (the lease is Redis's time)
         self.holder = secrets.token_hex(8)  # this process, as the lease's value (for debugging)
         # One lease per database: processes sharing a Redis but not a database (tests do) must
         # not skip each other's sweeps. The URL is hashed, never stored (it may hold a password).
@@ -60,7 +63,7 @@ class AttemptSweeper:
 
     async def run_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.interval_s)
+            await self.clock.sleep(self.interval_s)
             try:
                 await self.run_once()
             except Exception:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from gameserver.clock import Clock, SystemClock
 from persistence.accounts.external import Identity
 
 FLOW_TTL_S = 600
@@ -65,7 +65,8 @@ def s256(verifier: str) -> str:
 
 
 class OidcClient:
-    def __init__(self, client_id: str, client_secret: str, discovery_url: str) -> None:
+    def __init__(self, client_id: str, client_secret: str, discovery_url: str, clock: Clock | None = None) -> None:
+        self.clock = clock if clock is not None else SystemClock()  # the discovery cache's age
         self.client_id = client_id
         self.client_secret = client_secret
         self.discovery_url = discovery_url
@@ -85,7 +86,7 @@ class OidcClient:
         return data
 
     async def discovery(self, *, refresh: bool = False) -> dict[str, Any]:
-        if refresh or self._discovery is None or time.monotonic() - self._fetched_at > DISCOVERY_TTL_S:
+        if refresh or self._discovery is None or self.clock.monotonic() - self._fetched_at > DISCOVERY_TTL_S:
             async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
                 discovery = await self._get_json(client, self.discovery_url)
                 jwks = await self._get_json(client, str(discovery.get("jwks_uri", "")))
@@ -94,7 +95,7 @@ class OidcClient:
             except (JoseError, ValueError, TypeError, KeyError) as error:
                 raise OidcError(f"the provider's keys cannot be read: {error}") from error
             self._discovery = discovery
-            self._fetched_at = time.monotonic()
+            self._fetched_at = self.clock.monotonic()
         return self._discovery
 
     async def authorization_url(self, redirect_uri: str, state: str, flow: Flow) -> str:

@@ -14,7 +14,8 @@ first request, seeding its budget and its pause with it:
 Entries older than a window are trimmed on every write and the key expires two windows after
 the last write, so a chat costs at most `limit` entries. An entry a dead leader left in flight
 counts as ended at the moment it is recalled (its request reached Telegram by then, or never
-will). Times are unix ms: the processes' clocks agree (one machine, or NTP). Redis trouble never
+will). Times are unix ms (`wall_ms`, the system's by default): the processes' clocks agree (one
+machine, or NTP). Redis trouble never
 holds up a send (it is logged): a leader that cannot reach Redis loses its lease anyway.
 """
 
@@ -24,6 +25,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis, RedisCluster
@@ -41,8 +43,12 @@ class Recalled:
 
 
 class ChatLedger:
-    def __init__(self, redis: Redis | RedisCluster, prefix: str, chat_id: int, window_s: float, owner: str) -> None:
+    def __init__(
+        self, redis: Redis | RedisCluster, prefix: str, chat_id: int, window_s: float, owner: str,
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
         self.redis = redis
+        self.wall_ms = wall_ms  # unix ms (a `gameserver.clock.Clock`'s `now_ms` fits)
         self.spent_key = f"{prefix}spent:{chat_id}"
         self.pause_key = f"{prefix}pause:{chat_id}"
         self.window_ms = math.ceil(window_s * 1000)
@@ -60,7 +66,7 @@ class ChatLedger:
             await self._write(slot_id, at * 1000)
 
     async def _write(self, slot_id: str, score_ms: float) -> bool:
-        now_ms = time.time() * 1000
+        now_ms = self.wall_ms()
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zadd(self.spent_key, {slot_id: score_ms})
@@ -75,7 +81,7 @@ class ChatLedger:
     async def paused(self, until: float) -> None:
         """A 429 paused the chat until `until` (unix seconds)."""
         until_ms = math.ceil(until * 1000)
-        left_ms = until_ms - math.floor(time.time() * 1000)
+        left_ms = until_ms - self.wall_ms()
         if left_ms <= 0:
             return
         try:
@@ -85,7 +91,7 @@ class ChatLedger:
 
     async def recall(self) -> Recalled:
         """What the last window spent, whoever spent it; entries left in flight end now."""
-        now_ms = time.time() * 1000
+        now_ms = self.wall_ms()
         try:
             entries = await self.redis.zrangebyscore(self.spent_key, now_ms - self.window_ms, "+inf", withscores=True)
             pause = await self.redis.get(self.pause_key)
