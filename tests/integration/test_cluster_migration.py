@@ -30,7 +30,7 @@ PLAYERS = 6
 
 @pytest.fixture
 def cluster_server(tmp_path: Path, cluster_url: str) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path / "server", cluster_url)
+    process = start_server(tmp_path / "server", cluster_url, log_level="info")  # the re-subscribe is logged
     yield process
     process.stop()
 
@@ -77,7 +77,9 @@ async def test_a_running_games_slot_migrates_mid_question(
     # The calls did meet both: keys split between the nodes, then all moved.
     assert _error_count(source, "TRYAGAIN") > splits_before
     assert _error_count(source, "ASK") > asks_before
-    # The subscription followed the slot: the old owner no longer carries the channel.
+    # The subscription followed the slot (the old owner's sunsubscribe, then the new owner),
+    # and the hub was told to catch up: the old owner no longer carries the channel.
+    assert "re-subscribed 1 game channel(s)" in server.log_path.read_text(errors="replace")
     assert _subscribers(target, keys.channel) == 1
     assert _subscribers(source, keys.channel) == 0
     await asyncio.gather(*(c.close() for c in clients), the_host.close())
