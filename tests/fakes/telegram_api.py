@@ -41,6 +41,12 @@ Fidelity notes:
 * Polls: quizzes default to ``allows_revoting=False``; votes after close / revotes are rejected and
   recorded in ``tg.events`` (kind ``"vote_rejected"``).  Auto-close emits a ``poll`` update, as does
   stopPoll.  ``min_open_period`` (default 5 like Telegram) can be lowered to keep tests fast.
+* ``clock`` (default the machine's) is Telegram's time: the rate-limit windows, the polls' open
+  periods and close dates, callback queries' age, ``latency``, messages' dates and every
+  ``Call``/event stamp.  A ``ScaledClock(speed)`` shared with the server under test
+  (``create_app(clock=...)``) runs a test of per-minute limits ``speed`` times faster with
+  Telegram's numbers unchanged (tests/fakes/scaled_clock.py).  The test controls' own
+  ``timeout`` arguments and getUpdates' long-poll ``timeout`` stay in real seconds.
 """
 
 from __future__ import annotations
@@ -73,6 +79,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gameserver.clock import Timer
+from tests.fakes.scaled_clock import ScaledClock, SystemTime
 
 JSONDict = dict[str, Any]
 _T = TypeVar("_T")
@@ -190,8 +199,8 @@ class _DeliveryStamped(JSONResponse):
 class Call:
     """One Bot API request as the fake saw it (appended when the answer is sent)."""
 
-    mono: float  # time.monotonic() when the request arrived
-    wall: float  # time.time() when the request arrived
+    mono: float  # the fake's clock.monotonic() when the request arrived
+    wall: float  # the fake's clock.time() when the request arrived
     method: str  # canonical spelling, e.g. "sendMessage" (unknown methods keep the spelling used)
     chat_id: int | str | None
     params: JSONDict
@@ -873,6 +882,7 @@ class FakeTelegram:
         strict_webhook: bool = False,
         host: str = "127.0.0.1",
         latency: float = 0.0,
+        clock: SystemTime | ScaledClock | None = None,
     ) -> None:
         # a fresh bot per fake unless told: state a bot keeps in a shared Redis stays apart
         self.token = token or f"{secrets.randbelow(9 * 10**8) + 10**8}:AAFakeTokenForTests_{secrets.token_hex(8)}"
@@ -889,6 +899,7 @@ class FakeTelegram:
         self.host = host
         self.port = 0
         self.latency = latency  # round trip of every call, seconds
+        self.clock = clock or SystemTime()  # Telegram's time: every limit, stamp and delay above
         #: per group: when each counted operation reached Telegram (in flight ones included)
         self._group_ops: dict[int, deque[float]] = {}
 
@@ -913,7 +924,7 @@ class FakeTelegram:
         self._chats: dict[int, _Chat] = {}
         self._messages: dict[tuple[int, int], ChatMessage] = {}
         self._polls: dict[str, FakePoll] = {}
-        self._poll_timers: dict[str, asyncio.TimerHandle] = {}
+        self._poll_timers: dict[str, Timer] = {}
         self._queries: dict[str, _Query] = {}
         self._faults: list[_Fault] = []
         self._next_update_id = 100_000
@@ -1072,8 +1083,8 @@ class FakeTelegram:
         result: Any = None
         half_trip = self.latency / 2
         if half_trip > 0:
-            await asyncio.sleep(half_trip)
-        mono, wall = time.monotonic(), time.time()
+            await self.clock.sleep(half_trip)
+        mono, wall = self.clock.monotonic(), self.clock.time()
         try:
             params = await _read_params(request)
         except ClientDisconnect:  # the bot went away (shut down) while its request travelled
@@ -1095,20 +1106,22 @@ class FakeTelegram:
             ok=body["ok"],
             error_code=None if body["ok"] else status,
             description=body.get("description"),
-            duration=time.monotonic() - mono,
+            duration=self.clock.monotonic() - mono,
             token=token,
-            answered_mono=time.monotonic(),
-            answered_wall=time.time(),
+            answered_mono=self.clock.monotonic(),
+            answered_wall=self.clock.time(),
             result=result,
             client_port=request.client.port if request.client is not None else None,
         )
         self.calls.append(call)
         index = len(self.calls) - 1
         if half_trip > 0:
-            await asyncio.sleep(half_trip)
+            await self.clock.sleep(half_trip)
 
         def delivered() -> None:
-            self.calls[index] = dataclasses.replace(call, delivered_mono=time.monotonic(), delivered_wall=time.time())
+            self.calls[index] = dataclasses.replace(
+                call, delivered_mono=self.clock.monotonic(), delivered_wall=self.clock.time()
+            )
 
         return _DeliveryStamped(body, status_code=status, on_delivery=delivered)
 
@@ -1167,7 +1180,7 @@ class FakeTelegram:
     # ------------------------------------------------------------------------------- state helpers
 
     def _event(self, kind: str, /, **detail: Any) -> None:
-        self.events.append(FakeTelegramEvent(time.monotonic(), time.time(), kind, detail))
+        self.events.append(FakeTelegramEvent(self.clock.monotonic(), self.clock.time(), kind, detail))
 
     def _register_user(self, user: JSONDict) -> JSONDict:
         if "id" not in user or "first_name" not in user:
@@ -1232,7 +1245,7 @@ class FakeTelegram:
         msg = ChatMessage(
             chat_id=chat.id,
             message_id=chat.next_message_id,
-            date=int(time.time()),
+            date=int(self.clock.time()),
             from_user=from_user,
             from_bot=from_bot,
             text=text,
@@ -1395,7 +1408,7 @@ class FakeTelegram:
             self._wh_client = httpx.AsyncClient(timeout=10.0, trust_env=False)
         headers = {"X-Telegram-Bot-Api-Secret-Token": webhook.secret} if webhook.secret else {}
         if self.latency > 0:
-            await asyncio.sleep(self.latency / 2)
+            await self.clock.sleep(self.latency / 2)
         async with webhook.semaphore:
             for attempt in range(1, self.webhook_retries + 2):
                 status: int | None = None
@@ -1409,8 +1422,8 @@ class FakeTelegram:
                     error = f"Connection failed: {exc!r}"
                 self.webhook_deliveries.append(
                     WebhookDelivery(
-                        time.monotonic(),
-                        time.time(),
+                        self.clock.monotonic(),
+                        self.clock.time(),
                         update["update_id"],
                         webhook.url,
                         attempt,
@@ -1421,7 +1434,7 @@ class FakeTelegram:
                 )
                 if error is None:
                     return
-                self._webhook_last_error = (int(time.time()), error)
+                self._webhook_last_error = (int(self.clock.time()), error)
                 if attempt > self.webhook_retries:
                     self._event("webhook_dropped", update_id=update["update_id"], error=error)
                     return
@@ -1586,7 +1599,7 @@ class FakeTelegram:
         if (text, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
             raise _ApiError(400, _NOT_MODIFIED)
         msg.text, msg.entities, msg.reply_markup = text, entities, markup
-        msg.edit_date = int(time.time())
+        msg.edit_date = int(self.clock.time())
         msg.edit_count += 1
         return self._message_api(msg)
 
@@ -1596,7 +1609,7 @@ class FakeTelegram:
         if markup == msg.reply_markup:
             raise _ApiError(400, _NOT_MODIFIED)
         msg.reply_markup = markup
-        msg.edit_date = int(time.time())
+        msg.edit_date = int(self.clock.time())
         msg.edit_count += 1
         return self._message_api(msg)
 
@@ -1612,7 +1625,7 @@ class FakeTelegram:
     async def _m_answerCallbackQuery(self, token: str, params: JSONDict) -> Any:
         query_id = str(params.get("callback_query_id") or "")
         query = self._queries.get(query_id)
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if query is None or query.answer is not None or now - query.mono > self.callback_query_ttl:
             raise _ApiError(400, _QUERY_TOO_OLD)
         text = params.get("text")
@@ -1663,7 +1676,7 @@ class FakeTelegram:
             raise _bad("explanation is too long")
         open_period = _opt_int(params, "open_period")
         close_date = _opt_int(params, "close_date")
-        now_mono, now_wall = time.monotonic(), time.time()
+        now_mono, now_wall = self.clock.monotonic(), self.clock.time()
         close_at: float | None = None
         if open_period is not None and close_date is not None:
             raise _bad("open_period and close_date can't be used together")
@@ -1709,8 +1722,8 @@ class FakeTelegram:
         if poll.is_closed:
             poll.closed_mono = now_mono
         elif close_at is not None:
-            self._poll_timers[poll.id] = asyncio.get_running_loop().call_later(
-                max(0.0, close_at - time.monotonic()), self._auto_close, poll.id
+            self._poll_timers[poll.id] = self.clock.call_later(
+                max(0.0, close_at - self.clock.monotonic()), lambda: self._auto_close(poll.id)
             )
         return self._message_api(msg)
 
@@ -1722,7 +1735,7 @@ class FakeTelegram:
 
     def _close_poll(self, poll: FakePoll, reason: str) -> None:
         poll.is_closed = True
-        poll.closed_mono = time.monotonic()
+        poll.closed_mono = self.clock.monotonic()
         handle = self._poll_timers.pop(poll.id, None)
         if handle is not None:
             handle.cancel()
@@ -1836,7 +1849,7 @@ class FakeTelegram:
             self._chats[chat_id].members.add(int(sender["id"]))
             self._next_query += 1
             query_id = str(4_200_000_000_000_000_000 + self._next_query)
-            self._queries[query_id] = _Query(query_id, chat_id, message_id, time.monotonic())
+            self._queries[query_id] = _Query(query_id, chat_id, message_id, self.clock.monotonic())
             self._emit(
                 "callback_query",
                 {
@@ -1879,7 +1892,7 @@ class FakeTelegram:
                 raise ValueError(f"invalid option ids {chosen} for a poll with {len(poll.options)} options")
             if len(chosen) > 1 and not poll.allows_multiple_answers:
                 raise ValueError("this poll allows a single answer")
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if not poll.is_closed and poll.close_at_mono is not None and now >= poll.close_at_mono:
                 self._close_poll(poll, "auto")
             msg = self._messages.get((poll.chat_id, poll.message_id))
@@ -1987,7 +2000,7 @@ class FakeTelegram:
                 {
                     "chat": chat.to_api(),
                     "from": dict(sender),
-                    "date": int(time.time()),
+                    "date": int(self.clock.time()),
                     "old_chat_member": _member(bot, old_status),
                     "new_chat_member": _member(bot, new_status),
                 },
