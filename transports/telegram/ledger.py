@@ -68,7 +68,10 @@ class ChatLedger:
     async def _write(self, slot_id: str, score_ms: float) -> bool:
         now_ms = self.wall_ms()
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            # Not a MULTI: redis-py's cluster transaction blocks the event loop (a thread per
+            # queued command; see gameserver/atomic.py). None is needed: the three commands are
+            # idempotent on one key, and another writer's between them changes no outcome.
+            async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.zadd(self.spent_key, {slot_id: score_ms})
                 pipe.zremrangebyscore(self.spent_key, "-inf", f"({now_ms - self.window_ms}")
                 pipe.pexpire(self.spent_key, 2 * self.window_ms)
