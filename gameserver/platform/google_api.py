@@ -44,7 +44,8 @@ def _client(request: Request) -> OidcClient | None:
     client = live.extras.get("google_oidc")
     if client is None:
         client = live.extras["google_oidc"] = OidcClient(
-            settings.google_client_id, settings.google_client_secret, settings.google_discovery_url)
+            settings.google_client_id, settings.google_client_secret, settings.google_discovery_url,
+            clock=live.clock)
     return client
 
 
