@@ -29,6 +29,7 @@ from gameserver.iplimits import IpRateLimited, ip_limits
 from gameserver.quizzes import Quiz
 from gameserver.ratelimit import RateLimiter
 from gameserver.store import GameRecord
+from gameserver.wire_messages import ErrorMessage, Hosting, Joined, LobbyPlayer, Pong
 from gameserver.wsprotocol import RAW_EXTENSION, RECEIVED_MS, RawWriter
 from statemachine import End, Event, Lock, Next, Start, Unlock
 from statemachine.errors import (
@@ -58,6 +59,8 @@ CLOSE_SERVER_ERROR = 1011
 ANSWERS_ACCEPTED = metrics.ANSWERS.labels("accepted")
 
 def ack_message(question: int) -> dict[str, Any]:
+    # `wire_messages.AnswerAck(question).to_wire()`, written out: every answer of a burst
+    # passes here (tests/test_wire_messages.py holds the two equal).
     return {"type": "answer_ack", "question": question, "accepted": True}
 
 
@@ -73,12 +76,8 @@ def may_be_signed_in(scope: Scope) -> bool:
 
 
 def error_message(error: ClientError) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
-    if error.question is not None:
-        message["question"] = error.question
-    if isinstance(error, IpRateLimited):
-        message["retry_after"] = error.retry_after_s
-    return message
+    retry_after = error.retry_after_s if isinstance(error, IpRateLimited) else None
+    return ErrorMessage(error.code, error.message, error.question, retry_after).to_wire()
 
 
 def _int_field(message: dict[str, Any], name: str) -> int:
@@ -163,7 +162,7 @@ class Session:
     def server_failed(self, error: BaseException) -> None:
         # Ours, not the client's: say so and keep the socket; the client may retry.
         log.warning("server error on game %s: %s", self.pin, error)
-        self.conn.send({"type": "error", "code": "server_error", "message": "try again"})
+        self.conn.send(ErrorMessage("server_error", "try again").to_wire())
 
     async def handle(self, message: dict[str, Any], received_ms: int) -> None:
         raise NotImplementedError
@@ -175,7 +174,7 @@ class Session:
         await self.conn.finish()
 
     def pong(self, message: dict[str, Any]) -> None:
-        self.conn.send({"type": "pong", "t": message.get("t"), "server_time": self.live.service.now_ms()})
+        self.conn.send(Pong(message.get("t"), self.live.service.now_ms()).to_wire())
 
 
 class PlayerSession(Session):
@@ -244,10 +243,7 @@ class PlayerSession(Session):
         self.start_fast_path()
 
     async def welcome(self, player_id: str, token: str, name: str, *, score: int, record: GameRecord) -> None:
-        self.conn.send({
-            "type": "joined", "player_id": player_id, "token": token, "name": name, "pin": self.pin,
-            "phase": record.state.phase.value, "score": score,
-        })
+        self.conn.send(Joined(player_id, token, name, self.pin, record.state.phase.value, score).to_wire())
         currents = await self.live.service.current_messages(self.pin, player_id=player_id, record=record)
         for current in currents:
             self.conn.send(current)
@@ -369,11 +365,10 @@ class HostSession(Session):
         await self.live.hub.attach(self.conn)
         record = await service.record(self.pin)
         players = await service.store.players(self.pin)
-        self.conn.send({
-            "type": "hosting", "pin": self.pin, "title": record.title, "phase": record.state.phase.value,
-            "players": [{"player_id": p, "name": n} for p, n in players.items()],
-            "question_count": record.state.question_count,
-        })
+        self.conn.send(Hosting(
+            self.pin, record.title, record.state.phase.value,
+            tuple(LobbyPlayer(player_id=p, name=n) for p, n in players.items()), record.state.question_count,
+        ).to_wire())
         currents = await service.current_messages(self.pin, host=True, record=record)
         for current in currents:
             self.conn.send(current)
