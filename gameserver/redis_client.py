@@ -132,6 +132,10 @@ class QueueingRedisCluster(RedisCluster):
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
         if shard_hint:  # refused as by RedisCluster.pipeline
             return super().pipeline(transaction, shard_hint)
+        if transaction:
+            # redis-py runs each command queued in a cluster MULTI in a new thread with its own
+            # event loop, joined on this one: the server stands still (gameserver/atomic.py).
+            raise TypeError("no transaction pipelines on a cluster: use gameserver.atomic.AtomicBatch")
         # redis-py declares an abstract `_event_dispatcher` it sets itself (as in its own pipeline())
         return _QueueingPipeline(self, transaction)  # type: ignore[abstract]
 

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis.asyncio import RedisCluster
 from redis.exceptions import ResponseError
 
 from gameserver.atomic import AtomicBatch
 from gameserver.platform import speaking_channel
-from gameserver.redis_client import RedisClient, is_cluster
+from gameserver.redis_client import RedisClient
 
 
 def _tag() -> str:
@@ -115,10 +116,12 @@ async def test_announce_publishes_on_the_shape_of_the_engine(engine: RedisClient
 async def test_redis_py_cluster_transactions_still_start_threads(engine: RedisClient, no_threads: list[str]) -> None:
     """Why `AtomicBatch` exists: if this starts failing, redis-py's cluster transaction no
     longer starts a thread per command, and `AtomicBatch` could go back to `MULTI`."""
-    if not is_cluster(engine):
+    if not isinstance(engine, RedisCluster):
         pytest.skip("one Redis: redis-py's transaction pipeline starts no thread")
+    with pytest.raises(TypeError, match="AtomicBatch"):
+        engine.pipeline(transaction=True)  # the server's client refuses it outright
     with pytest.raises(AssertionError, match="a thread was started"):
-        async with engine.pipeline(transaction=True) as pipe:
+        async with RedisCluster.pipeline(engine, transaction=True) as pipe:  # redis-py's own
             pipe.get(f"livequiz:{_tag()}:x")
             await pipe.execute()
     assert no_threads
