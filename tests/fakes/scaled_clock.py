@@ -22,25 +22,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from gameserver.clock import Timer
+from gameserver.clock import SystemClock, Timer
 
 
-class SystemTime:
-    """The machine's clocks and the running loop's timers (what `FakeTelegram` reads by default)."""
+class SystemTime(SystemClock):
+    """The machine's clocks and the running loop's timers (what `FakeTelegram` reads by default):
+    the server's `SystemClock`, with a `speed` and the wall clock in seconds, as `ScaledClock`."""
 
     speed = 1.0
-    monotonic = staticmethod(time.monotonic)
-    wall_ns = staticmethod(time.time_ns)
-    time = staticmethod(time.time)  # (the module's name means this from here on in the class)
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-    def call_later(self, delay_s: float, callback: Callable[[], object]) -> Timer:
-        return asyncio.get_running_loop().call_later(delay_s, callback)
-
-    def sleep(self, delay_s: float) -> Awaitable[None]:
-        return asyncio.sleep(delay_s)
+    time = staticmethod(time.time)
 
 
 class ScaledClock:
