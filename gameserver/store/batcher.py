@@ -4,7 +4,7 @@ batchers the hot paths use (joins, answers, socket opens and closes).
 Why: at 10,000 players a join storm or the answers to one question are thousands of calls in
 a second or two; one EVALSHA round trip each would saturate the connection pool and the event
 loop. The batcher sends each game's waiting items as one script call, and all games' calls as
-one pipeline, while keeping per-game order (see `Batcher`).
+one pipeline (on a cluster, one per master), while keeping per-game order (see `Batcher`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from gameserver import metrics, scripts
 from gameserver.keys import GameKeys
@@ -47,6 +47,15 @@ class NotReplicated(Exception):
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 BatchKey = TypeVar("BatchKey", bound=Hashable)
+Waiting = list[tuple[Item, asyncio.Future[Result]]]
+
+
+@dataclass(eq=False)
+class _Lane(Generic[BatchKey, Item, Result]):
+    """Calls that go to Redis one pipeline at a time: what waits, and the task sending it."""
+
+    pending: dict[BatchKey, Waiting[Item, Result]] = field(default_factory=dict)
+    flusher: asyncio.Task[None] | None = None
 
 
 class Batcher(Generic[BatchKey, Item, Result]):
@@ -61,6 +70,12 @@ class Batcher(Generic[BatchKey, Item, Result]):
     becomes a few calls; a thousand games with a few answers each become one round trip
     instead of a thousand, which is what keeps the connection pool and the event loop from
     saturating.
+
+    On a cluster there is one such lane per master (the node owning the key's slot when its
+    first item came): a master that stops answering holds a pipeline for up to the socket
+    timeout, and only its own games' calls wait behind it. A key stays in its lane while it
+    has items waiting or in flight, so its order holds even if its slot moves meanwhile (the
+    call then follows the MOVED reply); the lanes are flow control only.
     """
 
     MAX_BATCH = 1000
@@ -80,8 +95,10 @@ class Batcher(Generic[BatchKey, Item, Result]):
         self._script = script
         self._command = command  # (keys, args) of the script call for one key's items
         self._parse = parse  # (key, item count, the script's reply) -> one result (or refusal) per item
-        self._pending: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
-        self._flusher: asyncio.Task[None] | None = None
+        self._cluster = redis if isinstance(redis, RedisCluster) else None
+        self._lane: _Lane[BatchKey, Item, Result] = _Lane()  # one Redis's, or a slot no node is known for
+        self._node_lanes: dict[str, _Lane[BatchKey, Item, Result]] = {}  # a cluster's, by node name
+        self._lane_of: dict[BatchKey, _Lane[BatchKey, Item, Result]] = {}  # a cluster's keys with items out
 
     async def submit(self, key: BatchKey, item: Item) -> Result:
         return await self.submit_soon(key, item)
@@ -89,27 +106,48 @@ class Batcher(Generic[BatchKey, Item, Result]):
     def submit_soon(self, key: BatchKey, item: Item) -> asyncio.Future[Result]:
         """`submit` for callers outside a coroutine: the future resolves with the item's result."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(key, []).append((item, future))
-        if self._flusher is None:
+        lane = self._lane if self._cluster is None else self._cluster_lane(key)
+        lane.pending.setdefault(key, []).append((item, future))
+        if lane.flusher is None:
             # Its first step runs after the rest of this tick's submissions have queued.
-            self._flusher = asyncio.create_task(self._flush())
+            lane.flusher = asyncio.create_task(self._flush(lane))
         return future
 
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                await self._send(self._take())
-        finally:
-            self._flusher = None
+    def _cluster_lane(self, key: BatchKey) -> _Lane[BatchKey, Item, Result]:
+        """The lane of the key's items still out, else that of the master owning its slot."""
+        lane = self._lane_of.get(key)
+        if lane is None:
+            assert self._cluster is not None
+            try:
+                node = self._cluster.get_node_from_key(self._command(key, [])[0][0])
+            except (RedisError, RedisClusterException):  # no slot map yet, or the slot uncovered
+                node = None
+            lane = self._lane if node is None else self._node_lanes.setdefault(node.name, _Lane())
+            self._lane_of[key] = lane
+        return lane
 
-    def _take(self) -> dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]]:
-        batches: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]] = {}
-        for key, waiting in list(self._pending.items()):
+    async def _flush(self, lane: _Lane[BatchKey, Item, Result]) -> None:
+        try:
+            while lane.pending:
+                batches = self._take(lane.pending)
+                try:
+                    await self._send(batches)
+                finally:
+                    if self._cluster is not None:
+                        for key in batches:  # nothing of it is out any more: it may change lane
+                            if key not in lane.pending:
+                                self._lane_of.pop(key, None)
+        finally:
+            lane.flusher = None
+
+    def _take(self, pending: dict[BatchKey, Waiting[Item, Result]]) -> dict[BatchKey, Waiting[Item, Result]]:
+        batches: dict[BatchKey, Waiting[Item, Result]] = {}
+        for key, waiting in list(pending.items()):
             batches[key] = waiting[: self.MAX_BATCH]
             if len(waiting) > self.MAX_BATCH:
                 del waiting[: self.MAX_BATCH]
             else:
-                del self._pending[key]
+                del pending[key]
         return batches
 
     async def _send(self, batches: dict[BatchKey, list[tuple[Item, asyncio.Future[Result]]]]) -> None:
