@@ -13,16 +13,20 @@ failed over by its replica within a few seconds: the failover test kills one for
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.asyncio.cluster import RedisCluster
 
 from gameserver.embedded_redis import server_binary
+from gameserver.redis_client import close_redis, open_redis
 from tests.support import free_port
 
 SLOTS = 16384
@@ -280,3 +284,15 @@ def _node_id(node: ClusterNode) -> str:
     with node.client() as client:
         raw = client.execute_command("CLUSTER", "MYID")
     return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+@contextlib.asynccontextmanager
+async def cluster_client(url: str, pool_size: int = 8) -> AsyncIterator[RedisCluster]:
+    """The server's own cluster client (`open_redis`) for `url`, its slot map already read."""
+    client = open_redis(url, pool_size)
+    assert isinstance(client, RedisCluster)
+    try:
+        await client.initialize()
+        yield client
+    finally:
+        await close_redis(client)

@@ -23,12 +23,12 @@ from redis.asyncio.cluster import RedisCluster
 
 from gameserver.keys import GameKeys
 from gameserver.quizzes import Question, Quiz
-from gameserver.redis_client import close_redis, open_redis
 from gameserver.sharded_pubsub import ShardedSubscription
 from gameserver.store import GameStore, token_digest
 from gameserver.store.records import GameRecord
 from statemachine import Start, transition
 from tests.cluster_support import ClusterNode, LocalCluster
+from tests.cluster_support import cluster_client as open_cluster_client
 from tests.integration.test_sharded_pubsub import Heard
 from tests.support import Client, ServerProcess, create_game, host, player, quiz, start_server
 
@@ -58,11 +58,8 @@ def server(tmp_path: Path, slow_failover_cluster: LocalCluster) -> Iterator[Serv
 
 @pytest.fixture
 async def cluster_client(slow_failover_cluster: LocalCluster) -> AsyncIterator[RedisCluster]:
-    client = open_redis(slow_failover_cluster.url, 8)
-    assert isinstance(client, RedisCluster)
-    await client.initialize()
-    yield client
-    await close_redis(client)
+    async with open_cluster_client(slow_failover_cluster.url) as client:
+        yield client
 
 
 async def test_a_game_on_another_master_is_served_while_one_master_is_stopped(

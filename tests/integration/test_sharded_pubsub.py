@@ -13,9 +13,9 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from gameserver import sharded_pubsub
-from gameserver.redis_client import close_redis, open_redis
 from gameserver.sharded_pubsub import ShardedSubscription
 from tests.cluster_support import LocalCluster
+from tests.cluster_support import cluster_client as open_cluster_client
 
 
 class Heard:
@@ -43,11 +43,8 @@ class Heard:
 
 @pytest.fixture
 async def cluster_client(cluster_url: str) -> AsyncIterator[RedisCluster]:
-    client = open_redis(cluster_url, 8)
-    assert isinstance(client, RedisCluster)
-    await client.initialize()
-    yield client
-    await close_redis(client)
+    async with open_cluster_client(cluster_url) as client:
+        yield client
 
 
 async def test_a_channel_follows_its_slot_to_another_master(
