@@ -211,9 +211,10 @@ class GameRunner:
 
     async def advance(self, pin: str) -> None:
         """Do whatever the game still owes (close at deadline, score, finish); idempotent."""
+        seen = await self.store.due_score(pin)
         record = await self.store.load(pin)
         if record is None:
-            await self.store.due_remove(pin)
+            await self._settle_due(pin, seen)
             return
         state = record.state
         if state.phase is Phase.ACTIVE:
@@ -230,11 +231,28 @@ class GameRunner:
         if state.phase is Phase.FINISHED:
             await self.finish(pin)
             return
+        seen = await self.store.due_score(pin)
         latest = await self.store.load(pin)
         if latest is not None and latest.state.phase is Phase.ACTIVE:
             await self.store.due_add(pin, latest.state.deadline_ms + self.settings.close_grace_ms)
         else:
-            await self.store.due_remove(pin)
+            await self._settle_due(pin, seen)
+
+    async def _settle_due(self, pin: str, seen: float | None) -> None:
+        """Drop the due entry of a game read (just after `seen` was) as owing nothing.
+
+        The read may be stale: a `next` on any process can open a question right after it,
+        and that step writes its deadline's entry before its commit. So the entry goes only
+        if it is still the one seen, and only if it was no open question's: a claimed one
+        (a sweeper's lease, x.5 ms) or one already due. A future whole-millisecond entry
+        may be a question opening this moment; it stays, and when it comes due a sweeper
+        claims it and finds out. (An unconditional remove here loses that question's only
+        deadline entry; if its process then dies, nobody closes the question.)"""
+        if seen is None:
+            return
+        claimed = seen != int(seen)
+        if claimed or seen <= self.now_ms():
+            await self.store.due_release(pin, seen)
 
     async def sweep(self, lease_ms: int = 5000) -> int:
         """Advance every game whose due time has passed, whichever process started it."""

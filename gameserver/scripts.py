@@ -236,10 +236,23 @@ return out
 # KEYS: due.  ARGV: now_ms, lease_until_ms, limit.
 # Claims up to `limit` due PINs by pushing their due time to the lease end, so that several
 # sweeping processes do not all work on the same game. Returns the claimed PINs.
+# The lease end is a half millisecond (`GameStore.due_claim`): a claimed entry is told from
+# every entry the game's own steps write, which are whole milliseconds.
 CLAIM_DUE = """
 local pins = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, pin in ipairs(pins) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], pin) end
 return pins
+"""
+
+# KEYS: due.  ARGV: pin, seen (the entry's due time read before the game was loaded).
+# Removes the PIN's entry only while it is still the one seen: a step that wrote a new entry
+# meanwhile (a question opened after the game was read as between questions) keeps its own.
+RELEASE_DUE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
 """
 
 

@@ -84,6 +84,7 @@ class GameStore:
         self._finish = LuaScript(r, variant(scripts.FINISH))
         self._kick = LuaScript(r, variant(scripts.KICK))
         self._claim_due = LuaScript(r, scripts.CLAIM_DUE)
+        self._release_due = LuaScript(r, scripts.RELEASE_DUE)
 
     # -- games ---------------------------------------------------------------------------
 
@@ -357,9 +358,20 @@ class GameStore:
     async def due_remove(self, pin: str) -> None:
         await self.redis.zrem(self.due.key_for(pin), pin)
 
+    async def due_score(self, pin: str) -> float | None:
+        """The PIN's due time (ms), None without an entry; a claimed one ends in .5."""
+        score = await self.redis.zscore(self.due.key_for(pin), pin)
+        return None if score is None else float(score)
+
+    async def due_release(self, pin: str, seen: float) -> bool:
+        """Remove the PIN's entry if its due time is still `seen` (read before the game was
+        loaded): an entry a step wrote since then is that step's and stays."""
+        return bool(await self._release_due(keys=[self.due.key_for(pin)], args=[pin, repr(seen)]))
+
     async def due_claim(self, now_ms: int, lease_ms: int, limit: int = 100) -> list[str]:
         """Up to `limit` due PINs of each due set (one on one Redis), each claimed for
-        `lease_ms`. Every process claims from every shard: a dead one's games still close."""
-        args = [now_ms, now_ms + lease_ms, limit]
+        `lease_ms`. Every process claims from every shard: a dead one's games still close.
+        The lease ends on a half millisecond, which no step of a game writes (`due_release`)."""
+        args = [now_ms, now_ms + lease_ms + 0.5, limit]
         claimed = await asyncio.gather(*(self._claim_due(keys=[key], args=args) for key in self.due.keys))
         return [p.decode() if isinstance(p, bytes) else str(p) for pins in claimed for p in pins]

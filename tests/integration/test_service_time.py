@@ -26,6 +26,7 @@ from gameserver.quizzes import Question, Quiz
 from gameserver.service import GameService
 from gameserver.settings import Settings
 from gameserver.store import GameStore
+from gameserver.store.records import GameRecord
 from statemachine import GameState, Phase, Start
 from statemachine.errors import BadMessage, IllegalTransition, NotOpen, TooLate
 from transports.port import PlayerSeat
@@ -242,3 +243,49 @@ async def test_next_naming_its_step_acts_only_at_that_step(service: GameService,
 
 def quiz_of(count: int) -> Quiz:
     return Quiz("steps", tuple(Question(f"q{i}", ("a", "b"), 0, 20_000) for i in range(count)))
+
+
+async def test_a_question_opened_while_a_sweep_reads_the_game_between_questions_keeps_its_deadline_entry(
+    service: GameService, clock: FakeClock
+) -> None:
+    """A sweeper finishing a closed question reads the game as between questions; the host's
+    `next` opens the next question right after that read. The sweeper must not then remove the
+    new question's deadline entry: with its opening process dead, nobody else would close it."""
+    pin, _, _ = await started_game(service, two_question_quiz(20_000), "Ada")
+    await service.command(pin, service.next_event({}, clock.now_ms()))  # closes question 0 (due now)
+    await clock.advance(2.0)
+    original_load = service.store.load
+    loads: list[Phase] = []
+    opened: list[GameState] = []
+
+    async def load_then_the_host_presses_next(pin_: str) -> GameRecord | None:
+        record = await original_load(pin_)
+        assert record is not None
+        loads.append(record.state.phase)
+        if len(loads) == 2:  # advance's last read, stale the moment the question opens
+            service.store.load = original_load  # type: ignore[method-assign]
+            opened.append(await service.command(pin, service.next_event({}, clock.now_ms())))
+        return record
+
+    service.store.load = load_then_the_host_presses_next  # type: ignore[method-assign,assignment]
+    await service.advance(pin)
+    assert loads == [Phase.BETWEEN, Phase.BETWEEN] and opened[0].phase is Phase.ACTIVE
+    assert await service.store.due_score(pin) == opened[0].deadline_ms + CLOSE_GRACE_MS
+
+
+async def test_a_sweep_of_a_game_owing_nothing_removes_its_claimed_entry(
+    service: GameService, clock: FakeClock
+) -> None:
+    pin, _, _ = await started_game(service, two_question_quiz(20_000), "Ada")
+    await service.command(pin, service.next_event({}, clock.now_ms()))  # closes question 0 (due now)
+    await eventually(lambda: _scored(service, pin))
+    assert (await service.store.due_score(pin) or 0) <= clock.now_ms()
+    assert pin in await service.store.due_claim(clock.now_ms(), 5_000)  # a sweeper's lease: x.5 ms
+    assert await service.store.due_score(pin) == clock.now_ms() + 5_000.5
+    await service.advance(pin)
+    assert await service.store.due_score(pin) is None
+
+
+async def _scored(service: GameService, pin: str) -> bool:
+    current = await state(service, pin)
+    return current.phase is Phase.BETWEEN and not current.owes_scores
