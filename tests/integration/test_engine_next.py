@@ -6,11 +6,22 @@ its step, on the service's clock: test_service_time.py."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support import ServerProcess, create_game, host, no_message, player, quiz
+from tests.support import ServerProcess, create_game, host, no_message, player, quiz, two_servers
+
+
+@pytest.fixture(scope="module")
+def shared_pair(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two server processes for all rounds: each round is a game of its own, so the rounds
+    repeat the race without paying for two server starts each."""
+    with two_servers(tmp_path_factory.mktemp("pair"), redis_url) as pair:
+        yield pair
 
 
 async def game_state(base_url: str, pin: str) -> str:
@@ -39,9 +50,9 @@ async def test_a_retried_close_does_not_skip_the_reveal(server: ServerProcess) -
 
 @pytest.mark.parametrize("round_", range(3))
 async def test_two_hosts_pressing_next_at_once_advance_one_step(
-    server_pair: tuple[ServerProcess, ServerProcess], round_: int
+    shared_pair: tuple[ServerProcess, ServerProcess], round_: int
 ) -> None:
-    first, second = server_pair
+    first, second = shared_pair
     game = await create_game(first.base_url, quiz(n=3, time_limit=20))
     host_a = await host(first.ws_url, game)
     host_b = await host(second.ws_url, game)
