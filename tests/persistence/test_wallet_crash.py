@@ -6,8 +6,10 @@ movements, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -19,23 +21,37 @@ from tests.persistence.wallet_support import CARD, CONFIG, PROVIDER, balances, m
 from tests.sql_support import SqlTarget
 
 
-def _run_child(target: SqlTarget, op: str, arg: int, kill_at: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.persistence.wallet_crash_child",
-            target.url,
-            target.schema or "",
-            op,
-            str(arg),
-            str(kill_at),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+class Victims:
+    """`wallet_crash_child`: one process that imports the wallet once and forks a victim per
+    kill point (a process of its own each, SIGKILLed as before)."""
+
+    def __init__(self, target: SqlTarget, op: str, arg: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.persistence.wallet_crash_child", target.url, target.schema or "", op,
+             str(arg)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+
+    def run(self, kill_at: int) -> dict[str, Any]:
+        """The victim's exit code (-9 when killed), its output, whether it timed out."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{kill_at}\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"the victims' process ended (exit code {self.process.wait(10)})"
+        answer: dict[str, Any] = json.loads(line)
+        assert not answer["timed_out"], answer["output"]
+        return answer
+
+    def close(self) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()  # the end of the kill points: the process exits
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process.stdout.close()
 
 
 async def _state(db: Database, user_id: int) -> tuple[dict[str, int], int, list[str]]:
@@ -66,13 +82,17 @@ async def test_a_crash_between_statements_leaves_all_or_nothing(
     arg = withdrawal.id if op == "approve" else user
     before = await _state(database, user)
     kill_at = 1
-    while True:
-        done = await asyncio.to_thread(_run_child, sql_target, op, arg, kill_at)
-        if done.returncode == 0:
-            break
-        assert done.returncode == -9, done.stderr
-        assert await _state(database, user) == before, f"{op} killed at statement {kill_at} left a part behind"
-        kill_at += 1
+    victims = Victims(sql_target, op, arg)
+    try:
+        while True:
+            done = await asyncio.to_thread(victims.run, kill_at)
+            if done["returncode"] == 0:
+                break
+            assert done["returncode"] == -9, done["output"]
+            assert await _state(database, user) == before, f"{op} killed at statement {kill_at} left a part behind"
+            kill_at += 1
+    finally:
+        victims.close()
     assert kill_at >= 4, "the movement should have run several statements before completing"
     after = await _state(database, user)
     assert after != before  # run to the end, all of it is there
