@@ -22,30 +22,35 @@ Routes:
   (finished), 422 (body).
 - `GET /api/games/{pin}/telegram` (same header): the bot's name, the host's private deep link
   (`/start` payload carrying the host token: for the host's own screen only) and attached chats.
+
+The routes are always served; the bridge's modules (python-telegram-bot, `transports.telegram`:
+~0.3 s of CPU and ~10 MiB of a process's start) are imported by `start_telegram`, only with a
+token, so a process without a bot never holds them. Modules that hook into the bot and import
+the bridge themselves (the solo exams) load the same way: through `register_setup`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Literal, TypeGuard
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from telegram import Update
 
 from gameserver.context import LiveContext
 from gameserver.http_api import ORJSONResponse, client_error_response, error_response
 from gameserver.port import ServerPort
 from gameserver.ws import PIN_PATTERN
 from statemachine.errors import ClientError, UnknownGame
-from transports.telegram import MODES, BridgeConfig, QuizPort, RuntimeConfig, TelegramRuntime
-from transports.telegram.callbacks import host_link_payload
-from transports.telegram.runtime import CommandHook, PressHook, TextHook
-from transports.telegram.shared import SharedState
+
+if TYPE_CHECKING:
+    from transports.telegram import QuizPort, TelegramRuntime
+    from transports.telegram.runtime import CommandHook, PressHook, TextHook
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,17 @@ EXTRA_COMMANDS: dict[str, CommandHook] = {}
 #: `register_text`): the solo exams' buttons and text answers.
 EXTRA_PRESSES: dict[str, PressHook] = {}
 EXTRA_TEXTS: list[TextHook] = []
+#: Run before every bridge this process starts, so only with a token (`register_setup`).
+SETUPS: list[Callable[[], None]] = []
+
+
+def register_setup(setup: Callable[[], None]) -> None:
+    """Have `setup` run before every bridge this process starts (never without a bot token):
+    where a module that imports the bridge registers its commands, presses and texts. It must
+    be idempotent (a process may start more than one bridge: tests). Call before the server
+    starts."""
+    if setup not in SETUPS:
+        SETUPS.append(setup)
 
 
 def register_command(name: str, hook: CommandHook) -> None:
@@ -91,6 +107,13 @@ async def start_telegram(live: LiveContext, *, port: QuizPort | None = None) -> 
     settings = live.settings
     if not settings.telegram_token:
         return None
+    # Here, at start-up, not at module level: a process without a bot never imports the bridge
+    # (see the module's docstring), and one with a bot has it all before it serves anything.
+    from transports.telegram import BridgeConfig, RuntimeConfig, TelegramRuntime
+    from transports.telegram.shared import SharedState
+
+    for setup in SETUPS:
+        setup()
     config = RuntimeConfig(
         token=settings.telegram_token,
         api_url=settings.telegram_api_url,
@@ -148,6 +171,8 @@ async def webhook(request: Request) -> Response:
         if runtime.leading:
             runtime.feed(data, arrived)
         elif runtime.bridge.shared is not None:
+            from telegram import Update  # loaded already: the running bridge imported it
+
             Update.de_json(data, runtime.application.bot)  # refuse a malformed one here, not there
             await runtime.bridge.shared.push_update(data, arrived_ms)  # the leader handles it
     except Exception:
@@ -181,6 +206,8 @@ async def attach_chat(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     runtime, pin = checked
+    from transports.telegram import MODES  # loaded already: the running bridge imported it
+
     body = await _body(request, 4096)
     try:
         data: Any = orjson.loads(body) if body else None
@@ -209,6 +236,8 @@ async def telegram_info(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     runtime, pin = checked
+    from transports.telegram.callbacks import host_link_payload  # loaded with the running bridge
+
     token = request.headers["authorization"].partition(" ")[2].strip()
     username = runtime.application.bot.username
     payload = host_link_payload(pin, token)

@@ -229,11 +229,17 @@ async def my_attempts(request: Request) -> Response:
     return ORJSONResponse({"items": [listed(a, graded) for a in found], "next_cursor": next_cursor})
 
 
-def attempts_routes() -> list[Route]:
-    from gameserver.platform import exams_bot
-    from gameserver.platform.snapshots_api import snapshot_routes
+def _install_exams_bot() -> None:
+    from gameserver.platform import exams_bot  # imports the bridge: only with a bot configured
 
-    exams_bot.install()  # the bot's /exams, /take, /a, /finish (solo attempts in a private chat)
+    exams_bot.install()
+
+
+def attempts_routes() -> list[Route]:
+    from gameserver.platform.snapshots_api import snapshot_routes
+    from gameserver.telegram_wiring import register_setup
+
+    register_setup(_install_exams_bot)  # the bot's /exams, /take, /a, /finish (solo attempts in a private chat)
     account_hooks.install()  # attempts in the user's data export
 
     return [
