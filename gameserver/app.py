@@ -35,6 +35,7 @@ from gameserver.openapi import openapi_routes
 from gameserver.openfiles import connection_limit, open_files_limit
 from gameserver.platform import platform_routes
 from gameserver.platform.attempt_sweeper import AttemptSweeper
+from gameserver.platform.housekeeping import Housekeeping
 from gameserver.readiness import readiness_routes
 from gameserver.redis_client import close_redis, open_redis
 from gameserver.service import GameService
@@ -160,6 +161,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     redis, db, interval_s=settings.attempt_sweep_interval_ms / 1000, clock=clock
                 ).run_forever(),
                 name="attempt-sweeper",
+            ),
+            asyncio.create_task(  # ended tokens, old link codes and idempotency keys deleted
+                Housekeeping(redis, db, interval_s=settings.housekeeping_interval_s, clock=clock).run_forever(),
+                name="housekeeping",
             ),
         ]
         try:

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Solo attempts past their deadline are finished by the server this often (one process a
     # round, by a lease in Redis), even if nobody touches them again.
     attempt_sweep_interval_ms: int = Field(5_000, ge=100)
+    # Ended tokens, old Telegram link codes and wallet idempotency keys are deleted this often
+    # (one process a round; `persistence/housekeeping.py` says what goes when).
+    housekeeping_interval_s: int = Field(3_600, ge=1)
 
     # Telegram bridge: off without a token.
     telegram_token: str = ""

@@ -3,23 +3,21 @@
 Theory of operation. An attempt past its deadline takes no more answers, and whoever touches it
 next finishes it (`persistence.exams.attempts.load`). Nobody may touch it again — a taker who
 closed the page, a bot user who stopped replying — so every serving process runs this loop:
-each `interval_s` it tries to take the database's lease in Redis (`SET NX PX`, lasting one
-interval), and the one process that gets it finishes the overdue attempts (`finish_overdue`:
-each under its row lock, scored with what was answered, `ended_by` "deadline"). The others skip
-that round, so the database is asked once per interval, not once per process. A process that
-dies holding the lease only delays the next sweep to the lease's end. Two sweeps overlapping (a slow one
+each `interval_s` it tries to take the database's round lease (`round_lease`), and the one
+process that gets it finishes the overdue attempts (`finish_overdue`: each under its row lock,
+scored with what was answered, `ended_by` "deadline"). The others skip that round, so the
+database is asked once per interval, not once per process. Two sweeps overlapping (a slow one
 outliving its lease) are harmless: finishing is idempotent under the row lock.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 
 from redis.asyncio import Redis, RedisCluster
 
 from gameserver.clock import Clock, SystemClock
+from gameserver.platform.round_lease import RoundLease
 from persistence.db import Database
 from persistence.exams import attempts
 
@@ -35,21 +33,16 @@ class AttemptSweeper:
     def __init__(
         self, redis: Redis | RedisCluster, db: Database, *, interval_s: float, clock: Clock | None = None
     ) -> None:
-        self.redis = redis
         self.db = db
         self.interval_s = interval_s
         self.clock = clock if clock is not None else SystemClock()  # the rounds (the lease is Redis's time)
-        self.holder = secrets.token_hex(8)  # this process, as the lease's value (for debugging)
-        # One lease per database: processes sharing a Redis but not a database (tests do) must
-        # not skip each other's sweeps. The URL is hashed, never stored (it may hold a password).
-        where = hashlib.sha256(f"{db.url}|{db.schema or ''}".encode()).hexdigest()[:16]
-        self.lease_key = LEASE_PREFIX + where
+        self.lease = RoundLease(redis, LEASE_PREFIX, db, interval_s)
+        self.lease_key = self.lease.key
 
     async def run_once(self) -> int | None:
         """Finish the overdue attempts if this process wins this round's lease: how many it
         finished, or None when another process sweeps this round."""
-        lease_ms = max(1, int(self.interval_s * 1000))
-        if not await self.redis.set(self.lease_key, self.holder, nx=True, px=lease_ms):
+        if not await self.lease.take():
             return None
         done = 0
         for _ in range(MAX_BATCHES):
