@@ -36,6 +36,7 @@ from gameserver.openfiles import connection_limit, open_files_limit
 from gameserver.platform import platform_routes
 from gameserver.platform.attempt_sweeper import AttemptSweeper
 from gameserver.platform.housekeeping import Housekeeping
+from gameserver.platform.speaking_channel import stop_channels
 from gameserver.readiness import readiness_routes
 from gameserver.redis_client import close_redis, open_redis
 from gameserver.service import GameService
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     await task
             await service.shutdown()
             await hub.stop()
+            await stop_channels(redis)  # the Speaking rooms' subscriber
             if hub.gc_hold is not None:
                 hub.gc_hold.release_all()
             await archiver.stop()

@@ -6,9 +6,10 @@ a booking cancelled or a slot withdrawn while the room is open (4403, `speaking_
 
 The media never touch the server: the browsers talk peer to peer. What passes here goes
 through Redis, so the two parties may sit on different server processes: every message is
-published on the room's channel (each socket subscribes; `speaking_channel`: classic pub/sub on
-one Redis, sharded pub/sub on a Redis Cluster) and pushed to a backlog list, so a
-socket that joins late reads the chat and the other side's pending signalling. Every key has a
+published on the room's channel (heard through the process's one subscriber for every room,
+`speaking_channel`: classic pub/sub on one Redis, sharded pub/sub on a Redis Cluster) and pushed
+to a backlog list, so a socket that joins late reads the chat and the other side's pending
+signalling. Every key has a
 TTL of at most `KEEP_S` (one hour, 000 §14); nothing is written to SQL but the fact that the
 call took place: both parties present at once (each socket holds a presence key, refreshed
 while it lives; whoever arrives second and finds the other's records it).
@@ -36,7 +37,7 @@ from gameserver.atomic import AtomicBatch
 from gameserver.platform import speaking_channel
 from gameserver.platform import speaking_messages as messages
 from gameserver.platform.http import database_of, live_of
-from gameserver.platform.speaking_channel import Subscription, SubscriptionLost
+from gameserver.platform.speaking_channel import FellBehind, Subscription, SubscriptionLost
 from gameserver.platform.speaking_door import CLOSE_ENDED, CLOSE_FORBIDDEN, Refused, admit
 from gameserver.platform.speaking_keys import KEEP_S, RoomKeys
 from gameserver.ratelimit import RateLimiter
@@ -51,7 +52,7 @@ HEARTBEAT_S = 15
 BACKLOG_LENGTH = 200
 RATE_PER_S, RATE_BURST, RATE_STRIKES = 20.0, 100, 50
 
-CLOSE_TOO_BIG, CLOSE_POLICY, CLOSE_SERVER_ERROR = 1009, 1008, 1011
+CLOSE_TOO_BIG, CLOSE_POLICY, CLOSE_SERVER_ERROR, CLOSE_TOO_SLOW = 1009, 1008, 1011, 1013
 CLOSE_REPLACED = 4409
 OTHER: dict[Role, Role] = {"grader": "candidate", "candidate": "grader"}
 
@@ -234,9 +235,12 @@ class Room:
                 ending = await self.relayed(orjson.loads(data))
                 if ending is not None:
                     return ending
-        except SubscriptionLost as lost:  # a failover of the room's shard (cluster): rejoin
+        except SubscriptionLost as lost:  # messages may have been missed: the rejoin reads the backlog
             log.warning("speaking room %s lost its channel: %s", self.record.slot.id, lost)
             return Ending(CLOSE_SERVER_ERROR, "the room is unavailable; try again")
+        except FellBehind as behind:  # the socket did not take the room's messages as they came
+            log.warning("speaking room %s: a %s socket fell behind: %s", self.record.slot.id, self.role, behind)
+            return Ending(CLOSE_TOO_SLOW, "this connection fell behind the room; try again")
         return None
 
     async def relayed(self, message: dict[str, Any]) -> Ending | None:
