@@ -13,7 +13,7 @@ import { t, has } from "./i18n.js";
 import { h, $, showScreen, setText } from "./ui.js";
 
 const CLOSE_REASONS = { 4401: "unauthorized", 4403: "forbidden", 4404: "not_found", 4425: "not_open",
-  4410: "ended", 4409: "replaced", 1009: "too_big", 1008: "rate", 1011: "server" };
+  4410: "ended", 4409: "replaced", 1009: "too_big", 1008: "rate", 1011: "server", 1013: "server" };
 
 let ws = null;
 let role = null;
