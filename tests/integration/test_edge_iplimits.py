@@ -16,10 +16,12 @@ import httpx
 import orjson
 import pytest
 import websockets
+from redis import Redis
 
 from gameserver.embedded_redis import EmbeddedRedis
+from gameserver.redis_client import is_cluster_url
 from tests.cluster_support import LocalCluster
-from tests.engine_support import forget_on_cluster
+from tests.engine_support import ADDRESS_BUDGETS, forget, forget_on_cluster
 from tests.support import ServerProcess, create_game, quiz, start_server
 
 LIMITS_ON = {
@@ -30,35 +32,56 @@ LIMITS_ON = {
 WINDOW_S = 10
 
 
-@pytest.fixture(params=["private", "cluster"])
-def counters_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Fresh counters: a private Redis, or the session's Redis Cluster with its address
-    budgets forgotten."""
+@pytest.fixture(scope="module", params=["private", "cluster"])
+def counters_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The counters of this module's servers: a private Redis, or the session's Redis Cluster.
+    `two_servers` forgets the address budgets in them before each test."""
     if request.param == "cluster":
         cluster: LocalCluster = request.getfixturevalue("local_cluster")
-        forget_on_cluster(cluster)
         yield cluster.url
         return
-    with EmbeddedRedis(tmp_path / "valkey", appendonly=False) as redis:
+    with EmbeddedRedis(tmp_path_factory.mktemp("valkey"), appendonly=False) as redis:
         yield redis.url
 
 
-@pytest.fixture
-def two_servers(tmp_path: Path, counters_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    """Two processes sharing the counters, trusting 127.0.0.1 as a proxy."""
+@pytest.fixture(scope="module")
+def limited_servers(
+    tmp_path_factory: pytest.TempPathFactory, counters_url: str,
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two processes sharing the counters, trusting 127.0.0.1 as a proxy; started once for the
+    module's tests of one counter store (a start costs seconds of CPU)."""
     env = LIMITS_ON | {"LIVEQUIZ_TRUSTED_PROXIES": "127.0.0.1"}
-    first = start_server(tmp_path / "a", counters_url, env)
-    second = start_server(tmp_path / "b", counters_url, env)
+    first = start_server(tmp_path_factory.mktemp("a"), counters_url, env)
+    try:
+        second = start_server(tmp_path_factory.mktemp("b"), counters_url, env)
+    except BaseException:
+        first.stop()
+        raise
     yield first, second
     first.stop()
     second.stop()
 
 
-def fresh_window() -> None:
-    """Wait for the start of a counting window, so a run of requests falls in one window."""
-    into = time.time() % WINDOW_S
-    if into > 0.2:
-        time.sleep(WINDOW_S - into + 0.05)
+@pytest.fixture
+def two_servers(
+    request: pytest.FixtureRequest, counters_url: str, limited_servers: tuple[ServerProcess, ServerProcess],
+) -> tuple[ServerProcess, ServerProcess]:
+    """The module's two processes, with every address's budgets forgotten, as a fresh pair's
+    would be. (What a process keeps itself, an address blocked after its look-up budget ran
+    out, lasts to its window's end: each test spends budgets of addresses of its own.)"""
+    if is_cluster_url(counters_url):
+        forget_on_cluster(request.getfixturevalue("local_cluster"))
+    else:
+        forget(Redis.from_url(counters_url), ADDRESS_BUDGETS)
+    return limited_servers
+
+
+def window_with_room(needed_s: float) -> None:
+    """Wait for the next counting window unless `needed_s` are left in this one, so that a run
+    of requests taking less than that falls in one window."""
+    left = WINDOW_S - time.time() % WINDOW_S
+    if left < needed_s:
+        time.sleep(left + 0.05)
 
 
 def from_ip(ip: str) -> dict[str, str]:
@@ -87,7 +110,7 @@ async def test_a_class_behind_one_nat_joins_and_the_61st_join_is_refused_on_ever
     game = await create_game(first.base_url, quiz())
     pin = game["pin"]
     school = "203.0.113.7"
-    fresh_window()
+    window_with_room(6)  # its 62 joins take 0.5-2 s on a busy box
     async with httpx.AsyncClient(timeout=10) as http:
         for i in range(30):  # half the class over HTTP on one process...
             response = await http.post(f"{first.base_url}/api/games/{pin}/players", json={"name": f"H{i}"},
@@ -115,7 +138,7 @@ async def test_game_creation_is_limited_per_address_across_processes(
     two_servers: tuple[ServerProcess, ServerProcess],
 ) -> None:
     first, second = two_servers
-    fresh_window()
+    window_with_room(5)  # 32 requests: 0.4-0.6 s on a busy box
     async with httpx.AsyncClient(timeout=10) as http:
         for i in range(30):
             server = (first, second)[i % 2]
@@ -134,7 +157,7 @@ async def test_a_pin_scan_is_stopped_over_http_and_websocket_and_then_learns_not
     game = await create_game(first.base_url, quiz())
     real_pin, scanner = game["pin"], "203.0.113.66"
     unknown = [f"{n:06d}" for n in range(100_000, 100_200) if f"{n:06d}" != real_pin]
-    fresh_window()
+    window_with_room(5)  # 63 look-ups: about 1 s on a busy box
     async with httpx.AsyncClient(timeout=10) as http:
         for pin in unknown[:40]:
             response = await http.get(f"{first.base_url}/api/games/{pin}", headers=from_ip(scanner))
@@ -161,7 +184,7 @@ async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(tmp_p
     with EmbeddedRedis(tmp_path / "valkey", appendonly=False) as redis:
         server = start_server(tmp_path / "s", redis.url, LIMITS_ON | {"LIVEQUIZ_TRUSTED_PROXIES": ""})
         try:
-            fresh_window()
+            window_with_room(5)  # 31 requests: about 1 s on a busy box
             async with httpx.AsyncClient(timeout=10) as http:
                 for i in range(30):  # a fresh made-up address each time: all still one peer
                     response = await http.post(f"{server.base_url}/api/games", json=quiz(1),
