@@ -4,10 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support import Client, ServerProcess, create_game, host, player, quiz
+from tests.support import Client, ServerProcess, create_game, host, player, quiz, start_server
+
+
+@pytest.fixture(scope="module")
+def other_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[ServerProcess]:
+    """A second process on the session's Redis, for this module's tests (a start costs seconds
+    of CPU): each test plays a game of its own, with a random PIN, so they share it safely."""
+    process = start_server(tmp_path_factory.mktemp("other"), redis_url)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def server_pair(server: ServerProcess, other_server: ServerProcess) -> tuple[ServerProcess, ServerProcess]:
+    """Two server processes sharing one Redis: the session's and this module's."""
+    return server, other_server
+
+
+@pytest.fixture
+def doomed_server(tmp_path: Path, redis_url: str) -> Iterator[ServerProcess]:
+    """A process of this test's own, on the session's Redis, for a test that kills it."""
+    process = start_server(tmp_path / "doomed", redis_url)
+    yield process
+    process.stop()
 
 
 async def test_resume_on_another_process_keeps_identity_score_and_answer(
@@ -84,7 +110,9 @@ async def test_lock_refuses_new_joins(server_pair: tuple[ServerProcess, ServerPr
     await late.send({"type": "join", "name": "Late"})
     assert (await late.recv("error"))["code"] == "locked"
     await the_host.send({"type": "unlock"})
-    await asyncio.sleep(0.2)
+    lobby = await the_host.recv("lobby")
+    while lobby["locked"]:  # unlocked in Redis, where a join is decided, before the host hears of it
+        lobby = await the_host.recv("lobby")
     await late.send({"type": "join", "name": "Late"})
     assert (await late.recv("joined"))["name"] == "Late"
     await late.close()
@@ -92,9 +120,9 @@ async def test_lock_refuses_new_joins(server_pair: tuple[ServerProcess, ServerPr
 
 
 async def test_game_plays_across_two_processes_and_survives_kill_9(
-    server_pair: tuple[ServerProcess, ServerProcess],
+    doomed_server: ServerProcess, other_server: ServerProcess,
 ) -> None:
-    a, b = server_pair
+    a, b = doomed_server, other_server
     game = await create_game(b.base_url, quiz(n=2, time_limit=5))
     pin = game["pin"]
     the_host = await host(a.ws_url, game)  # the host's process starts (and times) questions
