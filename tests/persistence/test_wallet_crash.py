@@ -9,6 +9,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,17 +26,17 @@ class Victims:
     """`wallet_crash_child`: one process that imports the wallet once and forks a victim per
     kill point (a process of its own each, SIGKILLed as before)."""
 
-    def __init__(self, target: SqlTarget, op: str, arg: int) -> None:
+    def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.persistence.wallet_crash_child", target.url, target.schema or "", op,
-             str(arg)],
+            [sys.executable, "-m", "tests.persistence.wallet_crash_child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
 
-    def run(self, kill_at: int) -> dict[str, Any]:
+    def run(self, target: SqlTarget, op: str, arg: int, kill_at: int) -> dict[str, Any]:
         """The victim's exit code (-9 when killed), its output, whether it timed out."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"{kill_at}\n")
+        asked = {"url": target.url, "schema": target.schema, "op": op, "arg": arg, "kill_at": kill_at}
+        self.process.stdin.write(json.dumps(asked) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         assert line, f"the victims' process ended (exit code {self.process.wait(10)})"
@@ -54,6 +55,16 @@ class Victims:
         self.process.stdout.close()
 
 
+@pytest.fixture(scope="module")
+def victims() -> Iterator[Victims]:
+    """One for the module's tests: its imports are paid once."""
+    forker = Victims()
+    try:
+        yield forker
+    finally:
+        forker.close()
+
+
 async def _state(db: Database, user_id: int) -> tuple[dict[str, int], int, list[str]]:
     async with db.session() as session:
         report = await invariants.check(session)
@@ -65,7 +76,7 @@ async def _state(db: Database, user_id: int) -> tuple[dict[str, int], int, list[
 @pytest.mark.slow
 @pytest.mark.parametrize("op", ["transfer", "approve", "forfeit"])
 async def test_a_crash_between_statements_leaves_all_or_nothing(
-    database: Database, sql_target: SqlTarget, op: str
+    database: Database, sql_target: SqlTarget, victims: Victims, op: str
 ) -> None:
     user = await make_user(database, "victim")
     payer = await make_user(database, "payer")
@@ -82,17 +93,13 @@ async def test_a_crash_between_statements_leaves_all_or_nothing(
     arg = withdrawal.id if op == "approve" else user
     before = await _state(database, user)
     kill_at = 1
-    victims = Victims(sql_target, op, arg)
-    try:
-        while True:
-            done = await asyncio.to_thread(victims.run, kill_at)
-            if done["returncode"] == 0:
-                break
-            assert done["returncode"] == -9, done["output"]
-            assert await _state(database, user) == before, f"{op} killed at statement {kill_at} left a part behind"
-            kill_at += 1
-    finally:
-        victims.close()
+    while True:
+        done = await asyncio.to_thread(victims.run, sql_target, op, arg, kill_at)
+        if done["returncode"] == 0:
+            break
+        assert done["returncode"] == -9, done["output"]
+        assert await _state(database, user) == before, f"{op} killed at statement {kill_at} left a part behind"
+        kill_at += 1
     assert kill_at >= 4, "the movement should have run several statements before completing"
     after = await _state(database, user)
     assert after != before  # run to the end, all of it is there

@@ -1,7 +1,8 @@
-"""The crash test's victims: `python -m tests.persistence.wallet_crash_child URL SCHEMA OP ARG`
-imports the wallet once, then for each number N read from standard input forks a child that
-runs one money movement and SIGKILLs itself at its N-th statement, and answers a JSON line:
-the child's exit code (-9 when killed, as `subprocess` reports it) and its output.
+"""The crash test's victims: `python -m tests.persistence.wallet_crash_child` imports the wallet
+once, then for each JSON line read from standard input (`url`, `schema`, `op`, `arg`,
+`kill_at`: N) forks a child that runs one money movement and SIGKILLs itself at its N-th
+statement, and answers a JSON line: the child's exit code (-9 when killed, as `subprocess`
+reports it), its output, and whether it timed out.
 
 Forking from a process that has only imported (no event loop, no connection, no thread yet)
 gives each victim a process of its own, as a fresh `python` would, without paying ~1 s of
@@ -84,9 +85,9 @@ def fork_victim(url: str, schema: str | None, op: str, arg: int, kill_at: int) -
 
 
 def main() -> None:
-    url, schema, op, arg = sys.argv[1], sys.argv[2] or None, sys.argv[3], int(sys.argv[4])
     for line in sys.stdin:
-        answer = fork_victim(url, schema, op, arg, int(line))
+        asked = json.loads(line)
+        answer = fork_victim(asked["url"], asked["schema"], asked["op"], int(asked["arg"]), int(asked["kill_at"]))
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
