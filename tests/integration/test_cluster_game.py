@@ -62,7 +62,8 @@ async def test_resume_on_another_process_on_the_cluster(
 async def test_two_processes_one_killed_mid_question_on_the_cluster(
     cluster_server_pair: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    await test_multiprocess.test_game_plays_across_two_processes_and_survives_kill_9(cluster_server_pair)
+    doomed, other = cluster_server_pair
+    await test_multiprocess.test_game_plays_across_two_processes_and_survives_kill_9(doomed, other)
 
 
 async def test_games_deadlines_are_spread_over_the_due_shards(cluster_server: ServerProcess, cluster_url: str,
