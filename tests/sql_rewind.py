@@ -63,11 +63,14 @@ async def rewind(db: Database, migrated: Migrated) -> None:
     """Take `db` back to what `remember` noted (one transaction)."""
     async with db.transaction() as session:
         connection = await session.connection()
-        for table in migrated.empty:
-            await connection.execute(text(f'DELETE FROM "{table}"'))
-        for sequence in migrated.sequences:
-            await connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
-        if not migrated.postgres:  # AUTOINCREMENT tables remember their last id here
+        deletes = [f'DELETE FROM "{table}"' for table in migrated.empty]
+        if migrated.postgres:  # one round trip for the lot, not one per table and sequence
+            restarts = [f'ALTER SEQUENCE "{sequence}" RESTART' for sequence in migrated.sequences]
+            await connection.execute(text(f"DO $$ BEGIN {'; '.join(deletes + restarts)}; END $$"))
+        else:  # no such block in SQLite, where a statement is a call in-process, not a round trip
+            for delete in deletes:
+                await connection.execute(text(delete))
+            # AUTOINCREMENT tables remember their last id here
             counters = await connection.execute(text("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'"))
             if counters.first() is not None:
                 await connection.execute(

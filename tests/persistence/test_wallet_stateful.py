@@ -26,6 +26,9 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from persistence.accounts.models import User
 from persistence.db import Database
@@ -33,6 +36,7 @@ from persistence.types import utcnow
 from persistence.wallet import invariants, queries, service
 from persistence.wallet.errors import WalletError
 from persistence.wallet.idempotency import Outcome, fingerprint, run_once
+from persistence.wallet.models import WalletAccount
 from persistence.wallet.money import tax_of
 from tests.persistence.wallet_support import CARD, CONFIG, PROVIDER
 from tests.sql_rewind import Migrated, remember, rewind
@@ -54,8 +58,11 @@ class Model:
         return sorted(u for u in self.balances if u not in self.deleted)
 
 
-def machine_for(db: Database, migrated: Migrated, loop: asyncio.AbstractEventLoop) -> type[RuleBasedStateMachine]:
-    """The machine on `db` (migrated, as `migrated` notes), whose connections live on `loop`."""
+def machine_for(
+    db: Database, migrated: Migrated, loop: asyncio.AbstractEventLoop, reader: AsyncConnection
+) -> type[RuleBasedStateMachine]:
+    """The machine on `db` (migrated, as `migrated` notes), whose connections live on `loop`;
+    it checks the ledger after each step through `reader`, an autocommit connection of `db`."""
 
     class WalletMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -249,14 +256,25 @@ def machine_for(db: Database, migrated: Migrated, loop: asyncio.AbstractEventLoo
 
         @invariant()
         def ledger_holds_and_matches_the_model(self) -> None:
-            async def go() -> tuple[invariants.Report, dict[int, dict[str, int]]]:
-                async with self.db.session() as session:
+            async def go() -> tuple[invariants.Report, list[tuple[int | None, str, int | None]]]:
+                # On a connection held open in autocommit, so no checkout, ping, BEGIN or ROLLBACK
+                # around the two reads on every step; each read sees every step committed before it.
+                async with AsyncSession(reader) as session:
                     report = await invariants.check(session)
-                    found = {user: await queries.balances(session, user) for user in self.model.balances}
-                return report, found
+                    # Everyone's balances in one query, not one per user: this runs after every step.
+                    accounts = await session.exec(
+                        select(WalletAccount.user_id, WalletAccount.kind, WalletAccount.balance).where(
+                            col(WalletAccount.user_id).is_not(None)
+                        )
+                    )
+                    return report, list(accounts.all())
 
-            report, found = self.run(go())
+            report, accounts = self.run(go())
             assert report.ok, report.describe()
+            found = {user: dict.fromkeys(KINDS, 0) for user in self.model.balances}
+            for user, kind, balance in accounts:
+                assert user in found, f"user {user} has a {kind} account but no step registered them"
+                found[user][kind] = int(balance or 0)
             assert found == self.model.balances
 
     return WalletMachine
@@ -270,15 +288,20 @@ def test_random_sequences_keep_every_invariant(sql_target: SqlTarget) -> None:
     try:
         loop.run_until_complete(db.upgrade())
         migrated = loop.run_until_complete(remember(db))
-        run_state_machine_as_test(
-            machine_for(db, migrated, loop),
-            settings=settings(
-                max_examples=30,
-                stateful_step_count=30,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            ),
-        )
+        reader = loop.run_until_complete(db.engine.connect())
+        try:
+            loop.run_until_complete(reader.execution_options(isolation_level="AUTOCOMMIT"))
+            run_state_machine_as_test(
+                machine_for(db, migrated, loop, reader),
+                settings=settings(
+                    max_examples=30,
+                    stateful_step_count=30,
+                    deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                ),
+            )
+        finally:
+            loop.run_until_complete(reader.close())
     finally:
         loop.run_until_complete(db.dispose())
         loop.close()
