@@ -26,9 +26,15 @@ def ready_number(page: Any) -> int:
     return int(page.locator("#get-ready-num").inner_text())
 
 
+# A clock started at the lead-in instead of at answers opening would show at most 20 - 5 = 15 s
+# and score at most 750 the moment answers open; the checks below allow 4 s for a busy machine
+# to observe that moment (a 3 s lead-in left one: a loaded CI read 18 s and failed).
+LEAD_IN_S = 5
+
+
 def test_questions_open_after_a_get_ready_countdown(pages: Pages, web_server: WebServer) -> None:
     body = quiz("Ready", QUESTIONS, time_limit=20)
-    body["settings"] = {"lead_in_s": 3}
+    body["settings"] = {"lead_in_s": LEAD_IN_S}
     game = web_server.create_game(body)
     pin, token = game["pin"], game["host_token"]
     host = pages.open(f"/host?pin={pin}&lang=en#token={token}", name="host")
@@ -48,7 +54,7 @@ def test_questions_open_after_a_get_ready_countdown(pages: Pages, web_server: We
         expect(phone.get_by_test_id("status")).to_have_attribute("data-state", "get_ready")
         expect(phone.get_by_test_id("question-text")).to_have_text(text)
         expect(phone.locator("button[data-testid^=option-]")).to_have_count(0)
-        assert 1 <= ready_number(host) <= 3 and 1 <= ready_number(phone) <= 3
+        assert 1 <= ready_number(host) <= LEAD_IN_S and 1 <= ready_number(phone) <= LEAD_IN_S
         expect(host.get_by_test_id("get-ready")).to_contain_text("Get ready!")
         if qi == 0:
             screenshot(host, "classroom-get-ready-host")
@@ -56,16 +62,15 @@ def test_questions_open_after_a_get_ready_countdown(pages: Pages, web_server: We
 
         # Answers open: the options appear and the whole time limit is still there.
         expect(phone.locator("button[data-testid^=option-]")).to_have_count(len(options))
-        expect(phone.get_by_test_id("get-ready")).to_be_hidden()
-        expect(phone.get_by_test_id("status")).to_have_attribute("data-state", "question")
-        expect(host.locator("#screen-question [data-testid^=option-]")).to_have_count(len(options))
-        expect(host.get_by_test_id("get-ready")).to_be_hidden()
-        expect(host.get_by_test_id("countdown")).to_have_text(re.compile(r"^(19|20)$"))
-        assert int(phone.get_by_test_id("countdown").inner_text()) >= 19
+        assert int(phone.get_by_test_id("countdown").inner_text()) >= 16
         phone.get_by_test_id(f"option-{correct}").click()
+        expect(host.locator("#screen-question [data-testid^=option-]")).to_have_count(len(options))
+        expect(host.get_by_test_id("countdown")).to_have_text(re.compile(r"^(1[6-9]|20)$"))
+        expect(host.get_by_test_id("get-ready")).to_be_hidden()
+        expect(phone.get_by_test_id("get-ready")).to_be_hidden()
         expect(phone.get_by_test_id("status")).to_have_attribute("data-state", "correct")
         gained = int(phone.get_by_test_id("gained").get_attribute("data-value") or "0")
-        assert gained >= 900, f"the clock started when answers opened, not at the lead-in: {gained}"
+        assert gained >= 800, f"the clock started when answers opened, not at the lead-in: {gained}"
         host.get_by_test_id("next").click()
         expect(host.get_by_test_id("leaderboard")).to_be_visible()
         host.get_by_test_id("next").click()
