@@ -17,7 +17,7 @@ import logging
 from redis.asyncio import Redis, RedisCluster
 
 from gameserver.clock import Clock, SystemClock
-from gameserver.platform.round_lease import RoundLease
+from gameserver.platform.round_lease import RoundLease, every_round
 from persistence.db import Database
 from persistence.exams import attempts
 
@@ -55,9 +55,4 @@ class AttemptSweeper:
         return done
 
     async def run_forever(self) -> None:
-        while True:
-            await self.clock.sleep(self.interval_s)
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("attempt deadline sweep failed")
+        await every_round(self.clock, self.interval_s, self.run_once, log, "attempt deadline sweep failed")

@@ -15,7 +15,7 @@ import logging
 from redis.asyncio import Redis, RedisCluster
 
 from gameserver.clock import Clock, SystemClock
-from gameserver.platform.round_lease import RoundLease
+from gameserver.platform.round_lease import RoundLease, every_round
 from persistence import housekeeping
 from persistence.db import Database
 
@@ -50,11 +50,5 @@ class Housekeeping:
     async def run_forever(self) -> None:
         # The first round soon after start, not an interval later: a fleet restarted more
         # often than hourly (each deploy) must still keep house.
-        delay = min(FIRST_ROUND_S, self.interval_s)
-        while True:
-            await self.clock.sleep(delay)
-            delay = self.interval_s
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("housekeeping failed")
+        first = min(FIRST_ROUND_S, self.interval_s)
+        await every_round(self.clock, self.interval_s, self.run_once, log, "housekeeping failed", first_s=first)

@@ -14,10 +14,13 @@ password).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis, RedisCluster
 
+from gameserver.clock import Clock
 from persistence.db import Database
 
 
@@ -32,3 +35,19 @@ class RoundLease:
     async def take(self) -> bool:
         """Whether this process works this round."""
         return bool(await self.redis.set(self.key, self.holder, nx=True, px=self.round_ms))
+
+
+async def every_round(
+    clock: Clock, interval_s: float, run_once: Callable[[], Awaitable[object]], log: logging.Logger,
+    failure: str, *, first_s: float | None = None,
+) -> None:
+    """Run `run_once` every `interval_s` of `clock` (the first time after `first_s`, if given),
+    forever; a round that fails is logged as `failure` and the next one comes as planned."""
+    delay = interval_s if first_s is None else first_s
+    while True:
+        await clock.sleep(delay)
+        delay = interval_s
+        try:
+            await run_once()
+        except Exception:
+            log.exception(failure)
