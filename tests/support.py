@@ -58,6 +58,10 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines the server printed, for a failing test's message."""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
     def kill(self) -> None:
         """SIGKILL: the process dies mid-whatever, as a crash would."""
         if self.process.poll() is None:
