@@ -11,6 +11,7 @@ import pytest
 
 from tests.fakes import FakeTelegram
 from tests.support import QUIET, create_game, host, quiz
+from tests.telegram.host_moves import close_when_answered
 from tests.telegram.play import answer, answer_data, posted
 from tests.telegram.support import GROUP, attach, live_server, make_settings
 
@@ -43,7 +44,7 @@ async def test_the_group_answers_from_opens_at(mode: str, redis_url: str, tmp_pa
         for user in (ann, bob):
             _, toast = await answer(tg, GROUP, post, user, correct)
             assert toast is None or toast == f"🔒 Locked in: {'ABCD'[correct]}"
-        reveal = await screen.recv("reveal", timeout=15, skip=NOISE)
+        reveal = await close_when_answered(screen, 0, 2, skip=NOISE)  # both in: the host moves on
         assert sum(reveal["distribution"]) == 2
         answers = await server.live.store.answers(game["pin"], 0)
         assert len(answers) == 2 and all(a.received_ms >= opens_at for a in answers.values())
