@@ -6,7 +6,9 @@ chats' sessions and makes them match the shared attachments (`TelegramBridge.rec
 attachment recorded by any process shows in its chat within one beat. A process that loses the
 lease (Redis unreachable, a pause longer than the lease) stops driving the bot at its next beat;
 when the leader dies its lease expires and another process takes over within `lease_ms` plus a
-beat, resuming every chat from Redis. In webhook mode any process may receive Telegram's POST:
+beat, resuming every chat from Redis. A process that takes the lease but cannot start driving
+the bot (Telegram unreachable just then) gives it back at once, to be taken again at a beat.
+In webhook mode any process may receive Telegram's POST:
 a process that does not lead queues the update (with its receive time) in Redis and the leader
 takes it from there (`forward_updates`).
 """
@@ -55,13 +57,29 @@ class Leadership:
         if holds and not self.leading:
             log.info("this process now drives the Telegram bot (lease owner %s)", self.shared.owner)
             self.bridge.leading = True
-            await self._lead()
+            if not await self._took_over():
+                return
         elif not holds and self.leading:
             log.warning("this process lost the Telegram lease; another one drives the bot")
             self.bridge.leading = False
             await self._follow()
         if self.leading:
             await self.bridge.reconcile()
+
+    async def _took_over(self) -> bool:
+        """Start driving the bot. If that fails (Telegram unreachable at that moment), stand by
+        again and give the lease back: a process that held it without polling would keep every
+        chat silent for as long as it lives, and its renewals would keep the others out."""
+        try:
+            await self._lead()
+            return True
+        except Exception:
+            log.exception("could not start driving the Telegram bot; the lease is given back")
+        self.bridge.leading = False
+        with contextlib.suppress(Exception):
+            await self._follow()
+        await self.resign()
+        return False
 
     async def run(self) -> None:
         while True:
