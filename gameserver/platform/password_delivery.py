@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
-
 from gameserver.mailer import MailError, SmtpConfig, send_mail
 from gameserver.settings import Settings
 from persistence.accounts import reset
@@ -46,6 +44,10 @@ def message_text(planned: reset.PlannedReset) -> str:
 async def send_telegram(settings: Settings, chat_id: str, text: str) -> None:
     if not settings.telegram_token:
         raise DeliveryError("the Telegram bot is not configured (LIVEQUIZ_TELEGRAM_TOKEN)")
+    # Imported here: a reset by Telegram is rare, and httpx (with rich, click and pygments
+    # behind it) would otherwise be a part of every server's start.
+    import httpx
+
     url = f"{settings.telegram_api_url}{settings.telegram_token}/sendMessage"
     try:
         async with httpx.AsyncClient(timeout=TELEGRAM_TIMEOUT_S) as client:

@@ -2,7 +2,9 @@
 telegram`, the solo exams' bot) only when its settings configure a bot: without one it never
 holds them, and still answers the bridge's routes as before (`telegram_off`); with one it has
 imported them before it serves and drives the bot, exams commands included
-(`gameserver.telegram_wiring`).
+(`gameserver.telegram_wiring`). Likewise "Sign in with Google" (`gameserver.platform.oidc`):
+joserfc and httpx (with rich, click and pygments behind it) are loaded by its first sign-in, so
+a process without Google configured never holds them.
 
 What a real serving process imported is read from its own `-X importtime` report (the
 `PYTHONPROFILEIMPORTTIME` variable), which lists every module it loaded."""
@@ -22,6 +24,8 @@ from tests.support import ServerProcess, create_game, start_server
 
 #: The bridge's modules; none of them may be loaded without a bot.
 BRIDGE = ("telegram", "transports.telegram", "gameserver.platform.exams_bot")
+#: What Google sign-in (and a password reset sent by Telegram) use; none loaded without Google.
+SIGN_IN_LIBRARIES = ("joserfc", "httpx")
 PRIVATE_USER = 777
 
 
@@ -36,7 +40,11 @@ def imported(server: ServerProcess) -> set[str]:
 
 
 def bridge_modules(names: set[str]) -> list[str]:
-    return sorted(n for n in names if any(n == b or n.startswith(b + ".") for b in BRIDGE))
+    return modules_of(names, BRIDGE)
+
+
+def modules_of(names: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if any(n == p or n.startswith(p + ".") for p in packages))
 
 
 @pytest.fixture
@@ -45,10 +53,11 @@ def tg() -> Iterator[FakeTelegram]:
         yield fake
 
 
-async def test_a_serving_process_without_a_bot_never_imports_the_telegram_bridge(
+async def test_a_serving_process_without_a_bot_or_google_never_imports_the_bridge_or_the_sign_in_libraries(
     tmp_path: Path, redis_url: str,
 ) -> None:
-    server = start_server(tmp_path / "data", redis_url, {"PYTHONPROFILEIMPORTTIME": "1", "LIVEQUIZ_TELEGRAM_TOKEN": ""})
+    env = {"PYTHONPROFILEIMPORTTIME": "1", "LIVEQUIZ_TELEGRAM_TOKEN": "", "LIVEQUIZ_GOOGLE_CLIENT_ID": ""}
+    server = start_server(tmp_path / "data", redis_url, env)
     try:
         game = await create_game(server.base_url)
         headers = {"Authorization": f"Bearer {game['host_token']}"}
@@ -60,8 +69,9 @@ async def test_a_serving_process_without_a_bot_never_imports_the_telegram_bridge
     assert info.status_code == 404 and info.json()["error"]["code"] == "telegram_off", info.text
     assert webhook.status_code == 404
     names = imported(server)
-    assert "gameserver.app" in names and "gameserver.telegram_wiring" in names  # the report is whole
+    assert {"gameserver.app", "gameserver.telegram_wiring", "gameserver.platform.oidc"} <= names  # the report is whole
     assert bridge_modules(names) == []
+    assert modules_of(names, SIGN_IN_LIBRARIES) == []
 
 
 async def test_a_serving_process_with_a_bot_imports_the_bridge_at_start_and_drives_it(
