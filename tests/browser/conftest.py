@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests import premigrated_sqlite
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, ROOT, Pages, WebServer, free_port
 
 
@@ -38,6 +39,8 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     env.pop("LIVEQUIZ_PUBLIC_URL", None)
     if os.environ.get("LIVEQUIZ_TEST_REDIS_URL"):
         env["LIVEQUIZ_REDIS_URL"] = os.environ["LIVEQUIZ_TEST_REDIS_URL"]
+    if premigrated_sqlite.uses_default_sqlite(env):  # a start that skips the migrations
+        premigrated_sqlite.install(data_dir)
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
