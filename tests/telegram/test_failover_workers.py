@@ -181,8 +181,9 @@ async def test_two_workers_one_poller_failover_keeps_the_game_and_the_budget(
         lease_taken_s = time.monotonic() - killed_at
 
         with contextlib.suppress(Exception):
-            await screen.close()
-        screen = await host(server.ws_url, game)  # the host's page reconnects (its worker may be the dead one)
+            async with asyncio.timeout(2):  # its worker may be the dead one: no closing handshake to wait for
+                await screen.close()
+        screen = await host(server.ws_url, game)  # the host's page reconnects
         first_poll = await tg.wait_for_call("getUpdates", predicate=lambda c: c.mono > killed_at, timeout=15)
         polled_s = first_poll.mono - killed_at
         assert polled_s < LEASE_MS / 1000 + 3
@@ -221,6 +222,12 @@ async def test_two_workers_one_poller_failover_keeps_the_game_and_the_budget(
             f"started in, the new leader's first window {len(first_window)}; busiest window {busiest} "
             f"(budget {BUDGET} per {WINDOW_S:.0f} s)"
         )
+    except BaseException:
+        start = tg.calls[0].mono if tg.calls else 0.0
+        calls = [(round(c.mono - start, 2), c.method, c.error_code) for c in tg.calls[-30:]]
+        print(f"\nthe fake Bot API's last calls (s since the first, method, error): {calls}")
+        print(f"the server's log ends:\n{server.log_tail(80)}")
+        raise
     finally:
         if screen is not None:
             with contextlib.suppress(Exception):
