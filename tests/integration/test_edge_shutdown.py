@@ -1,5 +1,5 @@
 """SIGTERM stops a serving process promptly and cleanly: open game sockets are closed with a
-close frame (1012, service restart) and the process exits within ~2 s, private Redis included."""
+close frame (1012, service restart) and the process exits within seconds, private Redis included."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from websockets.asyncio.client import ClientConnection
 
 from tests.support import Client, ServerProcess, create_game, host, player, quiz, start_server
 
-#: How soon after SIGTERM the process must be gone (uvicorn used to wait ~10 s).
-EXIT_WITHIN_S = 2.5
+#: How soon after SIGTERM the process must be gone. Uvicorn's own wait was ~10 s; ours took 0.2 s
+#: with one worker and 1.2 s with two (their supervisor) on a quiet box. The limit leaves room for
+#: a loaded one (two workers took 2.5 s at a load of 10) and still tells the two apart.
+EXIT_WITHIN_S = 5.0
 
 
 async def _serve_with_open_sockets(
@@ -72,6 +74,7 @@ async def test_sigterm_exits_promptly_with_sockets_open(
         # uvicorn exits by re-raising the signal it caught, after its clean shutdown.
         assert server.process.returncode in (0, -signal.SIGTERM), server.log_path.read_text()[-2000:]
         assert "Traceback" not in server.log_path.read_text()
+        print(f"\nexit after SIGTERM: {elapsed:.2f} s")
         assert elapsed < EXIT_WITHIN_S, elapsed
         # Workers and the private Redis went with it, within the same time.
         while alive := [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]:
