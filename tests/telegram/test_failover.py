@@ -22,7 +22,8 @@ import pytest
 from gameserver.keys import GameKeys
 from gameserver.redis_client import close_redis, open_redis
 from tests.fakes import FakeTelegram
-from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
+from tests.support import QUIET, ServerProcess, create_game, host, quiz
+from tests.telegram.processes import start_servers
 from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.runtime import derived_secret
 from transports.telegram.shared import key_prefix
@@ -65,7 +66,7 @@ async def test_one_poller_across_two_processes_and_failover(tg: FakeTelegram, en
         "LIVEQUIZ_TELEGRAM_API_URL": tg.base_url,
         "LIVEQUIZ_TELEGRAM_LEASE_MS": str(LEASE_MS),
     }
-    servers = [start_server(tmp_path / name, engine_url, env, log_level="info") for name in ("a", "b")]
+    servers = await start_servers([tmp_path / "a", tmp_path / "b"], engine_url, env, log_level="info")
     try:
         await wait_until(lambda: any(drives(s) for s in servers), timeout=20, what="a leader")
         await asyncio.sleep(LEASE_MS / 1000)  # both have tried for the lease by now
@@ -164,7 +165,7 @@ async def test_webhook_mode_any_process_takes_the_webhook(tg: FakeTelegram, engi
         # the fake's own deliveries go nowhere); this test posts to each process in turn
         "LIVEQUIZ_TELEGRAM_WEBHOOK_URL": "http://127.0.0.1:9/telegram/webhook",
     }
-    servers = [start_server(tmp_path / name, engine_url, env, log_level="info") for name in ("a", "b")]
+    servers = await start_servers([tmp_path / "a", tmp_path / "b"], engine_url, env, log_level="info")
     try:
         await wait_until(lambda: any(drives(s) for s in servers), timeout=20, what="a leader")
         await asyncio.sleep(LEASE_MS / 1000)
