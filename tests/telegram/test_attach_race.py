@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 
 from gameserver.embedded_redis import EmbeddedRedis
 from tests.fakes import FakeTelegram
-from tests.support import QUIET, ServerProcess, create_game, host, quiz, start_server
+from tests.support import QUIET, ServerProcess, create_game, host, quiz
+from tests.telegram.processes import start_servers
 from tests.telegram.support import GROUP, HOST_USER, wait_until
 from transports.telegram.callbacks import JoinPress, parse_press
 from transports.telegram.shared import key_prefix
@@ -82,7 +83,7 @@ async def test_simultaneous_attaches_from_two_processes_one_wins(
 ) -> None:
     env = {"LIVEQUIZ_TELEGRAM_TOKEN": tg.token, "LIVEQUIZ_TELEGRAM_API_URL": tg.base_url,
            "LIVEQUIZ_TELEGRAM_LEASE_MS": "3000"}
-    servers = [start_server(tmp_path / name, own_redis, env) for name in ("a", "b")]
+    servers = await start_servers([tmp_path / "a", tmp_path / "b"], own_redis, env)
     redis = Redis.from_url(own_redis)
     try:
         names = ["Game Alpha", "Game Beta"]
