@@ -4,7 +4,9 @@ exam API's refusals next to the fields in the page's language; the exams panel l
 and a search, hosts a live game from one into the lobby, and says why a paid, proctored or
 inactive exam cannot be played by a group — in English, Russian and Uzbek.
 
-A server of its own (accounts in its SQLite database); users sign up on the /account page."""
+A server of its own (its SQLite database); users are written straight into it with a browser
+session (signing up is tests/browser/test_accounts.py's), and exams a test only needs to exist
+are made through the API before the page opens."""
 
 from __future__ import annotations
 
@@ -16,40 +18,72 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.support import Pages, screenshot
+from tests.browser.signed_in import SignedInSite, server_database
+from tests.browser.support import screenshot
+from tests.sql_support import SqlTarget
 from tests.support import ServerProcess, start_server
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
 
+QUESTION = {"type": "select_one", "text": "2 + 2?", "options": ["4", "5"], "correct": 0}
+
 
 @pytest.fixture(scope="module")
-def exams_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("host-exams-web"), redis_url)
-    yield server
+def exams_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[ServerProcess, SqlTarget]]:
+    data_dir = tmp_path_factory.mktemp("host-exams-web")
+    server = start_server(data_dir, redis_url)
+    yield server, server_database(data_dir)
     server.stop()
 
 
 @pytest.fixture
-def site(browser: Any, exams_server: ServerProcess) -> Iterator[Pages]:
-    pages = Pages(browser, exams_server.base_url)
-    yield pages
-    pages.close()
+def site(browser: Any, exams_server: tuple[ServerProcess, SqlTarget]) -> Iterator[SignedInSite]:
+    made = SignedInSite(browser, *exams_server, prefix="teacher")
+    yield made
+    made.pages.close()
 
 
-def signed_up(site: Pages, lang: str = "en") -> tuple[Any, str]:
-    """A new user signed up on the account page, then on the host page (signed in by cookie)."""
-    username = f"teacher_{secrets.token_hex(4)}"
-    page = site.open(f"/account?lang={lang}#signup", name=username)
-    expect(page.get_by_test_id("signup-submit")).to_be_visible()
-    page.get_by_test_id("signup-username").fill(username)
-    page.get_by_test_id("signup-password").fill("password 12")
-    page.get_by_test_id("signup-first_name").fill("Teacher")
-    page.get_by_test_id("signup-submit").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(f"@{username}")
-    page.goto(f"{site.base_url}/host?lang={lang}")
-    expect(page.get_by_test_id("account-link")).to_have_text(f"@{username}")
-    return page, username
+@pytest.fixture(scope="module")
+def teacher_site(browser: Any, exams_server: tuple[ServerProcess, SqlTarget]) -> Iterator[SignedInSite]:
+    """One account and one browser tab, for the tests that look only at exams they made
+    themselves and leave nothing behind in the tab (no game hosted, no draft kept)."""
+    made = SignedInSite(browser, *exams_server, prefix="teacher")
+    yield made
+    made.pages.close()
+
+
+@pytest.fixture(scope="module")
+def teacher(teacher_site: SignedInSite) -> dict[str, Any]:
+    return teacher_site.user()
+
+
+def host_page(site: SignedInSite, user: dict[str, Any], lang: str = "en") -> Any:
+    """The host page, signed in as `user` by the session cookie."""
+    page = site.open_as(f"/host?lang={lang}", user, name=user["username"])
+    expect(page.get_by_test_id("account-link")).to_have_text(f"@{user['username']}")
+    return page
+
+
+def teacher_tab(site: SignedInSite, user: dict[str, Any], lang: str) -> Any:
+    """The host page in the teacher's one tab, loaded afresh; what the tab saw before is
+    forgotten, so `site.pages.problems()` is this test's."""
+    if not site.pages.contexts:
+        return host_page(site, user, lang)
+    for watch in site.pages.watches:
+        watch.dialogs.clear()
+        watch.errors.clear()
+        watch.console.clear()
+    page = site.pages.contexts[0].pages[0]
+    page.goto(f"{site.server.base_url}/host?lang={lang}")
+    expect(page.get_by_test_id("account-link")).to_have_text(f"@{user['username']}")
+    return page
+
+
+def made_exam(site: SignedInSite, user: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    response = site.api("POST", "/api/exams", user, body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
 
 
 def call(page: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -71,8 +105,8 @@ def fill_question(page: Any, n: int, text: str, options: list[str], correct: int
     page.get_by_test_id(f"time-limit-{n}").fill(str(seconds))
 
 
-def test_the_editor_saves_an_exam_edits_it_reopens_it_and_hosts_it(site: Pages) -> None:
-    host, _ = signed_up(site)
+def test_the_editor_saves_an_exam_edits_it_reopens_it_and_hosts_it(site: SignedInSite) -> None:
+    host = host_page(site, site.user())
     expect(host.get_by_test_id("editor-exam")).to_have_text("A new exam: Save puts it in your account.")
     host.get_by_test_id("editor-new").click()
     host.get_by_test_id("editor-title").fill("Planets")
@@ -136,11 +170,11 @@ def test_the_editor_saves_an_exam_edits_it_reopens_it_and_hosts_it(site: Pages) 
     screenshot(host, "host-exams-lobby")
     status, live = call(host, "GET", f"/api/games/{game['pin']}")
     assert status == 200 and live["question_count"] == 2, live
-    assert not site.problems(), site.problems()
+    assert not site.pages.problems(), site.pages.problems()
 
 
-def test_the_exam_apis_refusals_stand_next_to_the_fields_in_russian(site: Pages) -> None:
-    host, _ = signed_up(site, "ru")
+def test_the_exam_apis_refusals_stand_next_to_the_fields_in_russian(site: SignedInSite) -> None:
+    host = host_page(site, site.user(), "ru")
     host.get_by_test_id("editor-new").click()
     host.get_by_test_id("editor-title").fill("Столицы")
     fill_question(host, 0, "Столица Франции?", ["Париж", "Лион"], None, 20)  # no correct answer
@@ -163,7 +197,7 @@ def test_the_exam_apis_refusals_stand_next_to_the_fields_in_russian(site: Pages)
     expect(host.get_by_test_id("error-correct-0")).to_be_hidden()
     status, mine = call(host, "GET", "/api/exams?mine=1")
     assert [item["title"] for item in mine["items"]] == ["Столицы"]
-    assert not site.problems(), site.problems()
+    assert not site.pages.problems(), site.pages.problems()
 
 
 REFUSALS = [
@@ -177,14 +211,11 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("lang", "settings", "message"), REFUSALS)
 def test_an_exam_a_group_may_not_play_is_refused_in_the_pages_language(
-    site: Pages, lang: str, settings: dict[str, Any], message: str,
+    teacher_site: SignedInSite, teacher: dict[str, Any], lang: str, settings: dict[str, Any], message: str,
 ) -> None:
-    host, _ = signed_up(site, lang)
-    title = f"Exam {secrets.token_hex(3)}"
-    question = {"type": "select_one", "text": "2 + 2?", "options": ["4", "5"], "correct": 0}
-    status, exam = call(host, "POST", "/api/exams", {"title": title, "questions": [question], **settings})
-    assert status == 201, exam
-    host.reload()
+    exam = made_exam(teacher_site, teacher,
+                     {"title": f"Exam {secrets.token_hex(3)}", "questions": [QUESTION], **settings})
+    host = teacher_tab(teacher_site, teacher, lang)
     item = host.get_by_test_id("exams-list").locator(f"[data-exam-id='{exam['id']}']")
     expect(item).to_be_visible()  # "my exams", shown first when signed in
     host.get_by_test_id(f"exams-host-{exam['id']}").click()
@@ -192,15 +223,15 @@ def test_an_exam_a_group_may_not_play_is_refused_in_the_pages_language(
     expect(host.locator("#screen-setup")).to_be_visible()
     expect(host.get_by_test_id("pin")).to_be_hidden()
     screenshot(host, f"host-exams-refused-{lang}-{'-'.join(settings)}")
-    assert not site.problems(), site.problems()
+    assert not teacher_site.pages.problems(), teacher_site.pages.problems()
 
 
-def test_a_visitor_searches_exams_keeps_quizzes_in_the_browser_and_is_asked_to_sign_in(site: Pages) -> None:
-    owner, _ = signed_up(site)
+def test_a_visitor_searches_exams_keeps_quizzes_in_the_browser_and_is_asked_to_sign_in(
+    site: SignedInSite, teacher: dict[str, Any],
+) -> None:
     title = f"Rivers {secrets.token_hex(3)}"
     question = {"type": "select_one", "text": "Longest river?", "options": ["Nile", "Volga"], "correct": 0}
-    status, exam = call(owner, "POST", "/api/exams", {"title": title, "questions": [question]})
-    assert status == 201, exam
+    exam = made_exam(site, teacher, {"title": title, "questions": [question]})
 
     visitor = site.open("/host?lang=en", name="visitor")
     expect(visitor.get_by_test_id("editor-exam")).to_have_text("Sign in to keep quizzes as exams in your account.")
@@ -219,18 +250,18 @@ def test_a_visitor_searches_exams_keeps_quizzes_in_the_browser_and_is_asked_to_s
     expect(visitor.get_by_test_id("editor-note")).to_have_text("Saved “Local quiz” in this browser.")
     stored = visitor.evaluate("JSON.parse(localStorage.getItem('livequiz.editor.quizzes'))")
     assert [quiz["title"] for quiz in stored.values()] == ["Local quiz"]
-    assert not site.problems(), site.problems()
+    assert not site.pages.problems(), site.pages.problems()
 
 
-def test_an_exam_with_questions_the_editor_cannot_show_is_not_opened_into_it(site: Pages) -> None:
-    host, _ = signed_up(site)
+def test_an_exam_with_questions_the_editor_cannot_show_is_not_opened_into_it(
+    site: SignedInSite, teacher: dict[str, Any],
+) -> None:
     questions = [
-        {"type": "select_one", "text": "2 + 2?", "options": ["4", "5"], "correct": 0},
+        QUESTION,
         {"type": "select_many", "text": "Even numbers?", "options": ["2", "3", "4"], "correct": [0, 2]},
     ]
-    status, exam = call(host, "POST", "/api/exams", {"title": "Mixed", "questions": questions})
-    assert status == 201, exam
-    host.reload()
+    exam = made_exam(site, teacher, {"title": "Mixed", "questions": questions})
+    host = host_page(site, teacher)
     host.get_by_test_id("editor-new").click()
     host.get_by_test_id("editor-title").fill("My draft")
     host.get_by_test_id(f"exams-edit-{exam['id']}").click()
@@ -238,24 +269,21 @@ def test_an_exam_with_questions_the_editor_cannot_show_is_not_opened_into_it(sit
     expect(host.get_by_test_id("editor-title")).to_have_value("My draft")  # the draft is not replaced
     # A PATCH from the editor would have dropped the select_many question: none was sent.
     status, kept = call(host, "GET", f"/api/exams/{exam['id']}")
-    assert [q["type"] for q in kept["questions"]] == ["select_one", "select_many"]
+    assert status == 200 and [q["type"] for q in kept["questions"]] == ["select_one", "select_many"], kept
     # It still plays as a group game: its one select_one question.
     with host.expect_response(lambda r: r.url.endswith(f"/api/exams/{exam['id']}/games")) as info:
         host.get_by_test_id(f"exams-host-{exam['id']}").click()
     assert info.value.json()["question_count"] == 1
     expect(host.get_by_test_id("pin")).to_have_text(info.value.json()["pin"])
-    assert not site.problems(), site.problems()
+    assert not site.pages.problems(), site.pages.problems()
 
 
-def test_my_exams_page_on_and_a_refusal_is_said_again_in_a_newly_chosen_language(site: Pages) -> None:
-    host, _ = signed_up(site)
-    question = {"type": "select_one", "text": "2 + 2?", "options": ["4", "5"], "correct": 0}
-    status, paid = call(host, "POST", "/api/exams", {"title": "Oldest, paid", "questions": [question], "price": 100})
-    assert status == 201, paid
+def test_my_exams_page_on_and_a_refusal_is_said_again_in_a_newly_chosen_language(site: SignedInSite) -> None:
+    owner = site.user()
+    paid = made_exam(site, owner, {"title": "Oldest, paid", "questions": [QUESTION], "price": 100})
     for n in range(50):
-        status, made = call(host, "POST", "/api/exams", {"title": f"Exam {n}", "questions": [question]})
-        assert status == 201, made
-    host.reload()
+        made_exam(site, owner, {"title": f"Exam {n}", "questions": [QUESTION]})
+    host = host_page(site, owner)
     items = host.get_by_test_id("exams-item")
     expect(items).to_have_count(50)  # a page, newest first
     expect(host.get_by_test_id(f"exams-host-{paid['id']}")).to_have_count(0)
@@ -268,4 +296,4 @@ def test_my_exams_page_on_and_a_refusal_is_said_again_in_a_newly_chosen_language
     host.get_by_test_id("lang").select_option("ru")
     expect(host.get_by_test_id("exams-error")).to_have_text("Платный экзамен нельзя провести как групповую игру.")
     expect(host.get_by_test_id(f"exams-host-{paid['id']}")).to_have_text("Провести игру")
-    assert not site.problems(), site.problems()
+    assert not site.pages.problems(), site.pages.problems()
