@@ -1,13 +1,15 @@
 """The wallet page in real Chromium: a new account sees its welcome bonus and the rates, tops
 up with the sandbox code, requests a withdrawal (held at once), and an admin approves it from
-the same page; the page in Russian and Uzbek. A server of its own (SQLite)."""
+the same page; the page in Russian and Uzbek. A server of its own (SQLite).
+
+Accounts register and sign in through the accounts API (its registration grants the welcome
+bonus; the sign-up page is tests/browser/test_accounts.py's); the admin is written straight
+into the database with a browser session."""
 
 from __future__ import annotations
 
-import os
+import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.signed_in import DESKTOP_VIEWPORT, register_and_sign_in, run, server_database, user_with_session
 from tests.browser.support import Pages, screenshot
-from tests.browser.test_accounts import sign_up
 from tests.support import ServerProcess, start_server
 
 pytestmark = pytest.mark.browser
@@ -39,8 +41,9 @@ def site(browser: Any, wallet_server: tuple[ServerProcess, Path]) -> Iterator[Pa
 
 
 def new_account(site: Pages, name: str, **open_options: Any) -> Any:
-    page = site.open("/account#signup", name=name, **open_options)
-    sign_up(page, name, name.title())
+    """The wallet page of a newly registered account, signed in in a browser of its own."""
+    page = site.open("/favicon.ico", name=name, **({"viewport": DESKTOP_VIEWPORT} | open_options))
+    register_and_sign_in(page, site.base_url, name, name.title())
     page.goto(site.base_url + "/wallet")
     return page
 
@@ -50,11 +53,14 @@ def user_id_of(page: Any) -> int:
     return int(page.evaluate("async () => (await (await fetch('/api/me')).json()).id"))
 
 
-def make_admin(data_dir: Path, username: str) -> None:
-    env = dict(os.environ) | {"LIVEQUIZ_DATA_DIR": str(data_dir)}
-    done = subprocess.run([sys.executable, "-m", "gameserver.cli", "admin", "grant", username], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
+def admin_wallet(site: Pages, data_dir: Path, username: str) -> Any:
+    """The wallet page of an admin account (written into the server's database), signed in."""
+    admin = run(user_with_session(server_database(data_dir), username, role="admin"))
+    page = site.open("/favicon.ico", name=username, viewport=DESKTOP_VIEWPORT)
+    page.context.add_cookies([{"name": "lq_session", "value": admin["session"], "url": site.base_url}])
+    page.context.add_init_script(f"localStorage.setItem('lq_csrf', {json.dumps(admin['csrf'])});")
+    page.goto(site.base_url + "/wallet")
+    return page
 
 
 def test_topup_withdrawal_and_admin_approval(site: Pages, wallet_server: tuple[ServerProcess, Path]) -> None:
@@ -90,10 +96,7 @@ def test_topup_withdrawal_and_admin_approval(site: Pages, wallet_server: tuple[S
     screenshot(page, "wallet-user")
 
     boss = "boss_" + secrets.token_hex(3)
-    admin_page = site.open("/account#signup", name=boss)
-    sign_up(admin_page, boss, "Boss")
-    make_admin(wallet_server[1], boss)
-    admin_page.goto(site.base_url + "/wallet")
+    admin_page = admin_wallet(site, wallet_server[1], boss)
     item = admin_page.get_by_test_id("pending-item").filter(has_text="•••• 1111").first
     expect(item).to_contain_text("9,500 so'm")
     screenshot(admin_page, "wallet-admin")
@@ -121,6 +124,6 @@ def test_the_wallet_speaks_russian_and_uzbek(site: Pages, lang: str, main_label:
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(site: Pages) -> None:
-    page = site.open("/wallet", name="visitor")
+    page = site.open("/wallet", name="visitor", viewport=DESKTOP_VIEWPORT)
     expect(page.get_by_test_id("signed-out")).to_be_visible()
     assert "/account?next=/wallet" in page.get_by_test_id("signed-out").locator("a").get_attribute("href")
