@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 from persistence.db import Database
 from persistence.results import store
 from persistence.types import utcnow
+from tests.browser.signed_in import register_and_sign_in
 from tests.browser.support import Pages, quiz, screenshot
 from tests.fakes.oidc_provider import FakeOidcProvider, Person
 from tests.support import ServerProcess, start_server
@@ -218,9 +219,8 @@ def test_sign_in_with_google_lands_signed_in_and_can_write(site: Pages, provider
 
 def test_my_games_pages_with_show_more(site: Pages, account_server: ServerProcess) -> None:
     name = f"many_{secrets.token_hex(3)}"
-    page = site.open("/account?lang=en#signup", name="many")
-    sign_up(page, name, "Many")
-    user_id = page.evaluate("async () => (await (await fetch('/api/me')).json()).id")
+    page = site.open("/favicon.ico", name="many")  # signed up through the API: the page's is tested above
+    user_id = register_and_sign_in(page, site.base_url, name, "Many")["user"]["id"]
     db_path = account_server.log_path.parent / "livequiz.db"
 
     async def write_games() -> None:
