@@ -50,12 +50,12 @@ def assert_all_translated(page: Any, lang: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", LANGS[lang])
     raw = [t for t in visible_texts(page) if RAW_KEY.match(t)]
     assert not raw, f"{lang}: untranslated keys shown: {raw}"
-    keyed = page.locator("[data-i18n]")
-    for i in range(keyed.count()):
-        el = keyed.nth(i)
-        key = el.get_attribute("data-i18n")
+    # Read in one call (a round trip per element would be ~120 of them on the host page).
+    keyed = page.locator("[data-i18n]").evaluate_all("els => els.map((el) => [el.dataset.i18n, el.textContent])")
+    assert keyed, f"{lang}: no element has data-i18n"
+    for key, text in keyed:
         assert key in strings, (lang, key)
-        assert el.text_content() == strings[key], (lang, key, el.text_content())
+        assert text == strings[key], (lang, key, text)
 
 
 @pytest.mark.parametrize("lang", list(LANGS))
