@@ -2,7 +2,7 @@
 the result), leave fullscreen on a fullscreen exam (the attempt ends with 0), a camera exam's
 snapshot counted on the server, and the page in Russian and Uzbek.
 
-A server of its own on SQLite; users are written straight into its database with a browser
+A server of its own (its SQLite database); users are written straight into it with a browser
 session (cookie + the CSRF token login would have stored)."""
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.signed_in import run, user_with_session
-from tests.browser.support import Pages, screenshot, wait_until
+from tests.browser.signed_in import SignedInSite, server_database
+from tests.browser.support import screenshot, wait_until
 from tests.persistence.exam_bodies import portrait_jpegs
-from tests.platform_support import platform_server
 from tests.sql_support import SqlTarget
-from tests.support import ServerProcess
+from tests.support import ServerProcess, start_server
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=10_000)
@@ -55,49 +54,24 @@ EXAM = {
 
 @pytest.fixture(scope="module")
 def exam_site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[ServerProcess, SqlTarget]]:
-    folder = tmp_path_factory.mktemp("exam-web")
-    target = SqlTarget("sqlite", url=f"sqlite+aiosqlite:///{folder / 'exam.db'}")
-    with platform_server(target, folder / "data", redis_url) as server:
-        yield server, target
+    data_dir = tmp_path_factory.mktemp("exam-web")
+    server = start_server(data_dir, redis_url)
+    yield server, server_database(data_dir)
+    server.stop()
 
 
-class Site:
-    def __init__(self, browser: Any, server: ServerProcess, target: SqlTarget) -> None:
-        self.pages = Pages(browser, server.base_url)
-        self.server = server
-        self.target = target
-
-    def user(self) -> dict[str, Any]:
-        return run(user_with_session(self.target, f"exam_user_{secrets.token_hex(5)}"))
-
-    def api(self, method: str, path: str, user: dict[str, Any], body: Any = None) -> Any:
-        response = httpx.request(
-            method,
-            self.server.base_url + path,
-            json=body,
-            headers={"Authorization": f"Bearer {user['token']}"},
-            timeout=10,
-        )
-        return response
+class Site(SignedInSite):
+    """The exam site: users, and exams made through the API."""
 
     def exam(self, owner: dict[str, Any], **settings: Any) -> int:
         response = self.api("POST", "/api/exams", owner, EXAM | settings)
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
 
-    def open_signed_in(self, path: str, user: dict[str, Any], name: str, init_script: str = "") -> Any:
-        context_page = self.pages.open("/favicon.ico", name=name)
-        context = context_page.context
-        context.add_cookies([{"name": "lq_session", "value": user["session"], "url": self.server.base_url}])
-        context.add_init_script(f"localStorage.setItem('lq_csrf', {json.dumps(user['csrf'])});\n{init_script}")
-        context_page.goto(self.server.base_url + path)
-        context_page.wait_for_selector("body[data-ready='true']")
-        return context_page
-
 
 @pytest.fixture
 def site(browser: Any, exam_site: tuple[ServerProcess, SqlTarget]) -> Iterator[Site]:
-    made = Site(browser, *exam_site)
+    made = Site(browser, *exam_site, prefix="exam_user")
     yield made
     made.pages.close()
 
@@ -223,11 +197,11 @@ def test_the_page_speaks_russian_and_uzbek(site: Site, lang: str, start: str, pr
 def test_signed_out_visitors_are_asked_to_sign_in(site: Site) -> None:
     owner = site.user()
     exam_id = site.exam(owner)
-    page = site.pages.open(f"/exam?id={exam_id}&lang=en", name="anonymous")
+    page = site.open(f"/exam?id={exam_id}&lang=en", name="anonymous")
     page.wait_for_selector("body[data-ready='true']")
     expect(page.get_by_test_id("exam-signin")).to_be_visible()
     expect(page.get_by_test_id("exam-start")).to_be_disabled()
-    missing = site.pages.open("/exam?id=987654&lang=en", name="missing")
+    missing = site.open("/exam?id=987654&lang=en", name="missing")
     expect(missing.get_by_test_id("exam-error")).to_have_text("This exam does not exist.")
 
 

@@ -7,7 +7,7 @@ bands with Writing and Speaking awaiting; a grader the owner named grades both o
 (reading the essay, the audio loading); the candidate then sees the overall band and its CEFR
 level appear. A CEFR exam with scheduled speaking is taken and graded in Uzbek and Russian.
 
-A server of its own on SQLite; a browser of its own started with the fake media flags (the
+A server of its own (its SQLite database); a browser of its own started with the fake media flags (the
 shared one has no microphone); users are written into the database with a browser session.
 """
 
@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.signed_in import SignedInSite as Site
+from tests.browser.signed_in import server_database
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, screenshot
-from tests.browser.test_exam_page import Site, camera_stub
+from tests.browser.test_exam_page import camera_stub
 from tests.persistence.exam_bodies import portrait_jpegs
-from tests.platform_support import platform_server
 from tests.sql_support import SqlTarget
-from tests.support import ServerProcess
+from tests.support import ServerProcess, start_server
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
@@ -79,10 +80,10 @@ CEFR_EXAM: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def ielts_site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[ServerProcess, SqlTarget]]:
-    folder = tmp_path_factory.mktemp("ielts-web")
-    target = SqlTarget("sqlite", url=f"sqlite+aiosqlite:///{folder / 'ielts.db'}")
-    with platform_server(target, folder / "data", redis_url) as server:
-        yield server, target
+    data_dir = tmp_path_factory.mktemp("ielts-web")
+    server = start_server(data_dir, redis_url)
+    yield server, server_database(data_dir)
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def media_browser(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def site(media_browser: Any, ielts_site: tuple[ServerProcess, SqlTarget]) -> Iterator[Site]:
-    made = Site(media_browser, *ielts_site)
+    made = Site(media_browser, *ielts_site, prefix="ielts_user")
     yield made
     made.pages.close()
 
@@ -342,7 +343,7 @@ def test_an_ielts_camera_exam_sends_a_snapshot_every_minute(site: Site) -> None:
     response = site.api("POST", "/api/exams", owner, body)
     assert response.status_code == 201, response.text
     exam_id = int(response.json()["id"])
-    page = site.pages.open("/favicon.ico", name="proctored")
+    page = site.open("/favicon.ico", name="proctored")
     page.context.add_cookies([{"name": "lq_session", "value": candidate["session"], "url": site.server.base_url}])
     page.context.add_init_script(
         f"localStorage.setItem('lq_csrf', {json.dumps(candidate['csrf'])});\n{camera_stub(portrait_jpegs()['one'])}")
