@@ -29,7 +29,7 @@ from transports.telegram.callbacks import AnswerPress, parse_press
 BUDGET, WINDOW_S = 20, 60.0  # Telegram's, per group
 QUESTIONS, TIME_LIMIT_S, HOST_PAUSE_S, LATENCY_S = 20, 10, 2.0, 0.6
 #: how much faster than real time the brisk game runs (Telegram seconds per real second)
-SPEED = 10.0
+SPEED = 5.0
 NOISE = QUIET | {"answer_ack", "reveal", "leaderboard"}
 
 
