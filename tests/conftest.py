@@ -15,14 +15,19 @@ from gameserver.embedded_redis import EmbeddedRedis
 from gameserver.redis_client import RedisClient, close_redis, open_redis
 from tests.cluster_support import LocalCluster
 from tests.engine_support import ADDRESS_BUDGETS, forget, forget_on_cluster
-from tests.parallel import configure_controller, configure_worker, order_files, turn
-from tests.sql_support import SqlTarget, sql_targets
+from tests.parallel import configure_controller, configure_worker, order_files, turn, worker_number
+from tests.sql_support import SqlTarget, sql_targets, vacuum_catalogs
 from tests.support import ServerProcess, start_server, two_servers
 
 
 def pytest_configure(config: pytest.Config) -> None:
     configure_controller(config)
     configure_worker(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if worker_number() is None:  # the controller (or a run without xdist), before any test
+        vacuum_catalogs()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own grouping of parametrized fixtures

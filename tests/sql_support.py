@@ -59,6 +59,28 @@ async def _admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
+def vacuum_catalogs() -> None:
+    """VACUUM the test database (its system catalogs above all), when there is one.
+
+    Every PostgreSQL test creates a schema and drops it: thousands of catalog rows a run. With
+    autovacuum off (as on this machine: 272,000 dead rows in pg_attribute after a day of runs)
+    they stay, and every later run's DDL and catalog look-ups slow down. The run's controller
+    calls this once at the start (~1 s)."""
+    url = os.environ.get(PG_URL_ENV, "")
+    if url:
+        asyncio.run(_vacuum(url))
+
+
+async def _vacuum(url: str) -> None:
+    # VACUUM cannot run inside a transaction
+    engine = create_async_engine(database_url(url, Path(".")), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("VACUUM"))
+    finally:
+        await engine.dispose()
+
+
 def sql_targets() -> list[pytest.param]:  # type: ignore[valid-type]
     pg_url = os.environ.get(PG_URL_ENV, "")
     postgres = SqlTarget("postgresql", url=pg_url)
