@@ -4,8 +4,9 @@
 Alembic and every migration script, ~0.7 s of CPU, and the suite starts over a hundred servers
 on fresh data directories. Each test process makes one migrated file (with `livequiz db
 upgrade`, the command operators run) and copies it into a new server's data directory, where
-the server finds its database at head and leaves Alembic alone. Tests about migrating itself
-start on a fresh file (`start_server(..., premigrated=False)`).
+the server finds its database at head and leaves Alembic alone. Migrating a fresh database
+stays tested where that is the subject: tests/persistence/test_migrations.py, the servers given
+a database URL (`sql_target`), test_serve_lan and test_serving_imports.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ _template: Path | None = None
 def uses_default_sqlite(env: Mapping[str, str]) -> bool:
     """Whether a server started with `env` keeps its database in `LIVEQUIZ_DATA_DIR`."""
     return not env.get("LIVEQUIZ_DATABASE_URL")
+
+
+def prepare(data_dir: Path, env: Mapping[str, str]) -> None:
+    """`install` for a server started with `env`, if it keeps its database in `data_dir`."""
+    if uses_default_sqlite(env):
+        install(data_dir)
 
 
 def install(data_dir: Path) -> None:

@@ -81,19 +81,19 @@ class ServerProcess:
 
 def start_server(
     data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None, workers: int = 1,
-    soft_open_files: int | None = None, log_level: str = "warning", premigrated: bool = True,
+    soft_open_files: int | None = None, log_level: str = "warning",
 ) -> ServerProcess:
     """`livequiz serve` on a free port; `soft_open_files` starts it with that soft open-files
     limit, as a login shell's 1,024 would. A port another process (an xdist worker) took
     between `free_port()` and the server's bind is given up for a fresh one. A server on the
     default SQLite database starts on a copy of one already migrated (`tests.premigrated_sqlite`),
-    unless `premigrated` is False or its data directory has a database."""
+    unless its data directory has a database."""
     for _ in range(PORT_ATTEMPTS - 1):
         try:
-            return _start_server(data_dir, redis_url, extra_env, workers, soft_open_files, log_level, premigrated)
+            return _start_server(data_dir, redis_url, extra_env, workers, soft_open_files, log_level)
         except PortTaken:
             continue
-    return _start_server(data_dir, redis_url, extra_env, workers, soft_open_files, log_level, premigrated)
+    return _start_server(data_dir, redis_url, extra_env, workers, soft_open_files, log_level)
 
 
 PORT_ATTEMPTS = 3
@@ -119,7 +119,7 @@ class PortTaken(RuntimeError):
 
 def _start_server(
     data_dir: Path, redis_url: str, extra_env: dict[str, str] | None, workers: int,
-    soft_open_files: int | None, log_level: str, premigrated: bool,
+    soft_open_files: int | None, log_level: str,
 ) -> ServerProcess:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,8 +127,7 @@ def _start_server(
         "LIVEQUIZ_REDIS_URL": redis_url,
         "LIVEQUIZ_DATA_DIR": str(data_dir),
     } | (extra_env or {})
-    if premigrated and premigrated_sqlite.uses_default_sqlite(env):
-        premigrated_sqlite.install(Path(env["LIVEQUIZ_DATA_DIR"]))
+    premigrated_sqlite.prepare(data_dir, env)
     log_path = data_dir / f"server-{port}.log"
     with open(log_path, "wb") as log:
         # The shell lowers the limit and is replaced by the server (exec): the same pid.

@@ -39,8 +39,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     env.pop("LIVEQUIZ_PUBLIC_URL", None)
     if os.environ.get("LIVEQUIZ_TEST_REDIS_URL"):
         env["LIVEQUIZ_REDIS_URL"] = os.environ["LIVEQUIZ_TEST_REDIS_URL"]
-    if premigrated_sqlite.uses_default_sqlite(env):  # a start that skips the migrations
-        premigrated_sqlite.install(data_dir)
+    premigrated_sqlite.prepare(data_dir, env)  # a start that skips the migrations
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

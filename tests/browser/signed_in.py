@@ -19,6 +19,7 @@ from persistence.accounts import tokens
 from persistence.accounts.models import User
 from persistence.db import Database
 from tests.browser.support import Pages
+from tests.premigrated_sqlite import DATABASE_FILE
 from tests.sql_support import SqlTarget
 from tests.support import ServerProcess
 
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 def server_database(data_dir: Path) -> SqlTarget:
     """The SQLite database a server started on `data_dir` with no database URL keeps there."""
-    return SqlTarget("sqlite", url=f"sqlite+aiosqlite:///{data_dir / 'livequiz.db'}")
+    return SqlTarget("sqlite", url=f"sqlite+aiosqlite:///{data_dir / DATABASE_FILE}")
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
